@@ -1,0 +1,97 @@
+import { z } from 'zod';
+
+// The config file's schema. Every object is strict: an unknown key is an
+// error, because a typo must not silently do nothing. Keys beyond the
+// contract's are documented in the README's configuration section.
+
+const url = z
+  .string()
+  .regex(/^(https?|zk):\/\/[^\s]+$/, 'expected an http://, https:// or zk:// URL');
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'expected HOST:PORT');
+
+const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const marathon = z.strictObject({
+  endpoints: z.array(url).min(1),
+  eventStream: z.boolean().default(true),
+  pollIntervalMs: ms(1000, 3_600_000).default(30_000),
+  user: z.string().default(''),
+  password: z.string().default(''),
+  group: z.string().regex(/^(\*|[A-Za-z0-9._-]+)$/, 'expected "*" or a group name').default('*'),
+  requestTimeoutMs: ms(100, 600_000).default(15_000),
+  streamIdleTimeoutMs: ms(1000, 3_600_000).default(30_000),
+});
+
+const registry = z.strictObject({
+  path: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'expected an absolute znode path'),
+  format: z.enum(['nerve', 'curator', 'serverset']),
+});
+
+const zookeeper = z.strictObject({
+  connect: z.string().regex(/^[A-Za-z0-9.:,[\]-]+(\/[A-Za-z0-9._/-]*)?$/, 'expected HOST:PORT[,HOST:PORT...]'),
+  sessionTimeoutMs: ms(1000, 600_000).default(10_000),
+  registries: z.array(registry).default([]),
+  rulesPath: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'expected an absolute znode path').default('/switchyard/rules'),
+});
+
+const varValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const target = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a name of letters, digits, ".", "_" or "-"'),
+  template: z.string().min(1),
+  output: z.string().min(1),
+  validate: z.string().default(''),
+  reload: z.string().default(''),
+  runtimeApi: z.string().default(''),
+  vars: z.record(z.string(), varValue).default({}),
+});
+
+export const configSchema = z
+  .strictObject({
+    marathon: marathon.optional(),
+    zookeeper: zookeeper.optional(),
+    file: z.strictObject({ path: z.string().min(1) }).optional(),
+    targets: z.array(target).min(1),
+    reload: z
+      .strictObject({
+        quietMs: ms(0, 600_000).default(100),
+        maxDelayMs: ms(0, 3_600_000).default(1000),
+        minIntervalMs: ms(0, 3_600_000).default(0),
+        timeoutMs: ms(100, 3_600_000).default(30_000),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        listen: hostPort.default('127.0.0.1:8000'),
+        token: z.string().default(''),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+        format: z.enum(['json', 'text', 'auto']).default('auto'),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.marathon && !c.file && !(c.zookeeper && c.zookeeper.registries.length > 0)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'no source configured: expected "marathon", "file" or "zookeeper.registries"' });
+    }
+    const seen = new Set<string>();
+    c.targets.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      seen.add(t.name);
+    });
+    if (c.marathon?.endpoints.some((e) => e.startsWith('zk://')) && c.marathon.endpoints.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['marathon', 'endpoints'], message: 'a zk:// endpoint must be the only one' });
+    }
+  });
+
+/** The validated config, with defaults filled in and relative paths resolved. */
+export type Config = z.output<typeof configSchema>;
+export type TargetConfig = Config['targets'][number];
+export type MarathonConfig = NonNullable<Config['marathon']>;
+export type ZookeeperConfig = NonNullable<Config['zookeeper']>;

@@ -1,0 +1,88 @@
+import type { Backend, Service } from '../state/model.js';
+import { sortBackends } from '../state/merge.js';
+import { isBackendId, isHost, isPort, isServiceId, isWeight, parsePort, safeStringMap } from '../state/validate.js';
+import { routingFromLabels } from './labels.js';
+
+/** Something in a registry file that was skipped: where, and why. */
+export type FileProblem = (where: string, why: string) => void;
+
+/**
+ * Parses the file registry's JSON into services. Entries that fail a check
+ * are skipped and reported with their position; the rest still count.
+ * Throws only when the file as a whole is unusable.
+ */
+export function parseFileRegistry(text: string, problem: FileProblem): Service[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(doc) || !Array.isArray(doc.services)) throw new Error('expected {"services": [...]}');
+  const services = new Map<string, Service>();
+  doc.services.forEach((entry: unknown, i: number) => {
+    const where = `services[${i}]`;
+    const s = parseEntry(entry, where, problem);
+    if (!s) return;
+    if (services.has(s.id)) problem(where, `duplicate id "${s.id}"`);
+    else services.set(s.id, s);
+  });
+  return [...services.values()];
+}
+
+function parseEntry(entry: unknown, where: string, problem: FileProblem): Service | null {
+  if (!isObject(entry)) return problem(where, 'expected an object'), null;
+  if (!isServiceId(entry.id)) return problem(where, `bad id ${show(entry.id)}: expected [A-Za-z0-9._/-], at most 200 characters`), null;
+  const at = `${where} (${entry.id})`;
+  let servicePort: number | null = null;
+  if (entry.servicePort !== undefined && entry.servicePort !== null) {
+    servicePort = parsePort(entry.servicePort);
+    if (servicePort === null) return problem(at, `bad servicePort ${show(entry.servicePort)}: expected 1-65535`), null;
+  }
+  const labels = safeStringMap(entry.labels, (k) => problem(at, `label ${show(k)} dropped: not a single-line string`));
+  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) => problem(at, `label ${key}=${show(value)} ignored: expected ${expected}`));
+  if (!routing.enabled) return null;
+  const backends: Backend[] = [];
+  const seen = new Set<string>();
+  (Array.isArray(entry.backends) ? entry.backends : []).forEach((b: unknown, j: number) => {
+    const bw = `${at}.backends[${j}]`;
+    if (!isObject(b)) return problem(bw, 'expected an object');
+    if (!isHost(b.host)) return problem(bw, `bad host ${show(b.host)}: expected a hostname or IP`);
+    if (!isPort(b.port)) return problem(bw, `bad port ${show(b.port)}: expected 1-65535`);
+    const weight = b.weight === undefined ? 1 : b.weight;
+    if (!isWeight(weight)) return problem(bw, `bad weight ${show(b.weight)}: expected 0-256`);
+    const id = b.id === undefined ? `${b.host}:${b.port}` : b.id;
+    if (!isBackendId(id)) return problem(bw, `bad id ${show(b.id)}`);
+    if (seen.has(id)) return problem(bw, `duplicate backend ${id}`);
+    seen.add(id);
+    backends.push({ id, host: b.host, port: b.port, weight, healthy: b.healthy !== false, draining: b.draining === true });
+  });
+  if (!Array.isArray(entry.backends)) problem(at, 'no "backends" array: rendering it with none');
+  return {
+    id: entry.id,
+    name: entry.id,
+    source: 'file',
+    portIndex: 0,
+    servicePort: routing.port ?? servicePort,
+    mode: routing.mode ?? 'http',
+    vhosts: routing.vhosts,
+    paths: routing.paths,
+    acl: null,
+    balance: routing.balance,
+    sticky: routing.sticky,
+    healthCheck: null,
+    labels,
+    env: {},
+    backends: sortBackends(backends),
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A value shown in an error: JSON, cut short so hostile input cannot flood a log line. */
+export function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}

@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from '../log.js';
+import { parseFileRegistry } from './file-registry.js';
+import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from './source.js';
+
+/** A registry kept in a local JSON file, re-read whenever it changes; a broken edit keeps the last good view. */
+export class FileSource implements Source {
+  readonly name = 'file';
+  private readonly health = new SourceHealth(this.name);
+  private readonly once: OnceLog;
+  private watcher: FSWatcher | null = null;
+  private sink: Sink | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private reading: Promise<void> = Promise.resolve();
+
+  constructor(private readonly path: string, private readonly log: Logger) {
+    this.once = new OnceLog((m, meta) => log.warn(m, meta));
+    this.health.set('path', path);
+  }
+
+  async start(sink: Sink): Promise<void> {
+    this.sink = sink;
+    this.watcher = watch(this.path, { ignoreInitial: true });
+    this.watcher.on('add', () => this.schedule());
+    this.watcher.on('change', () => this.schedule());
+    this.watcher.on('unlink', () => {
+      this.health.fail(`${this.path}: file removed; keeping the last good registry`);
+      this.log.warn('registry file removed; keeping the last good registry', { source: this.name, path: this.path });
+    });
+    this.watcher.on('error', (e) => this.health.fail(`${this.path}: watch failed: ${(e as Error).message}`));
+    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
+    await this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
+    await this.watcher?.close();
+    this.watcher = null;
+    this.sink = null;
+  }
+
+  status(): SourceStatus {
+    return this.health.status();
+  }
+
+  /** Serializes reads so two quick edits cannot land out of order. */
+  private schedule(second = false): Promise<void> {
+    this.reading = this.reading.then(() => this.read(second));
+    return this.reading;
+  }
+
+  private async read(second: boolean): Promise<void> {
+    if (!this.sink) return;
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (e) {
+      return this.failed(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, second);
+    }
+    try {
+      const services = parseFileRegistry(text, (where, why) =>
+        this.once.warnOnce('registry entry skipped', { source: this.name, path: this.path, entry: where, reason: why }),
+      );
+      this.health.ok();
+      this.log.debug('registry file read', { source: this.name, path: this.path, services: services.length });
+      this.sink?.({ kind: 'sync', source: this.name, services });
+    } catch (e) {
+      this.failed((e as Error).message, second);
+    }
+  }
+
+  /** An editor may be half-way through writing: look once more shortly before calling it broken for good. */
+  private failed(reason: string, second: boolean): void {
+    if (!second) {
+      this.retry ??= setTimeout(() => {
+        this.retry = null;
+        void this.schedule(true);
+      }, 250);
+      return;
+    }
+    this.health.fail(`${this.path}: ${reason}`);
+    this.log.warn('registry file unusable; keeping the last good registry', { source: this.name, path: this.path, reason });
+  }
+}

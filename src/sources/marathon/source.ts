@@ -1,0 +1,324 @@
+import type { MarathonConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { Service } from '../../state/model.js';
+import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
+import { appServices, toAppRecord, toTaskRecord, type AppRecord, type Problem, type TaskRecord } from './apps.js';
+import { describe, MarathonClient, type EndpointList } from './client.js';
+import { EventStream } from './stream.js';
+import type { HealthStatusChangedEvent, MarathonApp, StatusUpdateEvent } from './types.js';
+
+const TERMINAL = new Set(['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNREACHABLE', 'TASK_UNKNOWN']);
+const BACKOFF_MAX_MS = 30_000;
+
+/**
+ * Marathon's apps and tasks as services. A full fetch on start, after every
+ * stream gap and every `pollIntervalMs`; in between, each event updates only
+ * the app it names. A failure never empties anything: the last view stays.
+ */
+export class MarathonSource implements Source {
+  readonly name = 'marathon';
+  private readonly health = new SourceHealth(this.name);
+  private readonly client: MarathonClient;
+  private readonly once: OnceLog;
+  private readonly problem: Problem;
+  private apps = new Map<string, AppRecord>();
+  private readonly emitted = new Map<string, string[]>();
+  private sink: Sink | null = null;
+  private stream: EventStream | null = null;
+  private timers = new Set<NodeJS.Timeout>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> | null = null;
+  private syncAgain: string | null = null;
+  /** Events seen while a full fetch is in flight; replayed on top of its (older) answer. */
+  private replay: Array<[string, unknown]> | null = null;
+  private readonly refreshing = new Map<string, Promise<void>>();
+  private readonly refreshAgain = new Set<string>();
+  private backoffMs = 500;
+  private stopped = false;
+  private attached = false;
+  private delivered = false;
+
+  constructor(private readonly config: MarathonConfig, private readonly log: Logger, endpoints?: EndpointList) {
+    const list = endpoints ?? (async () => config.endpoints);
+    this.client = new MarathonClient(list, { user: config.user, password: config.password, timeoutMs: config.requestTimeoutMs });
+    this.once = new OnceLog((m, meta) => log.warn(m, meta));
+    this.problem = (appId, field, why) => this.once.warnOnce('marathon value rejected', { source: this.name, app: appId, field, reason: why });
+    this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
+  }
+
+  async start(sink: Sink): Promise<void> {
+    this.sink = sink;
+    this.stopped = false;
+    if (this.config.eventStream) this.connect();
+    else void this.sync('start');
+    this.schedulePoll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.stream?.close('stopping');
+    this.sink = null;
+    await this.syncing;
+  }
+
+  status(): SourceStatus {
+    return this.health.status();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.health.set('eventStream', 'connecting');
+    const stream = new EventStream(this.client, this.config.streamIdleTimeoutMs, {
+      onOpen: (endpoint) => {
+        this.attached = true;
+        this.health.set('eventStream', 'connected');
+        this.health.set('endpoint', endpoint);
+        this.log.info('event stream attached', { source: this.name, endpoint });
+        // Whatever happened while there was no stream is only in a full fetch.
+        void this.sync('stream attached');
+      },
+      onEvent: (type, data) => this.onEvent(type, data),
+      onClose: (reason) => {
+        if (this.stream !== stream) return;
+        this.stream = null;
+        this.attached = false;
+        if (this.stopped) return;
+        this.health.set('eventStream', 'disconnected');
+        this.health.fail(reason);
+        this.log.warn('event stream lost; keeping the last known state', { source: this.name, reason, retryInMs: this.backoffMs });
+        this.later(() => this.connect(), this.nextBackoff());
+        // The REST API may answer even when the stream cannot attach: stay as current as it allows meanwhile.
+        void this.sync('event stream down');
+      },
+    });
+    this.stream = stream;
+    void stream.open();
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    this.pollTimer = setTimeout(() => {
+      void this.sync('periodic resync').finally(() => this.schedulePoll());
+    }, this.config.pollIntervalMs);
+  }
+
+  /**
+   * A full fetch. A caller that arrives while one is in flight gets another
+   * one after it: the one in flight may have been answered before the
+   * caller's reason (a stream attaching) happened.
+   */
+  private sync(reason: string): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = reason;
+      return this.syncing;
+    }
+    this.syncing = this.fullSync(reason).finally(() => {
+      this.syncing = null;
+      const again = this.syncAgain;
+      this.syncAgain = null;
+      if (again && !this.stopped) void this.sync(again);
+    });
+    return this.syncing;
+  }
+
+  private async fullSync(reason: string): Promise<void> {
+    const started = Date.now();
+    this.replay = [];
+    let raw: MarathonApp[];
+    try {
+      raw = await this.client.apps();
+    } catch (e) {
+      this.replay = null;
+      const message = describe(e);
+      this.health.fail(message);
+      this.log.warn('marathon unreachable; keeping the last known state', { source: this.name, reason: message });
+      // With the stream down, reconnecting brings its own full fetch.
+      if (!this.config.eventStream || this.attached) this.later(() => void this.sync('retry after failure'), this.nextBackoff());
+      return;
+    }
+    if (this.stopped) return;
+    const next = new Map<string, AppRecord>();
+    for (const app of raw) {
+      const rec = toAppRecord(app, this.problem);
+      if (rec) next.set(rec.id, this.keepHealth(rec));
+    }
+    this.apps = next;
+    const services: Service[] = [];
+    this.emitted.clear();
+    for (const app of next.values()) {
+      const list = appServices(app, this.config.group, this.problem);
+      this.emitted.set(app.id, list.map((s) => s.id));
+      services.push(...list);
+    }
+    const events = this.replay;
+    this.replay = null;
+    this.health.synced();
+    if (!this.config.eventStream || this.attached) {
+      this.health.clearError();
+      this.backoffMs = 500;
+    }
+    this.delivered = true;
+    this.sink?.({ kind: 'sync', source: this.name, services });
+    for (const [type, data] of events) this.onEvent(type, data);
+    this.log.info('marathon synced', { source: this.name, reason, apps: next.size, services: services.length, ms: Date.now() - started });
+  }
+
+  /**
+   * During a leader election Marathon answers with tasks whose health results
+   * are missing; the last verdict stands until a new one arrives.
+   */
+  private keepHealth(rec: AppRecord): AppRecord {
+    const before = this.apps.get(rec.id);
+    if (!before || rec.healthChecks.length === 0) return rec;
+    let changed = false;
+    const tasks = new Map(rec.tasks);
+    for (const [id, t] of rec.tasks) {
+      const old = before.tasks.get(id);
+      if (t.health.length === 0 && old && old.health.length > 0) {
+        tasks.set(id, { ...t, health: old.health });
+        changed = true;
+      }
+    }
+    return changed ? { ...rec, tasks } : rec;
+  }
+
+  private onEvent(type: string, data: unknown): void {
+    if (this.replay) this.replay.push([type, data]);
+    if (data === null || typeof data !== 'object') return;
+    switch (type) {
+      case 'status_update_event':
+        return this.onStatus(data as StatusUpdateEvent);
+      case 'health_status_changed_event':
+        return this.onHealth(data as HealthStatusChangedEvent);
+      case 'api_post_event': {
+        const id = (data as { appDefinition?: { id?: unknown } }).appDefinition?.id;
+        if (typeof id === 'string') void this.refresh(id);
+        return;
+      }
+      case 'app_terminated_event': {
+        const id = (data as { appId?: unknown }).appId;
+        if (typeof id === 'string' && this.apps.delete(id)) this.emitApp(id);
+        return;
+      }
+      case 'deployment_success':
+      case 'deployment_step_success':
+        for (const id of deploymentApps(data)) void this.refresh(id);
+        return;
+    }
+  }
+
+  private onStatus(ev: StatusUpdateEvent): void {
+    if (typeof ev.appId !== 'string' || typeof ev.taskId !== 'string' || typeof ev.taskStatus !== 'string') return;
+    const app = this.apps.get(ev.appId);
+    if (!app) {
+      // A task of an app this sidecar has not seen yet: its definition (labels, ports) is needed first.
+      if (!TERMINAL.has(ev.taskStatus)) void this.refresh(ev.appId);
+      return;
+    }
+    const tasks = new Map(app.tasks);
+    if (TERMINAL.has(ev.taskStatus)) {
+      if (!tasks.delete(ev.taskId)) return;
+    } else {
+      const old = tasks.get(ev.taskId);
+      const rec = toTaskRecord({ id: ev.taskId, host: ev.host, ports: ev.ports, state: ev.taskStatus, healthCheckResults: [] }, app.id, this.problem);
+      if (!rec) return;
+      tasks.set(rec.id, { ...rec, health: old?.health ?? [] });
+    }
+    this.apps.set(app.id, { ...app, tasks });
+    this.emitApp(app.id);
+  }
+
+  private onHealth(ev: HealthStatusChangedEvent): void {
+    if (typeof ev.appId !== 'string' || typeof ev.alive !== 'boolean') return;
+    const app = this.apps.get(ev.appId);
+    const key = typeof ev.taskId === 'string' ? ev.taskId : ev.instanceId;
+    if (!app || typeof key !== 'string') return;
+    const tasks = new Map(app.tasks);
+    let hit = false;
+    for (const [id, t] of app.tasks) {
+      // An instance id names the task itself for apps, or prefixes its task ids for pods.
+      if (id === key || id.startsWith(`${key}.`)) {
+        tasks.set(id, { ...t, health: t.health.length > 0 ? t.health.map(() => ev.alive!) : [ev.alive!] } satisfies TaskRecord);
+        hit = true;
+      }
+    }
+    if (!hit) return;
+    this.apps.set(app.id, { ...app, tasks });
+    this.emitApp(app.id);
+  }
+
+  /** Fetches one app (not the cluster); a second request for the same app while one is in flight runs once after it. */
+  private refresh(id: string): Promise<void> {
+    const running = this.refreshing.get(id);
+    if (running) {
+      this.refreshAgain.add(id);
+      return running;
+    }
+    const p = this.client
+      .app(id)
+      .then((raw) => {
+        if (this.stopped) return;
+        if (raw === null) {
+          if (this.apps.delete(id)) this.emitApp(id);
+          return;
+        }
+        const rec = toAppRecord(raw, this.problem);
+        if (!rec) return;
+        this.apps.set(rec.id, this.keepHealth(rec));
+        this.emitApp(rec.id);
+      })
+      .catch((e) => {
+        this.log.warn('app refresh failed; the next full resync will catch up', { source: this.name, app: id, reason: describe(e) });
+        this.later(() => void this.sync('app refresh failed'), this.nextBackoff());
+      })
+      .finally(() => {
+        this.refreshing.delete(id);
+        if (this.refreshAgain.delete(id)) void this.refresh(id);
+      });
+    this.refreshing.set(id, p);
+    return p;
+  }
+
+  /** Tells the state about one app's services: upserts for what it has, removals for what it no longer has. */
+  private emitApp(appId: string): void {
+    if (!this.sink || !this.delivered) return;
+    const app = this.apps.get(appId);
+    const services = app ? appServices(app, this.config.group, this.problem) : [];
+    const ids = services.map((s) => s.id);
+    for (const old of this.emitted.get(appId) ?? []) if (!ids.includes(old)) this.sink({ kind: 'remove', source: this.name, id: old });
+    for (const s of services) this.sink({ kind: 'upsert', source: this.name, service: s });
+    if (ids.length > 0) this.emitted.set(appId, ids);
+    else this.emitted.delete(appId);
+  }
+
+  private later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private nextBackoff(): number {
+    const ms = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS, this.config.pollIntervalMs);
+    return ms;
+  }
+}
+
+/** The app ids a deployment event touches (Marathon puts them in plan.steps[].actions[].app). */
+function deploymentApps(data: unknown): string[] {
+  const plan = (data as { plan?: { steps?: unknown } }).plan;
+  const ids = new Set<string>();
+  const steps = Array.isArray(plan?.steps) ? plan.steps : [];
+  const current = (data as { currentStep?: unknown }).currentStep;
+  for (const step of current ? [current, ...steps] : steps) {
+    const actions = (step as { actions?: unknown })?.actions;
+    if (!Array.isArray(actions)) continue;
+    for (const a of actions) if (typeof a?.app === 'string') ids.add(a.app);
+  }
+  return [...ids];
+}

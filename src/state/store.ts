@@ -1,0 +1,109 @@
+import { applyRule, mergeServices, sameService } from './merge.js';
+import type { Change, Rule, Service, Snapshot } from './model.js';
+
+/**
+ * The one mutable place: what each source last said, plus the rules. A change
+ * costs in proportion to the services it names, not to the cluster; a change
+ * that alters nothing effective leaves the version where it was.
+ */
+export class StateStore {
+  private readonly bySource = new Map<string, Map<string, Service>>();
+  private rules = new Map<string, Rule>();
+  private readonly effective = new Map<string, Service>();
+  private readonly dirty = new Set<string>();
+  private sortedIds: string[] = [];
+  private idsChanged = false;
+  private rulesChanged = false;
+  private version = 0;
+  private last: Snapshot | null = null;
+
+  /** Applies a change; returns the ids whose effective service changed (empty: nothing to do). */
+  apply(change: Change): string[] {
+    switch (change.kind) {
+      case 'sync': {
+        const previous = this.bySource.get(change.source) ?? new Map<string, Service>();
+        const next = new Map(change.services.map((s) => [s.id, s] as const));
+        this.bySource.set(change.source, next);
+        for (const id of previous.keys()) if (!next.has(id)) this.dirty.add(id);
+        for (const [id, s] of next) if (previous.get(id) !== s) this.dirty.add(id);
+        break;
+      }
+      case 'upsert':
+        this.sourceMap(change.source).set(change.service.id, change.service);
+        this.dirty.add(change.service.id);
+        break;
+      case 'remove':
+        if (this.sourceMap(change.source).delete(change.id)) this.dirty.add(change.id);
+        break;
+      case 'rules': {
+        const next = new Map(change.rules.map((r) => [r.id, r] as const));
+        for (const id of new Set([...this.rules.keys(), ...next.keys()])) {
+          if (JSON.stringify(this.rules.get(id)) !== JSON.stringify(next.get(id))) {
+            this.dirty.add(id);
+            this.rulesChanged = true;
+          }
+        }
+        this.rules = next;
+        break;
+      }
+    }
+    return this.settle();
+  }
+
+  /** The state now; the same object while nothing changes. */
+  snapshot(): Snapshot {
+    if (this.last && this.last.version === this.version) return this.last;
+    if (this.idsChanged) {
+      this.sortedIds = [...this.effective.keys()].sort();
+      this.idsChanged = false;
+    }
+    this.last = {
+      version: this.version,
+      services: this.sortedIds.map((id) => this.effective.get(id)!),
+      rules: [...this.rules.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    };
+    return this.last;
+  }
+
+  /** Services one source contributed (before merging and rules). */
+  servicesOf(source: string): Service[] {
+    return [...(this.bySource.get(source)?.values() ?? [])];
+  }
+
+  private sourceMap(source: string): Map<string, Service> {
+    let m = this.bySource.get(source);
+    if (!m) this.bySource.set(source, (m = new Map()));
+    return m;
+  }
+
+  /** Recomputes the effective service of every dirty id; keeps the old object where nothing changed. */
+  private settle(): string[] {
+    const changed: string[] = [];
+    for (const id of this.dirty) {
+      const versions: Service[] = [];
+      for (const m of this.bySource.values()) {
+        const s = m.get(id);
+        if (s) versions.push(s);
+      }
+      const before = this.effective.get(id);
+      if (versions.length === 0) {
+        if (before) {
+          this.effective.delete(id);
+          this.idsChanged = true;
+          changed.push(id);
+        }
+        continue;
+      }
+      const after = applyRule(mergeServices(versions), this.rules.get(id));
+      if (before && sameService(before, after)) continue;
+      if (!before) this.idsChanged = true;
+      this.effective.set(id, after);
+      changed.push(id);
+    }
+    this.dirty.clear();
+    // Rules are part of the snapshot even for ids no source has yet, so a rule change alone is a new version.
+    if (changed.length > 0 || this.rulesChanged) this.version++;
+    this.rulesChanged = false;
+    return changed;
+  }
+}
