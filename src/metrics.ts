@@ -1,0 +1,18 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The daemon's Prometheus metrics, in a registry of its own (several daemons may share a process in tests). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly events = new Counter({ name: 'switchyard_source_events_total', help: 'Changes received from sources, by source and kind', labelNames: ['source', 'kind'], registers: [this.registry] });
+  readonly stateChanges = new Counter({ name: 'switchyard_state_changes_total', help: 'Changes that altered the effective state', labelNames: ['source'], registers: [this.registry] });
+  readonly applies = new Counter({ name: 'switchyard_renders_total', help: 'Render attempts per target, by outcome', labelNames: ['target', 'outcome'], registers: [this.registry] });
+  readonly installs = new Counter({ name: 'switchyard_installs_total', help: 'Config files installed', labelNames: ['target'], registers: [this.registry] });
+  readonly reloads = new Counter({ name: 'switchyard_reloads_total', help: 'Proxy reloads, by outcome', labelNames: ['target', 'outcome'], registers: [this.registry] });
+  readonly failures = new Counter({ name: 'switchyard_failures_total', help: 'Failed attempts, by target and pipeline stage', labelNames: ['target', 'stage'], registers: [this.registry] });
+  readonly applySeconds = new Histogram({ name: 'switchyard_apply_duration_seconds', help: 'Render, validate, install and reload of one target', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly eventToInstall = new Histogram({ name: 'switchyard_event_to_install_seconds', help: 'From the first change of a batch arriving to its config being installed', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly backends = new Gauge({ name: 'switchyard_backends', help: 'Serving backends per service', labelNames: ['service'], registers: [this.registry] });
+  readonly syncAge = new Gauge({ name: 'switchyard_source_sync_age_seconds', help: 'Seconds since the source last delivered a complete view (-1: never)', labelNames: ['source'], registers: [this.registry] });
+  readonly sourceUp = new Gauge({ name: 'switchyard_source_up', help: '1 when the source is current with its registry', labelNames: ['source'], registers: [this.registry] });
+  readonly targetUp = new Gauge({ name: 'switchyard_target_up', help: '1 when the last attempt for the target succeeded', labelNames: ['target'], registers: [this.registry] });
+}

@@ -1,0 +1,231 @@
+import type { Backend, HealthCheck, Service, Snapshot } from '../state/model.js';
+import { defaultPath, escapedId, mesosDnsId, safeName } from './names.js';
+
+// The data handed to templates. Deterministic: the same snapshot and vars
+// always give the same data, so an unchanged registry renders the same bytes.
+
+export type Vars = Readonly<Record<string, string | number | boolean>>;
+
+/** A backend as templates see it. `name` is the proxy's server name: stable for the same backend. */
+export interface TemplateBackend {
+  readonly id: string;
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly healthy: boolean;
+  readonly draining: boolean;
+}
+
+/** A service as templates see it: the model's fields plus names and routing worked out once. */
+export interface TemplateService {
+  readonly id: string;
+  readonly name: string;
+  readonly source: string;
+  readonly portIndex: number;
+  readonly escapedId: string;
+  readonly safeName: string;
+  readonly servicePort: number | null;
+  readonly mode: 'http' | 'tcp';
+  readonly vhosts: readonly string[];
+  /** The path prefixes it is reachable at; `/<id>` when it has neither vhost, path nor acl. */
+  readonly paths: readonly string[];
+  readonly acl: string | null;
+  readonly balance: string;
+  readonly sticky: boolean;
+  readonly healthCheck: HealthCheck | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly env: Readonly<Record<string, string>>;
+  /** Backends to send traffic to: healthy and not draining. */
+  readonly backends: readonly TemplateBackend[];
+  /** Every known backend, with its health and drain state. */
+  readonly allBackends: readonly TemplateBackend[];
+}
+
+/** A task as Bamboo templates see it. */
+export interface BambooTask {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly ports: readonly number[];
+  readonly alive: boolean;
+  readonly ready: boolean;
+  readonly state: string;
+}
+
+/** A Marathon app as Bamboo templates see it. */
+export interface BambooApp {
+  readonly id: string;
+  readonly escapedId: string;
+  readonly mesosDnsId: string;
+  readonly splitId: readonly string[];
+  readonly healthCheckPath: string;
+  readonly healthCheckProtocol: string;
+  readonly servicePort: number | null;
+  readonly servicePorts: readonly (number | null)[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly tasks: readonly BambooTask[];
+}
+
+/** One path on a virtual host (or on any host) and the service it goes to. */
+export interface PathRoute {
+  readonly path: string;
+  readonly service: TemplateService;
+}
+
+/** A Host header value and the paths served under it, longest first; each path goes to exactly one service. */
+export interface VirtualHost {
+  readonly host: string;
+  readonly routes: readonly PathRoute[];
+}
+
+/** Everything a template receives. */
+export interface TemplateData {
+  readonly services: readonly TemplateService[];
+  /** HTTP services in the order their routes must be tried: most specific first. */
+  readonly httpRoutes: readonly TemplateService[];
+  /** The HTTP routes grouped by host, for proxies that route per server block (nginx); hosts sorted. */
+  readonly virtualHosts: readonly VirtualHost[];
+  /** Routes of services with no vhost, on any host; longest path first. */
+  readonly pathRoutes: readonly PathRoute[];
+  /** Services with a listener of their own, one per port (the first by id wins a contested port). */
+  readonly listeners: readonly TemplateService[];
+  readonly apps: readonly BambooApp[];
+  readonly vars: Vars;
+}
+
+const cache = new WeakMap<Service, TemplateService>();
+
+/** The template view of one service; computed once per service object, which the state keeps while it is unchanged. */
+export function templateService(s: Service): TemplateService {
+  let t = cache.get(s);
+  if (t) return t;
+  const all = s.backends.map(templateBackend);
+  t = {
+    id: s.id,
+    name: s.name,
+    source: s.source,
+    portIndex: s.portIndex,
+    escapedId: escapedId(s.id),
+    safeName: safeName(s.id),
+    servicePort: s.servicePort,
+    mode: s.mode,
+    vhosts: s.vhosts,
+    paths: s.paths.length > 0 || s.vhosts.length > 0 || s.acl ? s.paths : [defaultPath(s.id)],
+    acl: s.acl,
+    balance: s.balance,
+    sticky: s.sticky,
+    healthCheck: s.healthCheck,
+    labels: s.labels,
+    env: s.env,
+    backends: all.filter((b) => b.healthy && !b.draining),
+    allBackends: all,
+  };
+  cache.set(s, t);
+  return t;
+}
+
+function templateBackend(b: Backend): TemplateBackend {
+  return { id: b.id, name: b.id, host: b.host, port: b.port, weight: b.weight, healthy: b.healthy, draining: b.draining };
+}
+
+/** Builds the template data for a snapshot. */
+export function templateData(snapshot: Snapshot, vars: Vars): TemplateData {
+  const services = snapshot.services.map(templateService);
+  const routes = httpRoutes(services);
+  const { virtualHosts, pathRoutes } = routeTable(routes);
+  return {
+    services,
+    httpRoutes: routes,
+    virtualHosts,
+    pathRoutes,
+    listeners: listeners(services, vars),
+    apps: bambooApps(services),
+    vars,
+  };
+}
+
+/**
+ * Route order on the shared HTTP listener: explicit ACLs, then host and path,
+ * then host only, then path only (longest first); ties by id, so the order is
+ * stable.
+ */
+export function httpRoutes(services: readonly TemplateService[]): TemplateService[] {
+  const rank = (s: TemplateService) => (s.acl ? 0 : s.vhosts.length > 0 && s.paths.length > 0 ? 1 : s.vhosts.length > 0 ? 2 : 3);
+  const longest = (s: TemplateService) => Math.max(0, ...s.paths.map((p) => p.length));
+  return services
+    .filter((s) => s.mode === 'http')
+    .sort((a, b) => rank(a) - rank(b) || longest(b) - longest(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Host and path routes with every (host, path) pair given to one service: the
+ * first in route order. A service with a vhost and no path takes `/` there.
+ */
+function routeTable(routes: readonly TemplateService[]): { virtualHosts: VirtualHost[]; pathRoutes: PathRoute[] } {
+  const hosts = new Map<string, Map<string, TemplateService>>();
+  const any = new Map<string, TemplateService>();
+  for (const s of routes) {
+    if (s.acl) continue;
+    const paths = s.paths.length > 0 ? s.paths : ['/'];
+    for (const host of s.vhosts.length > 0 ? s.vhosts : [null]) {
+      const table = host === null ? any : (hosts.get(host) ?? hosts.set(host, new Map()).get(host)!);
+      for (const p of paths) if (!table.has(p)) table.set(p, s);
+    }
+  }
+  const ordered = (table: Map<string, TemplateService>): PathRoute[] =>
+    [...table].map(([path, service]) => ({ path, service })).sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
+  return {
+    virtualHosts: [...hosts.keys()].sort().map((host) => ({ host, routes: ordered(hosts.get(host)!) })),
+    pathRoutes: ordered(any),
+  };
+}
+
+function listeners(services: readonly TemplateService[], vars: Vars): TemplateService[] {
+  const taken = new Set<number>([Number(vars.httpPort)]);
+  const out: TemplateService[] = [];
+  for (const s of services) {
+    if (s.servicePort === null || taken.has(s.servicePort)) continue;
+    taken.add(s.servicePort);
+    out.push(s);
+  }
+  return out;
+}
+
+function bambooApps(services: readonly TemplateService[]): BambooApp[] {
+  const byApp = new Map<string, TemplateService[]>();
+  for (const s of services) {
+    if (s.source !== 'marathon') continue;
+    const list = byApp.get(s.name);
+    if (list) list.push(s);
+    else byApp.set(s.name, [s]);
+  }
+  const apps: BambooApp[] = [];
+  for (const [id, ports] of byApp) {
+    ports.sort((a, b) => a.portIndex - b.portIndex);
+    const first = ports[0]!;
+    const tasks = new Map<string, { host: string; ports: number[]; state: string }>();
+    for (const p of ports) {
+      for (const b of p.backends) {
+        const t = tasks.get(b.id) ?? { host: b.host, ports: [], state: b.draining ? 'TASK_KILLING' : 'TASK_RUNNING' };
+        t.ports[p.portIndex] = b.port;
+        tasks.set(b.id, t);
+      }
+    }
+    apps.push({
+      id,
+      escapedId: escapedId(id),
+      mesosDnsId: mesosDnsId(id),
+      splitId: id.split('/').filter(Boolean),
+      healthCheckPath: first.healthCheck?.path ?? '',
+      healthCheckProtocol: first.healthCheck?.protocol ?? '',
+      servicePort: first.servicePort,
+      servicePorts: ports.map((p) => p.servicePort),
+      env: first.env,
+      labels: first.labels,
+      tasks: [...tasks].map(([taskId, t]) => ({ id: taskId, host: t.host, port: t.ports[0] ?? 0, ports: t.ports, alive: true, ready: true, state: t.state })),
+    });
+  }
+  return apps;
+}

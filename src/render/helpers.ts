@@ -1,0 +1,128 @@
+import type { HelperDelegate } from 'handlebars';
+import { isHost, isPathPrefix, isPort, isSingleLine } from '../state/validate.js';
+
+// Template helpers. The config-context ones refuse what they cannot make safe
+// by throwing: the render fails, the last good config stays, and the error
+// names the value. They are the second line of defence; the sources' checks
+// are the first. Their names are ones no data field uses (`asPort`, not
+// `port`, which would shadow `{{port}}`).
+
+/** A helper refused a value; the message says which helper and which value. */
+export class HelperRefusal extends Error {
+  override name = 'HelperRefusal';
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+function refuse(helper: string, value: unknown, expected: string): never {
+  const shown = JSON.stringify(value) ?? String(value);
+  throw new HelperRefusal(`${helper}: refused ${shown.length > 80 ? shown.slice(0, 77) + '...' : shown}: expected ${expected}`);
+}
+
+/** Handlebars passes its options object last; this drops it. */
+function args(list: unknown[]): unknown[] {
+  return list.slice(0, -1);
+}
+
+const configHelpers: Record<string, HelperDelegate> = {
+  /** A bare HAProxy word: printable ASCII without spaces, quotes, backslash or `#`. */
+  haproxyToken(value: unknown) {
+    if (typeof value !== 'string' && typeof value !== 'number') refuse('haproxyToken', value, 'a string or number');
+    const s = String(value);
+    if (!/^[\x21-\x7e]+$/.test(s) || /["'\\#]/.test(s)) refuse('haproxyToken', value, 'one word of printable ASCII without quotes, "\\" or "#"');
+    return s;
+  },
+  /** An HAProxy double-quoted string. */
+  haproxyString(value: unknown) {
+    const s = String(value ?? '');
+    if (CONTROL.test(s)) refuse('haproxyString', value, 'no control characters');
+    return `"${s.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+  },
+  /** An nginx double-quoted string; `$` is refused because nginx expands variables in most strings and has no escape for it. */
+  nginxString(value: unknown) {
+    const s = String(value ?? '');
+    if (CONTROL.test(s) || s.includes('$')) refuse('nginxString', value, 'no control characters and no "$"');
+    return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  },
+  asHostname(value: unknown) {
+    if (!isHost(value)) refuse('asHostname', value, 'a hostname or IP address');
+    return value;
+  },
+  asPort(value: unknown) {
+    const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (!isPort(n)) refuse('asPort', value, 'a port 1-65535');
+    return n;
+  },
+  asPath(value: unknown) {
+    if (!isPathPrefix(value)) refuse('asPath', value, 'a URL path');
+    return value;
+  },
+  asCidr(value: unknown) {
+    const s = String(value);
+    const m = /^([0-9.]+|[0-9A-Fa-f:]+)\/(\d{1,3})$/.exec(s);
+    if (!m || !isHost(m[1]) || Number(m[2]) > (m[1]!.includes(':') ? 128 : 32)) refuse('asCidr', value, 'an address/prefix-length');
+    return s;
+  },
+  /** Any single-line text, for comments and the like. */
+  asLine(value: unknown) {
+    if (!isSingleLine(String(value ?? ''))) refuse('asLine', value, 'a single line');
+    return String(value ?? '');
+  },
+};
+
+const logicHelpers: Record<string, HelperDelegate> = {
+  eq: (a: unknown, b: unknown) => a === b,
+  ne: (a: unknown, b: unknown) => a !== b,
+  gt: (a: unknown, b: unknown) => Number(a) > Number(b),
+  lt: (a: unknown, b: unknown) => Number(a) < Number(b),
+  not: (a: unknown) => !a,
+  and: (...list: unknown[]) => args(list).every(Boolean),
+  or: (...list: unknown[]) => args(list).some(Boolean),
+  /** The first argument that is not empty. */
+  default: (...list: unknown[]) => args(list).find((v) => v !== undefined && v !== null && v !== '') ?? '',
+  length: (v: unknown) => (Array.isArray(v) ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
+  add: (a: unknown, b: unknown) => Number(a) + Number(b),
+  startsWith: (s: unknown, prefix: unknown) => String(s ?? '').startsWith(String(prefix)),
+  endsWith: (s: unknown, suffix: unknown) => String(s ?? '').endsWith(String(suffix)),
+  trimPrefix: (s: unknown, prefix: unknown) => (String(s ?? '').startsWith(String(prefix)) ? String(s).slice(String(prefix).length) : String(s ?? '')),
+  /** Sorts a list by a field (or by itself), ascending. */
+  sortBy(list: unknown, ...rest: unknown[]) {
+    const field = args(rest)[0];
+    if (!Array.isArray(list)) return [];
+    const key = (v: unknown) => (typeof field === 'string' && v && typeof v === 'object' ? (v as Record<string, unknown>)[field] : v) as string | number;
+    return [...list].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  },
+  /** Groups a list by a field: [{key, items}], keys in first-seen order. */
+  groupBy(list: unknown, field: unknown) {
+    const groups = new Map<unknown, unknown[]>();
+    for (const v of Array.isArray(list) ? list : []) {
+      const k = v && typeof v === 'object' ? (v as Record<string, unknown>)[String(field)] : undefined;
+      const g = groups.get(k);
+      if (g) g.push(v);
+      else groups.set(k, [v]);
+    }
+    return [...groups].map(([key, items]) => ({ key, items }));
+  },
+};
+
+/** Bamboo's template functions, by their names. */
+const bambooHelpers: Record<string, HelperDelegate> = {
+  hasKey: (map: unknown, key: unknown) => !!map && typeof map === 'object' && Object.prototype.hasOwnProperty.call(map, String(key)),
+  getService(services: unknown, id: unknown) {
+    if (Array.isArray(services)) return services.find((s) => s?.id === id) ?? null;
+    return services && typeof services === 'object' ? ((services as Record<string, unknown>)[String(id)] ?? null) : null;
+  },
+  split: (s: unknown, sep: unknown) => String(s ?? '').split(String(sep)),
+  contains: (s: unknown, sub: unknown) => (Array.isArray(s) ? s.includes(sub) : String(s ?? '').includes(String(sub))),
+  join: (list: unknown, sep: unknown) => (Array.isArray(list) ? list.join(typeof sep === 'string' ? sep : ',') : ''),
+  replace: (s: unknown, from: unknown, to: unknown) => String(s ?? '').split(String(from)).join(String(to)),
+  toUpper: (s: unknown) => String(s ?? '').toUpperCase(),
+  toLower: (s: unknown) => String(s ?? '').toLowerCase(),
+  toInt: (s: unknown) => {
+    const n = Number.parseInt(String(s), 10);
+    return Number.isNaN(n) ? 0 : n;
+  },
+};
+
+/** Every helper Switchyard registers, by name. */
+export const helpers: Record<string, HelperDelegate> = { ...configHelpers, ...logicHelpers, ...bambooHelpers };

@@ -1,0 +1,110 @@
+import Handlebars from 'handlebars';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { TemplateData } from './data.js';
+import { helpers } from './helpers.js';
+
+/** A template that cannot be used: the file, and where in it when Handlebars says. */
+export class TemplateError extends Error {
+  override name = 'TemplateError';
+  constructor(readonly file: string, readonly line: number | null, readonly column: number | null, detail: string) {
+    super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`);
+  }
+}
+
+/** A compiled template with its partials; rendering is a pure function of the data. */
+export interface CompiledTemplate {
+  readonly file: string;
+  /** The template and partial files it was built from, to watch for edits. */
+  readonly files: readonly string[];
+  render(data: TemplateData): string;
+}
+
+/**
+ * Loads a template and the partials in `partials/` beside it (each by its
+ * file name without `.hbs`), checks every one parses, and compiles them into
+ * an environment of their own, so two targets never share partials.
+ */
+export async function loadTemplate(file: string): Promise<CompiledTemplate> {
+  const hbs = Handlebars.create();
+  hbs.registerHelper(helpers);
+  const partialDir = join(dirname(file), 'partials');
+  const files = [file];
+  for (const name of await listPartials(partialDir)) {
+    const path = join(partialDir, name);
+    hbs.registerPartial(basename(name, ".hbs"), hbs.compile(parse(hbs, path, await read(path)), { noEscape: true, preventIndent: true }));
+    files.push(path);
+  }
+  const source = await read(file);
+  const template = hbs.compile(parse(hbs, file, source), { noEscape: true, strict: false, preventIndent: true });
+  return {
+    file,
+    files,
+    render(data) {
+      try {
+        return template(data, { allowProtoPropertiesByDefault: false });
+      } catch (e) {
+        throw asTemplateError(file, e);
+      }
+    },
+  };
+}
+
+async function listPartials(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => n.endsWith('.hbs')).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+async function read(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new TemplateError(file, null, null, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Parses eagerly: Handlebars compiles lazily, and a syntax error must surface at load, not at the first render. */
+function parse(hbs: typeof Handlebars, file: string, source: string): hbs.AST.Program {
+  try {
+    return hbs.parse(source);
+  } catch (e) {
+    throw asTemplateError(file, e, source);
+  }
+}
+
+function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
+  if (e instanceof TemplateError) return e;
+  const err = e as { message?: string; lineNumber?: number; column?: number };
+  const message = String(err.message ?? e);
+  const parseLine = /Parse error on line (\d+):/.exec(message);
+  const line = err.lineNumber ?? (parseLine ? Number(parseLine[1]) : null);
+  const column = err.column !== undefined ? err.column + 1 : line !== null && parseLine ? caretColumn(message, source.split('\n')[line - 1] ?? '') : null;
+  const detail = message
+    .replace(/^Parse error on line \d+:\n/, 'syntax error: ')
+    .replace(/ - \d+:\d+$/, '')
+    .replace(/\n/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return new TemplateError(file, line, column, detail);
+}
+
+/**
+ * Handlebars marks a parse error with a caret under an excerpt whose text
+ * before the caret is the input just consumed, line breaks removed. The
+ * column is where the longest tail of that text ends on the error's line.
+ */
+function caretColumn(message: string, sourceLine: string): number | null {
+  const lines = message.split('\n');
+  const caret = lines.findIndex((l) => /^-*\^$/.test(l));
+  if (caret < 1) return null;
+  const consumed = lines[caret - 1]!.slice(0, lines[caret]!.length - 1);
+  for (let k = Math.min(consumed.length, sourceLine.length); k > 0; k--) {
+    const i = sourceLine.lastIndexOf(consumed.slice(-k));
+    if (i >= 0) return i + k + 1;
+  }
+  return 1;
+}

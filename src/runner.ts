@@ -1,0 +1,211 @@
+import type { Config } from './config/schema.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { Source, SourceStatus } from './sources/source.js';
+import type { Change, Snapshot } from './state/model.js';
+import type { StateStore } from './state/store.js';
+import type { ApplyResult, Target, TargetStatus } from './targets/target.js';
+
+/** The daemon's overall condition, as /health reports it. */
+export interface Health {
+  readonly status: 'starting' | 'ok' | 'degraded';
+  /** Names of the sources and targets that are not well. */
+  readonly failing: readonly string[];
+  readonly version: number;
+  readonly sources: Readonly<Record<string, SourceStatus & { ageMs: number | null }>>;
+  readonly targets: Readonly<Record<string, TargetStatus>>;
+}
+
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * The only part that knows the order of things: it takes changes from the
+ * sources into the state, waits for every source's first complete view,
+ * coalesces bursts (quietMs after the last change, maxDelayMs after the first,
+ * minIntervalMs between cycles), and drives every target from the same
+ * snapshot, one cycle at a time.
+ */
+export class Runner {
+  private readonly synced = new Set<string>();
+  private readonly pendingTemplates = new Set<Target>();
+  private firstChangeAt: bigint | null = null;
+  private dirty = false;
+  private quietTimer: NodeJS.Timeout | null = null;
+  private maxTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs = RETRY_MIN_MS;
+  private cycling: Promise<void> | null = null;
+  private lastCycleAt = 0;
+  private cycles = 0;
+  private stopped = false;
+  private readonly listeners = new Set<(results: readonly ApplyResult[]) => void>();
+
+  constructor(
+    private readonly config: Pick<Config, 'reload'>,
+    private readonly store: StateStore,
+    private readonly sources: readonly Source[],
+    readonly targets: readonly Target[],
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async start(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.init()));
+    await Promise.all(this.sources.map((s) => s.start((c) => this.onChange(s.name, c))));
+  }
+
+  /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer]) if (t) clearTimeout(t);
+    await Promise.all(this.sources.map((s) => s.stop()));
+    await this.cycling;
+  }
+
+  /** Every source has delivered a complete view at least once. */
+  ready(): boolean {
+    return this.sources.every((s) => this.synced.has(s.name));
+  }
+
+  snapshot(): Snapshot {
+    return this.store.snapshot();
+  }
+
+  /** Called after each cycle with what every target did; for tests, benchmarks and the CLI. */
+  onCycle(fn: (results: readonly ApplyResult[]) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** A template (or partial) of this target changed on disk. */
+  templateEdited(target: Target): void {
+    this.pendingTemplates.add(target);
+    this.log.info('template edit seen', { target: target.name });
+    this.schedule();
+  }
+
+  health(): Health {
+    const now = Date.now();
+    const sources: Record<string, SourceStatus & { ageMs: number | null }> = {};
+    const targets: Record<string, TargetStatus> = {};
+    const failing: string[] = [];
+    for (const s of this.sources) {
+      const st = s.status();
+      sources[s.name] = { ...st, ageMs: st.lastSyncAt === null ? null : now - st.lastSyncAt };
+      if (!st.healthy) failing.push(s.name);
+    }
+    for (const t of this.targets) {
+      const st = t.status();
+      targets[t.name] = st;
+      if (!st.ok) failing.push(t.name);
+    }
+    const status = this.cycles === 0 ? 'starting' : failing.length > 0 ? 'degraded' : 'ok';
+    return { status, failing, version: this.store.snapshot().version, sources, targets };
+  }
+
+  private onChange(source: string, change: Change): void {
+    if (this.stopped) return;
+    this.metrics.events.inc({ source, kind: change.kind });
+    if (change.kind === 'sync' && !this.synced.has(source)) {
+      this.synced.add(source);
+      this.log.info('source synced for the first time', { source, services: change.services.length });
+    }
+    const changed = this.store.apply(change);
+    if (changed.length > 0 || change.kind === 'rules') {
+      this.metrics.stateChanges.inc({ source });
+      this.log.debug('state changed', { source, kind: change.kind, services: changed.slice(0, 20), count: changed.length });
+      this.firstChangeAt ??= process.hrtime.bigint();
+      this.dirty = true;
+    }
+    if (this.ready() && (this.dirty || this.cycles === 0)) this.schedule();
+  }
+
+  /** Arms the coalescing timers: a cycle runs quietMs after the last change, or maxDelayMs after the first, whichever is sooner. */
+  private schedule(): void {
+    if (this.stopped) return;
+    const { quietMs, maxDelayMs } = this.config.reload;
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => this.fire(), quietMs);
+    this.maxTimer ??= setTimeout(() => this.fire(), Math.max(maxDelayMs, 0));
+  }
+
+  private fire(): void {
+    for (const t of [this.quietTimer, this.maxTimer]) if (t) clearTimeout(t);
+    this.quietTimer = this.maxTimer = null;
+    if (this.cycling) return; // the cycle in flight looks again when it ends
+    const wait = this.lastCycleAt + this.config.reload.minIntervalMs - Date.now();
+    if (wait > 0) {
+      this.maxTimer = setTimeout(() => this.fire(), wait);
+      return;
+    }
+    this.cycling = this.cycle().finally(() => {
+      this.cycling = null;
+      if (!this.stopped && (this.dirty || this.pendingTemplates.size > 0)) this.schedule();
+    });
+  }
+
+  private async cycle(): Promise<void> {
+    if (!this.ready() && this.pendingTemplates.size === 0) return;
+    const snapshot = this.ready() ? this.store.snapshot() : null;
+    const since = this.firstChangeAt;
+    this.firstChangeAt = null;
+    this.dirty = false;
+    const templates = new Set(this.pendingTemplates);
+    this.pendingTemplates.clear();
+    this.lastCycleAt = Date.now();
+    const results = await Promise.all(
+      this.targets.map((t) => (templates.has(t) ? t.reloadTemplate(snapshot) : snapshot ? t.apply(snapshot) : null)),
+    );
+    const done = results.filter((r): r is ApplyResult => r !== null);
+    if (snapshot) this.cycles++;
+    this.record(done, since);
+    for (const fn of this.listeners) fn(done);
+    this.retryIfFailed(done);
+  }
+
+  private record(results: readonly ApplyResult[], since: bigint | null): void {
+    const now = process.hrtime.bigint();
+    for (const r of results) {
+      this.metrics.applies.inc({ target: r.target, outcome: r.ok ? (r.changed ? 'changed' : 'unchanged') : 'failed' });
+      this.metrics.applySeconds.observe({ target: r.target }, r.ms / 1000);
+      this.metrics.targetUp.set({ target: r.target }, r.ok ? 1 : 0);
+      if (!r.ok) this.metrics.failures.inc({ target: r.target, stage: r.stage ?? 'unknown' });
+      if (r.changed) {
+        this.metrics.installs.inc({ target: r.target });
+        if (since !== null) this.metrics.eventToInstall.observe({ target: r.target }, Number(now - since) / 1e9);
+      }
+      if (r.reloaded) this.metrics.reloads.inc({ target: r.target, outcome: 'ok' });
+      if (r.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
+      if (r.changed) this.log.info('config installed', { target: r.target, version: r.version, reloaded: r.reloaded, ms: Math.round(r.ms) });
+    }
+  }
+
+  /** A failed target is tried again on its own after a back-off, so a transient fault heals without waiting for a change. */
+  private retryIfFailed(results: readonly ApplyResult[]): void {
+    if (results.every((r) => r.ok)) {
+      this.retryMs = RETRY_MIN_MS;
+      return;
+    }
+    if (this.retryTimer || this.stopped) return;
+    const ms = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.dirty = true;
+      this.schedule();
+    }, ms);
+  }
+
+  /** Updates the gauges that are read at scrape time (kept off the event path: they walk every service). */
+  refreshGauges(): void {
+    const now = Date.now();
+    this.metrics.backends.reset();
+    for (const s of this.store.snapshot().services) this.metrics.backends.set({ service: s.id }, s.backends.filter((b) => b.healthy && !b.draining).length);
+    for (const s of this.sources) {
+      const st = s.status();
+      this.metrics.syncAge.set({ source: s.name }, st.lastSyncAt === null ? -1 : (now - st.lastSyncAt) / 1000);
+      this.metrics.sourceUp.set({ source: s.name }, st.healthy ? 1 : 0);
+    }
+  }
+}

@@ -1,0 +1,214 @@
+import type { TargetConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { templateData } from '../render/data.js';
+import { loadTemplate, type CompiledTemplate } from '../render/template.js';
+import type { Snapshot } from '../state/model.js';
+import { shellQuote, type Exec } from './exec.js';
+import { installText, readInstalled, unlinkQuietly, writeCandidate } from './install.js';
+
+/** The step of the pipeline a failure happened in. */
+export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
+
+/** What one attempt to bring a target up to date did. */
+export interface ApplyResult {
+  readonly target: string;
+  readonly ok: boolean;
+  /** The installed file changed. */
+  readonly changed: boolean;
+  readonly reloaded: boolean;
+  readonly stage: Stage | null;
+  readonly error: string | null;
+  readonly version: number;
+  readonly ms: number;
+}
+
+/** A target's account of itself, for /health and /metrics. */
+export interface TargetStatus {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly stage: Stage | null;
+  readonly lastError: string | null;
+  /** Epoch ms of the last attempt that succeeded, or null. */
+  readonly lastSuccessAt: number | null;
+  /** The snapshot version the installed file was rendered from, or null. */
+  readonly version: number | null;
+  /** A template edit that was refused; the previous template is still the active one. */
+  readonly templateError: string | null;
+}
+
+export interface TargetDeps {
+  readonly exec: Exec;
+  readonly log: Logger;
+  /** Limit for validate and reload commands. */
+  readonly commandTimeoutMs: number;
+}
+
+/**
+ * One proxy config: render → compare with what is installed → validate a
+ * candidate beside the output → rename it into place → reload. Any failure
+ * leaves the last good file installed and is remembered until an attempt
+ * succeeds. Calls must not overlap; the runner sees to that.
+ */
+export class Target {
+  readonly name: string;
+  private template: CompiledTemplate | null = null;
+  private installed: string | null = null;
+  private last: ApplyResult | null = null;
+  private lastSuccessAt: number | null = null;
+  private installedVersion: number | null = null;
+  private templateError: string | null = null;
+
+  constructor(readonly config: TargetConfig, private readonly deps: TargetDeps) {
+    this.name = config.name;
+  }
+
+  /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
+  async init(): Promise<void> {
+    try {
+      this.template = await loadTemplate(this.config.template);
+    } catch (e) {
+      this.templateError = (e as Error).message;
+      this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
+    }
+    this.installed = await readInstalled(this.config.output).catch(() => null);
+  }
+
+  /** The template files to watch for edits. */
+  templateFiles(): readonly string[] {
+    return this.template?.files ?? [this.config.template];
+  }
+
+  /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
+  render(snapshot: Snapshot, template: CompiledTemplate | null = this.template): string {
+    if (!template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
+    return template.render(templateData(snapshot, this.config.vars));
+  }
+
+  /** Brings the installed config in line with the snapshot. */
+  async apply(snapshot: Snapshot): Promise<ApplyResult> {
+    return this.attempt(snapshot, this.template);
+  }
+
+  /**
+   * Tries an edited template: it becomes the active one only once it loads,
+   * renders, validates and installs. Until then the previous one stays.
+   */
+  async reloadTemplate(snapshot: Snapshot | null): Promise<ApplyResult> {
+    const started = performance.now();
+    let candidate: CompiledTemplate;
+    try {
+      candidate = await loadTemplate(this.config.template);
+    } catch (e) {
+      return this.refuseTemplate((e as Error).message, 'template', snapshot, started);
+    }
+    if (!snapshot) {
+      this.template = candidate;
+      this.templateError = null;
+      return this.result(true, false, false, null, null, -1, started);
+    }
+    const res = await this.attempt(snapshot, candidate);
+    if (!res.ok) return this.refuseTemplate(res.error!, res.stage!, snapshot, started);
+    this.template = candidate;
+    this.templateError = null;
+    this.deps.log.info('template edit applied', { target: this.name, template: this.config.template, changed: res.changed });
+    return res;
+  }
+
+  status(): TargetStatus {
+    const failed = this.last !== null && !this.last.ok;
+    return {
+      name: this.name,
+      ok: !failed && this.templateError === null && this.template !== null,
+      stage: failed ? this.last!.stage : this.templateError ? 'template' : null,
+      lastError: failed ? this.last!.error : this.templateError,
+      lastSuccessAt: this.lastSuccessAt,
+      version: this.installedVersion,
+      templateError: this.templateError,
+    };
+  }
+
+  private refuseTemplate(error: string, stage: Stage, snapshot: Snapshot | null, started: number): ApplyResult {
+    this.templateError = error;
+    this.deps.log.error('template edit refused; the previous template stays active', { target: this.name, stage, error });
+    return this.result(false, false, false, stage, error, snapshot?.version ?? -1, started);
+  }
+
+  private async attempt(snapshot: Snapshot, template: CompiledTemplate | null): Promise<ApplyResult> {
+    const started = performance.now();
+    const fail = (stage: Stage, error: string) => {
+      this.deps.log.error(`${stage} failed; the last good config stays installed`, { target: this.name, stage, error, version: snapshot.version });
+      return (this.last = this.result(false, false, false, stage, error, snapshot.version, started));
+    };
+
+    let text: string;
+    try {
+      text = this.render(snapshot, template);
+    } catch (e) {
+      return fail(template ? 'render' : 'template', (e as Error).message);
+    }
+    if (text === this.installed) {
+      this.succeeded(snapshot);
+      return (this.last = this.result(true, false, false, null, null, snapshot.version, started));
+    }
+
+    let candidate;
+    try {
+      candidate = await writeCandidate(this.config.output, text);
+    } catch (e) {
+      return fail('install', `${this.config.output}: ${(e as Error).message}`);
+    }
+    try {
+      if (this.config.validate) {
+        const cmd = this.config.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path));
+        const r = await this.deps.exec(cmd, this.deps.commandTimeoutMs);
+        if (r.code !== 0) return fail('validate', commandFailure(cmd, r.code, r.output, r.timedOut));
+      }
+      try {
+        await candidate.install();
+      } catch (e) {
+        return fail('install', `${this.config.output}: ${(e as Error).message}`);
+      }
+    } finally {
+      await candidate.discard();
+    }
+
+    const previous = this.installed;
+    this.installed = text;
+    let reloaded = false;
+    if (this.config.reload) {
+      const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs);
+      if (r.code !== 0) {
+        await this.restore(previous);
+        return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));
+      }
+      reloaded = true;
+    }
+    this.succeeded(snapshot);
+    return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started));
+  }
+
+  /** After a failed reload the proxy still runs the previous config; put that file back so disk and proxy agree. */
+  private async restore(previous: string | null): Promise<void> {
+    try {
+      if (previous === null) await unlinkQuietly(this.config.output);
+      else await installText(this.config.output, previous);
+      this.installed = previous;
+    } catch (e) {
+      this.deps.log.error('could not restore the previous config after a failed reload', { target: this.name, error: (e as Error).message });
+    }
+  }
+
+  private succeeded(snapshot: Snapshot): void {
+    this.lastSuccessAt = Date.now();
+    this.installedVersion = snapshot.version;
+  }
+
+  private result(ok: boolean, changed: boolean, reloaded: boolean, stage: Stage | null, error: string | null, version: number, started: number): ApplyResult {
+    return { target: this.name, ok, changed, reloaded, stage, error, version, ms: performance.now() - started };
+  }
+}
+
+function commandFailure(cmd: string, code: number | null, output: string, timedOut: boolean): string {
+  const how = timedOut ? 'timed out and was killed' : code === null ? 'could not run' : `exited ${code}`;
+  return `\`${cmd}\` ${how}${output ? `: ${output}` : ''}`;
+}
