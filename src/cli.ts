@@ -215,7 +215,7 @@ async function check(config: Config, log: Logger): Promise<number> {
       failed++;
       continue;
     }
-    const result = await validateDry(targetConfig, text, config.reload.timeoutMs);
+    const result = await validateDry(targetConfig, text, config.reload.timeoutMs, config.configDir);
     if (result) {
       process.stderr.write(`${targetConfig.name}: validate: ${result}\n`);
       failed++;
@@ -225,7 +225,7 @@ async function check(config: Config, log: Logger): Promise<number> {
 }
 
 /** Runs the validate command on a dry render placed beside the output when that directory is writable, else in a temp dir. */
-async function validateDry(target: TargetConfig, text: string, timeoutMs: number): Promise<string | null> {
+async function validateDry(target: TargetConfig, text: string, timeoutMs: number, cwd: string): Promise<string | null> {
   if (!target.validate) return null;
   let scratch: string | null = null;
   let dir = dirname(target.output);
@@ -236,7 +236,7 @@ async function validateDry(target: TargetConfig, text: string, timeoutMs: number
   }
   const candidate = await writeCandidate(join(dir, 'check.cfg'), text);
   try {
-    const r = await shellExec(target.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path)), timeoutMs);
+    const r = await shellExec(target.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path)), timeoutMs, cwd);
     return r.code === 0 ? null : `\`${target.validate}\` ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${r.output}`;
   } finally {
     await candidate.discard();

@@ -81,10 +81,11 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function resolvePaths(c: Config, baseDir: string): Config {
+function resolvePaths(c: z.output<typeof configSchema>, baseDir: string): Config {
   const abs = (p: string) => resolve(baseDir, p);
   return {
     ...c,
+    configDir: baseDir,
     file: c.file ? { path: abs(c.file.path) } : undefined,
     targets: c.targets.map((t) => ({ ...t, template: abs(t.template), output: abs(t.output) })),
   };

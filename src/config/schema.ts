@@ -90,8 +90,8 @@ export const configSchema = z
     }
   });
 
-/** The validated config, with defaults filled in and relative paths resolved. */
-export type Config = z.output<typeof configSchema>;
+/** The validated config, with defaults filled in and relative paths resolved against `configDir`, where commands also run. */
+export type Config = z.output<typeof configSchema> & { readonly configDir: string };
 export type TargetConfig = Config['targets'][number];
 export type MarathonConfig = NonNullable<Config['marathon']>;
 export type ZookeeperConfig = NonNullable<Config['zookeeper']>;

@@ -92,6 +92,11 @@ const logicHelpers: Record<string, HelperDelegate> = {
     const key = (v: unknown) => (typeof field === 'string' && v && typeof v === 'object' ? (v as Record<string, unknown>)[field] : v) as string | number;
     return [...list].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   },
+  /** The first item of a list whose field equals the value, or null. */
+  find(list: unknown, field: unknown, value: unknown) {
+    if (!Array.isArray(list)) return null;
+    return list.find((v) => v && typeof v === 'object' && (v as Record<string, unknown>)[String(field)] === value) ?? null;
+  },
   /** Groups a list by a field: [{key, items}], keys in first-seen order. */
   groupBy(list: unknown, field: unknown) {
     const groups = new Map<unknown, unknown[]>();

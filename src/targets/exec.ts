@@ -8,8 +8,8 @@ export interface ExecResult {
   readonly ms: number;
 }
 
-/** Runs shell commands; an interface so tests and benchmarks can count or replace them. */
-export type Exec = (command: string, timeoutMs: number) => Promise<ExecResult>;
+/** Runs shell commands in a directory; an interface so tests and benchmarks can count or replace them. */
+export type Exec = (command: string, timeoutMs: number, cwd?: string) => Promise<ExecResult>;
 
 const MAX_OUTPUT = 64 * 1024;
 
@@ -18,10 +18,10 @@ const MAX_OUTPUT = 64 * 1024;
  * command that hangs is killed with everything it started once `timeoutMs`
  * passes.
  */
-export const shellExec: Exec = (command, timeoutMs) =>
+export const shellExec: Exec = (command, timeoutMs, cwd) =>
   new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     const take = (cur: string, chunk: Buffer) => (cur.length < MAX_OUTPUT ? cur + chunk.toString('utf8') : cur);

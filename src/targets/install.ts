@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 // Atomic installation: a reader of the output path sees the old file or the
@@ -15,6 +15,7 @@ export interface Candidate {
 /** Writes `text` to a temporary file in the output's own directory (so rename is atomic) and fsyncs it. */
 export async function writeCandidate(output: string, text: string): Promise<Candidate> {
   const dir = dirname(output);
+  await mkdir(dir, { recursive: true });
   const path = join(dir, `.${basename(output)}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(path, 'wx', 0o644);
   try {

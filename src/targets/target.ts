@@ -41,6 +41,8 @@ export interface TargetDeps {
   readonly log: Logger;
   /** Limit for validate and reload commands. */
   readonly commandTimeoutMs: number;
+  /** Where validate and reload commands run: the config file's directory. */
+  readonly cwd: string;
 }
 
 /**
@@ -160,7 +162,7 @@ export class Target {
     try {
       if (this.config.validate) {
         const cmd = this.config.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path));
-        const r = await this.deps.exec(cmd, this.deps.commandTimeoutMs);
+        const r = await this.deps.exec(cmd, this.deps.commandTimeoutMs, this.deps.cwd);
         if (r.code !== 0) return fail('validate', commandFailure(cmd, r.code, r.output, r.timedOut));
       }
       try {
@@ -176,7 +178,7 @@ export class Target {
     this.installed = text;
     let reloaded = false;
     if (this.config.reload) {
-      const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs);
+      const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
       if (r.code !== 0) {
         await this.restore(previous);
         return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));

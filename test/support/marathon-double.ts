@@ -102,8 +102,8 @@ interface AppRecord {
   def: MarathonApp;
   tasks: Map<string, TaskRecord>;
   // Serialized views, dropped whenever the app or one of its tasks changes.
-  plainJson: string | undefined;
-  fullJson: string | undefined;
+  plainJson: Buffer | undefined;
+  fullJson: Buffer | undefined;
 }
 
 interface Stream {
@@ -144,6 +144,7 @@ const CONDITION: Record<TaskState, InstanceCondition> = {
   TASK_UNKNOWN: 'Unknown',
 };
 const HEALTH_FAILURE_CAUSE = 'ConnectException: Connection refused';
+const COMMA = Buffer.from(',');
 
 /**
  * A Marathon leader (or standby) on 127.0.0.1 holding an in-memory cluster that
@@ -155,7 +156,6 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   private readonly credentials: string | null;
   private readonly apps = new Map<string, AppRecord>();
   private readonly taskOwners = new Map<string, AppRecord>();
-  private listCache: { plain?: Buffer; full?: Buffer } = {};
   private readonly streams = new Set<Stream>();
   private readonly sockets = new Set<Socket>();
   private readonly counts = new Map<string, number>();
@@ -233,7 +233,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     const before = rec.def;
     const version = this.nextVersion();
     const merged: AppInput = { ...before, ...structuredClone(patch), id: before.id };
-    // The newer of the two port spellings wins, as in Marathon's normalization.
+    // A patch naming one port spelling must not lose to the stale copy of the other.
     if ('ports' in patch && !('portDefinitions' in patch)) delete merged.portDefinitions;
     if ('portDefinitions' in patch && !('ports' in patch)) delete merged.ports;
     const scaleOnly = Object.keys(patch).every((key) => key === 'instances');
@@ -254,7 +254,6 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     const plan = this.startDeployment('StopApplication', rec.def, null);
     for (const task of [...rec.tasks.values()]) this.transition(rec, task, 'TASK_KILLED');
     this.apps.delete(rec.def.id);
-    this.listCache = {};
     this.publish('app_terminated_event', { appId: rec.def.id });
     this.finishDeployment(plan);
   }
@@ -312,14 +311,15 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     for (const { tasks, ...input } of apps) {
       const rec = this.insertApp(input);
       for (const options of tasks ?? []) this.createTask(rec, options);
+      // Encode now so a benchmark's first full fetch times the client, not the double.
+      this.appJson(rec, true);
     }
-    this.listCache = {};
   }
 
   /** An app as `GET /v2/apps/{id}` would show it (tasks and counts embedded), or undefined. */
   getApp(id: string): MarathonApp | undefined {
     const rec = this.apps.get(canonicalId(id));
-    return rec === undefined ? undefined : (JSON.parse(this.appJson(rec, true)) as MarathonApp);
+    return rec === undefined ? undefined : (JSON.parse(this.appJson(rec, true).toString()) as MarathonApp);
   }
 
   // ---- observation hooks ----------------------------------------------------
@@ -457,7 +457,8 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
 
   private proxy(req: http.IncomingMessage, res: http.ServerResponse, leader: URL): void {
     const via = `1.1 ${this.hostPort}`;
-    if ((req.headers['x-marathon-via'] ?? '').includes(via)) {
+    const hops = req.headers['x-marathon-via'];
+    if (hops?.includes(via) === true) {
       sendJson(res, 502, { message: 'Detected proxying loop.' });
       return;
     }
@@ -467,7 +468,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
         port: leader.port,
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, host: leader.host, 'x-marathon-via': via },
+        headers: { ...req.headers, host: leader.host, 'x-marathon-via': hops === undefined ? via : `${hops}, ${via}` },
       },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -482,7 +483,8 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   }
 
   private answerAppList(res: http.ServerResponse, url: URL): void {
-    sendJson(res, 200, this.appList(wantsTasks(url.searchParams.getAll('embed'))));
+    const withTasks = wantsTasks(url.searchParams.getAll('embed'));
+    sendParts(res, 'apps', [...this.apps.values()].map((rec) => this.appJson(rec, withTasks)));
   }
 
   // `/v2/apps/{id}` always embeds tasks and counts (AppsResource.show, "for compatibility").
@@ -495,7 +497,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
         sendJson(res, 404, { message: `Group '${groupId}' does not exist` });
         return;
       }
-      sendJson(res, 200, Buffer.from(`{"*":[${members.map((rec) => this.appJson(rec, true)).join(',')}]}`));
+      sendParts(res, '*', members.map((rec) => this.appJson(rec, true)));
       return;
     }
     const tasksOf = /^(.*)\/tasks$/.exec(rest);
@@ -507,7 +509,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     const id = canonicalId(rest);
     const rec = this.apps.get(id);
     if (rec === undefined) sendJson(res, 404, { message: `App '${id}' does not exist` });
-    else sendJson(res, 200, Buffer.from(`{"app":${this.appJson(rec, true)}}`));
+    else sendJson(res, 200, Buffer.concat([Buffer.from('{"app":'), this.appJson(rec, true), Buffer.from('}')]));
   }
 
   private info(): MarathonInfo {
@@ -676,7 +678,6 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     const def = this.normalize({ ...input, id }, version, { lastScalingAt: version, lastConfigChangeAt: version });
     const rec: AppRecord = { def, tasks: new Map(), plainJson: undefined, fullJson: undefined };
     this.apps.set(id, rec);
-    this.listCache = {};
     return rec;
   }
 
@@ -761,24 +762,11 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   private invalidate(rec: AppRecord): void {
     rec.plainJson = undefined;
     rec.fullJson = undefined;
-    this.listCache = {};
   }
 
-  // Serializing 10 000 apps costs far more than joining cached fragments, so each
-  // app keeps its JSON until it changes and the list body is rebuilt from those.
-  private appList(withTasks: boolean): Buffer {
-    const key = withTasks ? 'full' : 'plain';
-    let body = this.listCache[key];
-    if (body === undefined) {
-      const parts: string[] = [];
-      for (const rec of this.apps.values()) parts.push(this.appJson(rec, withTasks));
-      body = Buffer.from(`{"apps":[${parts.join(',')}]}`);
-      this.listCache[key] = body;
-    }
-    return body;
-  }
-
-  private appJson(rec: AppRecord, withTasks: boolean): string {
+  // Serializing 10 000 apps costs far more than copying bytes, so each app keeps its
+  // encoded JSON until it or one of its tasks changes; lists are streamed from those.
+  private appJson(rec: AppRecord, withTasks: boolean): Buffer {
     const cached = withTasks ? rec.fullJson : rec.plainJson;
     if (cached !== undefined) return cached;
     const tasks = [...rec.tasks.values()];
@@ -791,7 +779,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
       deployments: [],
     };
     if (withTasks) view.tasks = tasks.map((task) => taskJson(rec.def, task));
-    const json = JSON.stringify(view);
+    const json = Buffer.from(JSON.stringify(view));
     if (withTasks) rec.fullJson = json;
     else rec.plainJson = json;
     return json;
@@ -832,6 +820,21 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   private count(key: string): void {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
+}
+
+// Writes `{"<key>":[a,b,...]}` from pre-encoded elements without concatenating them.
+function sendParts(res: http.ServerResponse, key: string, elements: readonly Buffer[]): void {
+  const open = Buffer.from(`{"${key}":[`);
+  const close = Buffer.from(']}');
+  let length = open.length + close.length + Math.max(elements.length - 1, 0);
+  for (const element of elements) length += element.length;
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': length });
+  res.write(open);
+  elements.forEach((element, i) => {
+    if (i > 0) res.write(COMMA);
+    res.write(element);
+  });
+  res.end(close);
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
