@@ -38,7 +38,11 @@ export function parseConfig(raw: Record<string, never>, baseDir: string, env: No
     throw e;
   }
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`${label}: ${describe(result.error.issues[0]!, origins)}`);
+  if (!result.success) {
+    // A mistyped key explains the "missing" one it was meant to be: report it first.
+    const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+    throw new ConfigError(`${label}: ${describe(issues[0]!, origins)}`);
+  }
   return resolvePaths(result.data, baseDir);
 }
 

@@ -58,6 +58,21 @@ ${backends.map((b) => `        server ${b.host}:${b.port};`).join('\n')}
 `;
 }
 
+function connectClient(connect: string): Promise<zookeeper.Client> {
+  const client = zookeeper.createClient(connect, { sessionTimeout: 2000, spinDelay: 100 });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.close();
+      reject(new Error(`no ZooKeeper session with ${connect} within 10 s`));
+    }, 10_000);
+    client.once('connected', () => {
+      clearTimeout(timer);
+      resolve(client);
+    });
+    client.connect();
+  });
+}
+
 function gone(pid: number): boolean {
   return !existsSync(`/proc/${pid}`);
 }
@@ -135,23 +150,23 @@ describe('integration harness (real servers)', function () {
 
   it('runs ZooKeeper, keeps znodes across a restart, and stops it', async () => {
     const zk = await startZookeeper();
-    const client = zookeeper.createClient(zk.connect, { sessionTimeout: 2000, spinDelay: 100 });
     try {
-      await new Promise<void>((resolve) => {
-        client.once('connected', () => resolve());
-        client.connect();
-      });
+      const writer = await connectClient(zk.connect);
       await new Promise<void>((resolve, reject) => {
-        client.create('/harness', Buffer.from('hello'), (err) => (err ? reject(err) : resolve()));
+        writer.create('/harness', Buffer.from('hello'), (err) => (err ? reject(err) : resolve()));
       });
+      writer.close();
+
       await zk.stop();
       await zk.start();
+      // A fresh client: one that retries while ZooKeeper starts up can hang on a never-answered handshake.
+      const reader = await connectClient(zk.connect);
       const data = await new Promise<string>((resolve, reject) => {
-        client.getData('/harness', (err, value) => (err ? reject(err) : resolve(value.toString())));
+        reader.getData('/harness', (err, value) => (err ? reject(err) : resolve(value.toString())));
       });
+      reader.close();
       expect(data).to.equal('hello');
     } finally {
-      client.close();
       await zk.stop();
     }
     expect(gone(zk.pid)).to.equal(true);

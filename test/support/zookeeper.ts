@@ -22,7 +22,10 @@ export interface ZookeeperHandle {
   readonly dataDir: string;
   /** SIGTERM; resolves once java has exited. Does nothing if already stopped. */
   stop(): Promise<void>;
-  /** Starts again on the same port and dataDir (so znodes and sessions survive); does nothing if running. */
+  /**
+   * Starts again on the same port and dataDir (so znodes and sessions survive); does nothing if running.
+   * A node-zookeeper-client that reconnects inside the startup window can hang on a handshake the server never reads.
+   */
   start(): Promise<void>;
   /** Freezes the server (SIGSTOP) and resolves once the kernel reports it stopped: connections stay open but nothing answers. */
   pause(): Promise<void>;

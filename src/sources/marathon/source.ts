@@ -234,13 +234,19 @@ export class MarathonSource implements Source {
   private onHealth(ev: HealthStatusChangedEvent): void {
     if (typeof ev.appId !== 'string' || typeof ev.alive !== 'boolean') return;
     const app = this.apps.get(ev.appId);
-    const key = typeof ev.taskId === 'string' ? ev.taskId : ev.instanceId;
-    if (!app || typeof key !== 'string') return;
+    if (!app) return;
+    const names = new Set<string>();
+    if (typeof ev.taskId === 'string') names.add(ev.taskId);
+    if (typeof ev.instanceId === 'string') {
+      names.add(ev.instanceId);
+      // Marathon 1.4–1.7 names an app's instance `<app>.marathon-<uuid>` and its task `<app>.<uuid>`.
+      names.add(ev.instanceId.replace(/\.marathon-([^.]+)$/, '.$1'));
+    }
     const tasks = new Map(app.tasks);
     let hit = false;
     for (const [id, t] of app.tasks) {
-      // An instance id names the task itself for apps, or prefixes its task ids for pods.
-      if (id === key || id.startsWith(`${key}.`)) {
+      // Since 1.8 an instance's task ids extend its id (`<instance>._app.1`).
+      if (names.has(id) || [...names].some((n) => id.startsWith(`${n}.`))) {
         tasks.set(id, { ...t, health: t.health.length > 0 ? t.health.map(() => ev.alive!) : [ev.alive!] } satisfies TaskRecord);
         hit = true;
       }

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+
+const minimal = () => ({ file: { path: 'registry.json' }, targets: [{ name: 'haproxy', template: 't.hbs', output: 'out.cfg' }] });
+const parse = (raw: object, env: NodeJS.ProcessEnv = {}) => parseConfig(raw as Record<string, never>, '/etc/switchyard', env);
+const error = (raw: object, env: NodeJS.ProcessEnv = {}) => {
+  try {
+    parse(raw, env);
+  } catch (e) {
+    expect(e).to.be.instanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('config', () => {
+  it('fills in the documented defaults', () => {
+    const c = parse(minimal());
+    expect(c.reload).to.deep.equal({ quietMs: 100, maxDelayMs: 1000, minIntervalMs: 0, timeoutMs: 30000 });
+    expect(c.http).to.deep.equal({ listen: '127.0.0.1:8000', token: '' });
+    expect(c.targets[0]!.vars).to.deep.equal({});
+  });
+
+  it('resolves template, output and file paths against the config file directory', () => {
+    const c = parse(minimal());
+    expect(c.file!.path).to.equal('/etc/switchyard/registry.json');
+    expect(c.targets[0]!.template).to.equal('/etc/switchyard/t.hbs');
+    expect(c.targets[0]!.output).to.equal('/etc/switchyard/out.cfg');
+    expect(c.configDir).to.equal('/etc/switchyard');
+  });
+
+  it('rejects an unknown key, naming it and suggesting the likely one', () => {
+    const msg = error({ ...minimal(), marathon: { endpoint: ['http://m:8080'] } });
+    expect(msg).to.contain('unknown key "marathon.endpoint"').and.contain('did you mean "endpoints"');
+  });
+
+  it('rejects an unknown key inside a target', () => {
+    expect(error({ ...minimal(), targets: [{ ...minimal().targets[0], relaod: 'x' }] })).to.contain('"targets.0.relaod"').and.contain('did you mean "reload"');
+  });
+
+  it('names the key and the expectation for a value out of range', () => {
+    const msg = error({ ...minimal(), marathon: { endpoints: ['http://m:8080'], pollIntervalMs: 10 } });
+    expect(msg).to.contain('"marathon.pollIntervalMs"').and.match(/>=\s*1000/);
+  });
+
+  it('names a missing required key', () => {
+    expect(error({ file: { path: 'r.json' } })).to.contain('"targets"');
+  });
+
+  it('refuses a config with no source', () => {
+    expect(error({ targets: minimal().targets })).to.contain('no source configured');
+  });
+
+  it('refuses two targets with one name', () => {
+    const t = minimal().targets[0]!;
+    expect(error({ ...minimal(), targets: [t, t] })).to.contain('duplicate target name');
+  });
+
+  describe('environment overrides', () => {
+    it('splits a comma-separated list into an array', () => {
+      const c = parse(minimal(), { SWITCHYARD_MARATHON_ENDPOINTS: 'http://a:8080,http://b:8080' });
+      expect(c.marathon!.endpoints).to.deep.equal(['http://a:8080', 'http://b:8080']);
+    });
+
+    it('accepts a camelCase key spelled in upper case or in snake case', () => {
+      const a = parse({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_POLLINTERVALMS: '5000' });
+      const b = parse({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_POLL_INTERVAL_MS: '6000' });
+      expect(a.marathon!.pollIntervalMs).to.equal(5000);
+      expect(b.marathon!.pollIntervalMs).to.equal(6000);
+    });
+
+    it('converts booleans', () => {
+      const c = parse({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_EVENTSTREAM: 'false' });
+      expect(c.marathon!.eventStream).to.equal(false);
+    });
+
+    it('addresses array elements by index and target vars by name', () => {
+      const c = parse(minimal(), { SWITCHYARD_TARGETS_0_OUTPUT: '/tmp/x.cfg', SWITCHYARD_TARGETS_0_VARS_HTTP_PORT: '8081' });
+      expect(c.targets[0]!.output).to.equal('/tmp/x.cfg');
+      expect(c.targets[0]!.vars).to.deep.equal({ httpPort: 8081 });
+    });
+
+    it('takes JSON for structured values', () => {
+      const c = parse(minimal(), { SWITCHYARD_ZOOKEEPER: '{"connect":"127.0.0.1:2181"}' });
+      expect(c.zookeeper!.connect).to.equal('127.0.0.1:2181');
+    });
+
+    it('refuses a variable that names no key', () => {
+      expect(error(minimal(), { SWITCHYARD_MARATHON_ENDPIONTS: 'http://a:1' })).to.contain('SWITCHYARD_MARATHON_ENDPIONTS');
+    });
+
+    it('names the variable when its value is bad', () => {
+      const msg = error({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_POLLINTERVALMS: 'soon' });
+      expect(msg).to.contain('SWITCHYARD_MARATHON_POLLINTERVALMS').and.contain('marathon.pollIntervalMs');
+    });
+  });
+
+  it('reports a file that is not JSON with its name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-config-'));
+    writeFileSync(join(dir, 'c.json'), '{ "targets": [ ');
+    expect(() => loadConfig(join(dir, 'c.json'), {})).to.throw(ConfigError, /c\.json: not valid JSON/);
+  });
+});
