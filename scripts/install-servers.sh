@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Installs the real servers the integration tests run (ZooKeeper, HAProxy, nginx) plus the load and
+# Installs the real servers the integration tests run (ZooKeeper, HAProxy, nginx with its stream module) plus the load and
 # socket tools, from Debian packages; exits at once when everything is already there.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }   # /usr/sbin is not on a non-root PATH
 
 if have haproxy && have nginx && have java && have socat && have nc && have wrk && have tini \
-  && [ -f /usr/share/java/zookeeper.jar ] && [ -f /usr/share/java/slf4j-simple.jar ]; then
+  && [ -f /usr/share/java/zookeeper.jar ] && [ -f /usr/share/java/slf4j-simple.jar ] \
+  && [ -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
   exit 0
 fi
 
-packages=(zookeeper haproxy nginx wrk socat netcat-openbsd tini)
+packages=(zookeeper haproxy nginx libnginx-mod-stream wrk socat netcat-openbsd tini)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then

@@ -1,0 +1,155 @@
+import { expect } from 'chai';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TargetConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import type { Snapshot } from '../../src/state/model.js';
+import { shellExec } from '../../src/targets/exec.js';
+import { Target } from '../../src/targets/target.js';
+import { backend, service } from './fixtures.js';
+
+// A target whose template prints each backend, whose validate refuses any
+// config mentioning port 666, and whose reload appends to a log file: real
+// files and real shell commands.
+function setup(overrides: Partial<TargetConfig> = {}, commandTimeoutMs = 2000) {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-target-'));
+  writeFileSync(join(dir, 't.hbs'), '{{#each services}}{{id}}{{#each backends}} {{host}}:{{port}}{{/each}}\n{{/each}}');
+  const config: TargetConfig = {
+    name: 't',
+    template: join(dir, 't.hbs'),
+    output: join(dir, 'out', 'proxy.cfg'),
+    validate: `! grep -q ':666' {{file}} || { echo "port 666 refused" >&2; exit 1; }`,
+    reload: `echo reload >> ${join(dir, 'reloads.log')}`,
+    runtimeApi: '',
+    vars: {},
+    ...overrides,
+  };
+  const target = new Target(config, { exec: shellExec, log: silentLogger(), commandTimeoutMs, cwd: dir });
+  const reloads = () => {
+    try {
+      return readFileSync(join(dir, 'reloads.log'), 'utf8').split('\n').filter(Boolean).length;
+    } catch {
+      return 0;
+    }
+  };
+  return { dir, config, target, reloads, installed: () => readFileSync(config.output, 'utf8') };
+}
+
+const snap = (version: number, port: number): Snapshot => ({ version, services: [service('web', [backend('a', port)])], rules: [] });
+
+describe('target', () => {
+  it('installs the rendered config and reloads once', async () => {
+    const { target, installed, reloads } = setup();
+    await target.init();
+    const r = await target.apply(snap(1, 80));
+    expect(r).to.include({ ok: true, changed: true, reloaded: true });
+    expect(installed()).to.equal('web 127.0.0.1:80\n');
+    expect(reloads()).to.equal(1);
+  });
+
+  it('neither writes nor reloads when the output would not change', async () => {
+    const { target, reloads } = setup();
+    await target.init();
+    await target.apply(snap(1, 80));
+    const r = await target.apply(snap(2, 80));
+    expect(r).to.include({ ok: true, changed: false, reloaded: false });
+    expect(reloads()).to.equal(1);
+  });
+
+  it('does not reload on start when the installed file already matches', async () => {
+    const first = setup();
+    await first.target.init();
+    await first.target.apply(snap(1, 80));
+    const again = new Target(first.config, { exec: shellExec, log: silentLogger(), commandTimeoutMs: 2000, cwd: first.dir });
+    await again.init();
+    expect(await again.apply(snap(1, 80))).to.include({ changed: false });
+    expect(first.reloads()).to.equal(1);
+  });
+
+  it('keeps the last good config when validation fails, with the tool’s own message', async () => {
+    const { target, installed, reloads } = setup();
+    await target.init();
+    await target.apply(snap(1, 80));
+    const r = await target.apply(snap(2, 666));
+    expect(r).to.include({ ok: false, stage: 'validate' });
+    expect(r.error).to.contain('port 666 refused');
+    expect(installed()).to.equal('web 127.0.0.1:80\n');
+    expect(reloads()).to.equal(1);
+    expect(target.status()).to.include({ ok: false, stage: 'validate' });
+  });
+
+  it('recovers its status on the next good apply', async () => {
+    const { target } = setup();
+    await target.init();
+    await target.apply(snap(1, 666));
+    await target.apply(snap(2, 81));
+    expect(target.status()).to.include({ ok: true, lastError: null, version: 2 });
+  });
+
+  it('puts the previous file back when the reload fails', async () => {
+    const { dir, target, installed } = setup({ reload: 'test ! -e fail-reload || { echo "proxy not running" >&2; exit 3; }' });
+    await target.init();
+    await target.apply(snap(1, 80));
+    writeFileSync(join(dir, 'fail-reload'), '');
+    const r = await target.apply(snap(2, 81));
+    expect(r).to.include({ ok: false, stage: 'reload' });
+    expect(r.error).to.contain('exited 3').and.contain('proxy not running');
+    expect(installed()).to.equal('web 127.0.0.1:80\n');
+  });
+
+  it('kills a reload that hangs, after the timeout', async () => {
+    const { target } = setup({ reload: 'sleep 30' }, 300);
+    await target.init();
+    const r = await target.apply(snap(1, 80));
+    expect(r).to.include({ ok: false, stage: 'reload' });
+    expect(r.error).to.contain('timed out');
+  });
+
+  it('leaves no temporary file behind, whatever the outcome', async () => {
+    const { config, target } = setup();
+    await target.init();
+    await target.apply(snap(1, 80));
+    await target.apply(snap(2, 666));
+    expect(readdirSync(join(config.output, '..'))).to.deep.equal(['proxy.cfg']);
+  });
+
+  it('reports a bad template without throwing, and renders nothing', async () => {
+    const { config, target } = setup();
+    writeFileSync(config.template, '{{#each services}}');
+    await target.init();
+    expect(target.status()).to.include({ ok: false, stage: 'template' });
+    expect(await target.apply(snap(1, 80))).to.include({ ok: false, stage: 'template' });
+  });
+
+  it('keeps the active template when an edit fails to parse, and names the file', async () => {
+    const { config, target, installed } = setup();
+    await target.init();
+    await target.apply(snap(1, 80));
+    writeFileSync(config.template, '{{#each services}}broken');
+    const r = await target.reloadTemplate(snap(1, 80));
+    expect(r).to.include({ ok: false, stage: 'template' });
+    expect(target.status().templateError).to.contain(config.template);
+    expect(await target.apply(snap(2, 81))).to.include({ ok: true, changed: true });
+    expect(installed()).to.equal('web 127.0.0.1:81\n');
+  });
+
+  it('refuses a template edit whose render fails validation', async () => {
+    const { config, target, installed } = setup();
+    await target.init();
+    await target.apply(snap(1, 80));
+    writeFileSync(config.template, 'listen :666\n');
+    expect(await target.reloadTemplate(snap(1, 80))).to.include({ ok: false, stage: 'validate' });
+    expect(installed()).to.equal('web 127.0.0.1:80\n');
+  });
+
+  it('applies a good template edit', async () => {
+    const { config, target, installed } = setup();
+    await target.init();
+    await target.apply(snap(1, 80));
+    writeFileSync(config.template, '# v2\n{{#each services}}{{id}}{{/each}}\n');
+    expect(await target.reloadTemplate(snap(1, 80))).to.include({ ok: true, changed: true });
+    expect(installed()).to.equal('# v2\nweb\n');
+    expect(target.status().templateError).to.equal(null);
+  });
+});
