@@ -25,14 +25,14 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError(`config file ${file}: not valid JSON: ${(e as Error).message}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${file}: expected a JSON object`);
-  return parseConfig(raw as Record<string, never>, dirname(resolve(file)), env, file);
+  return parseConfig(raw as Record<string, unknown>, dirname(resolve(file)), env, file);
 }
 
 /** Validates an already-parsed config object; relative paths resolve against `baseDir`. */
-export function parseConfig(raw: Record<string, never>, baseDir: string, env: NodeJS.ProcessEnv = {}, label = 'config'): Config {
+export function parseConfig(raw: Record<string, unknown>, baseDir: string, env: NodeJS.ProcessEnv = {}, label = 'config'): Config {
   let origins: Map<string, string>;
   try {
-    origins = applyEnvOverrides(raw, env, configSchema);
+    origins = applyEnvOverrides(raw as Parameters<typeof applyEnvOverrides>[0], env, configSchema);
   } catch (e) {
     if (e instanceof EnvOverrideError) throw new ConfigError(`${label}: ${e.message}`);
     throw e;

@@ -73,9 +73,3 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Removes a file; a file already gone is fine. */
-export async function unlinkQuietly(path: string): Promise<void> {
-  await unlink(path).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'ENOENT') throw e;
-  });
-}

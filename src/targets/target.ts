@@ -4,7 +4,7 @@ import { templateData } from '../render/data.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import type { Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
-import { installText, readInstalled, unlinkQuietly, writeCandidate } from './install.js';
+import { installText, readInstalled, writeCandidate } from './install.js';
 
 /** The step of the pipeline a failure happened in. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
@@ -189,12 +189,17 @@ export class Target {
     return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started));
   }
 
-  /** After a failed reload the proxy still runs the previous config; put that file back so disk and proxy agree. */
+  /**
+   * After a failed reload the proxy still runs the previous config: put that
+   * file back so disk and proxy agree. With no previous file (first install,
+   * proxy not started yet) the validated one stays for the proxy to start
+   * from, and is marked not installed so the reload is tried again.
+   */
   private async restore(previous: string | null): Promise<void> {
+    this.installed = previous;
+    if (previous === null) return;
     try {
-      if (previous === null) await unlinkQuietly(this.config.output);
-      else await installText(this.config.output, previous);
-      this.installed = previous;
+      await installText(this.config.output, previous);
     } catch (e) {
       this.deps.log.error('could not restore the previous config after a failed reload', { target: this.name, error: (e as Error).message });
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
 
 const minimal = () => ({ file: { path: 'registry.json' }, targets: [{ name: 'haproxy', template: 't.hbs', output: 'out.cfg' }] });
-const parse = (raw: object, env: NodeJS.ProcessEnv = {}) => parseConfig(raw as Record<string, never>, '/etc/switchyard', env);
+const parse = (raw: object, env: NodeJS.ProcessEnv = {}) => parseConfig(raw as Record<string, unknown>, '/etc/switchyard', env);
 const error = (raw: object, env: NodeJS.ProcessEnv = {}) => {
   try {
     parse(raw, env);

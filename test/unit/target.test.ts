@@ -153,3 +153,14 @@ describe('target', () => {
     expect(target.status().templateError).to.equal(null);
   });
 });
+
+describe('target, first install', () => {
+  it('leaves a validated first config in place when the proxy is not up to reload, and tries the reload again', async () => {
+    const { dir, target, installed } = setup({ reload: 'test -e proxy-up' });
+    await target.init();
+    expect(await target.apply(snap(1, 80))).to.include({ ok: false, stage: 'reload' });
+    expect(installed()).to.equal('web 127.0.0.1:80\n');
+    writeFileSync(join(dir, 'proxy-up'), '');
+    expect(await target.apply(snap(1, 80))).to.include({ ok: true, reloaded: true });
+  });
+});
