@@ -1,20 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { access, constants, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
-import type { Config, TargetConfig } from './config/schema.js';
-import { createSources, createTargets, Daemon } from './daemon.js';
-import { createLogger, type Logger } from './log.js';
-import { sampleSnapshot } from './render/sample.js';
-import type { Change, Snapshot } from './state/model.js';
-import { StateStore } from './state/store.js';
-import { shellExec, shellQuote } from './targets/exec.js';
-import { readInstalled, writeCandidate } from './targets/install.js';
-import { unifiedDiff } from './render/diff.js';
+import { VERSION } from './version.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+// Argument parsing, help and version only: the commands, and the libraries
+// they need, load after the arguments are understood, so `--help` and
+// `--version` answer at once.
 
 const HELP: Record<string, string> = {
   main: `switchyard ${VERSION} — renders HAProxy and nginx configs from Marathon, ZooKeeper and file registries
@@ -85,25 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`switchyard ${command}: --config FILE is required\n`);
     return 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig(file);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`switchyard: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
-  const log = createLogger(config.log.level, config.log.format);
-  switch (command) {
-    case 'serve':
-      return serve(config, log);
-    case 'render':
-      return render(config, log, values.target, values.diff === true, Number(values['timeout-ms'] ?? 30_000));
-    default:
-      return check(config, log);
-  }
+  const { runCommand } = await import('./commands.js');
+  return runCommand(command as 'serve' | 'render' | 'check', file, { target: values.target, diff: values.diff === true, timeoutMs: Number(values['timeout-ms'] ?? 30_000) });
 }
 
 function print(text: string): number {
@@ -111,135 +83,3 @@ function print(text: string): number {
   return 0;
 }
 
-async function serve(config: Config, log: Logger): Promise<number> {
-  const daemon = new Daemon(config, log);
-  try {
-    await daemon.start();
-  } catch (e) {
-    log.error('cannot start', { error: (e as Error).message });
-    await daemon.stop().catch(() => undefined);
-    return 1;
-  }
-  log.info('switchyard running', { version: VERSION, targets: config.targets.map((t) => t.name) });
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info('stopping', { signal });
-      void daemon.stop().then(
-        () => resolve(0),
-        (e: Error) => {
-          log.error('stop failed', { error: e.message });
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
-}
-
-function pickTarget(config: Config, name: string | undefined): TargetConfig | null {
-  return name === undefined ? config.targets[0]! : (config.targets.find((t) => t.name === name) ?? null);
-}
-
-async function render(config: Config, log: Logger, name: string | undefined, diff: boolean, timeoutMs: number): Promise<number> {
-  const targetConfig = pickTarget(config, name);
-  if (!targetConfig) {
-    process.stderr.write(`switchyard render: no target named "${name}" (targets: ${config.targets.map((t) => t.name).join(', ')})\n`);
-    return 1;
-  }
-  let snapshot: Snapshot;
-  try {
-    snapshot = await fetchOnce(config, log, timeoutMs);
-  } catch (e) {
-    process.stderr.write(`switchyard render: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const [target] = createTargets({ ...config, targets: [targetConfig] }, log);
-  await target!.init();
-  let text: string;
-  try {
-    text = target!.render(snapshot);
-  } catch (e) {
-    process.stderr.write(`switchyard render: ${(e as Error).message}\n`);
-    return 1;
-  }
-  if (!diff) return print(text);
-  const installed = (await readInstalled(targetConfig.output)) ?? '';
-  return print(unifiedDiff(installed, text, targetConfig.output, `${targetConfig.output} (rendered)`));
-}
-
-/** Starts every source, waits until each has delivered a complete view, stops them, and returns the state. */
-async function fetchOnce(config: Config, log: Logger, timeoutMs: number): Promise<Snapshot> {
-  const store = new StateStore();
-  const sources = createSources(config, log);
-  const pending = new Set(sources.map((s) => s.name));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const why = sources.filter((s) => pending.has(s.name)).map((s) => `${s.name}: ${s.status().lastError ?? 'no answer yet'}`);
-        reject(new Error(`sources not synced after ${timeoutMs} ms (${why.join('; ')})`));
-      }, timeoutMs);
-      const sink = (name: string) => (c: Change) => {
-        store.apply(c);
-        if (c.kind === 'sync') pending.delete(name);
-        if (pending.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      for (const s of sources) s.start(sink(s.name)).catch(reject);
-    });
-  } finally {
-    await Promise.all(sources.map((s) => s.stop()));
-  }
-  return store.snapshot();
-}
-
-async function check(config: Config, log: Logger): Promise<number> {
-  const snapshot = sampleSnapshot();
-  let failed = 0;
-  for (const targetConfig of config.targets) {
-    const [target] = createTargets({ ...config, targets: [targetConfig] }, log);
-    await target!.init();
-    const problem = target!.status().templateError;
-    if (problem) {
-      process.stderr.write(`${targetConfig.name}: template: ${problem}\n`);
-      failed++;
-      continue;
-    }
-    let text: string;
-    try {
-      text = target!.render(snapshot);
-    } catch (e) {
-      process.stderr.write(`${targetConfig.name}: render: ${(e as Error).message}\n`);
-      failed++;
-      continue;
-    }
-    const result = await validateDry(targetConfig, text, config.reload.timeoutMs, config.configDir);
-    if (result) {
-      process.stderr.write(`${targetConfig.name}: validate: ${result}\n`);
-      failed++;
-    } else process.stderr.write(`${targetConfig.name}: ok\n`);
-  }
-  return failed === 0 ? 0 : 1;
-}
-
-/** Runs the validate command on a dry render placed beside the output when that directory is writable, else in a temp dir. */
-async function validateDry(target: TargetConfig, text: string, timeoutMs: number, cwd: string): Promise<string | null> {
-  if (!target.validate) return null;
-  let scratch: string | null = null;
-  let dir = dirname(target.output);
-  try {
-    await access(dir, constants.W_OK);
-  } catch {
-    dir = scratch = await mkdtemp(join(tmpdir(), 'switchyard-check-'));
-  }
-  const candidate = await writeCandidate(join(dir, 'check.cfg'), text);
-  try {
-    const r = await shellExec(target.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path)), timeoutMs, cwd);
-    return r.code === 0 ? null : `\`${target.validate}\` ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${r.output}`;
-  } finally {
-    await candidate.discard();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  }
-}

@@ -54,7 +54,7 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
             name: 'haproxy',
             template: join(repo, 'templates/haproxy.cfg.hbs'),
             output,
-            validate: 'haproxy -c -q -f {{file}}',
+            validate: 'haproxy -c -f {{file}}',
             reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
             vars: { bind: '127.0.0.1', httpPort, timeoutClient: '5s' },
           },
