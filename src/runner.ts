@@ -177,7 +177,10 @@ export class Runner {
       }
       if (r.reloaded) this.metrics.reloads.inc({ target: r.target, outcome: 'ok' });
       if (r.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
-      if (r.changed) this.log.info('config installed', { target: r.target, version: r.version, reloaded: r.reloaded, ms: Math.round(r.ms) });
+      if (r.changed) {
+        const stages = Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+        this.log.info('config installed', { target: r.target, version: r.version, reloaded: r.reloaded, ms: Math.round(r.ms), stages });
+      }
     }
   }
 

@@ -20,6 +20,8 @@ export interface ApplyResult {
   readonly error: string | null;
   readonly version: number;
   readonly ms: number;
+  /** Milliseconds spent in each stage that ran. */
+  readonly stages: Readonly<Partial<Record<Stage, number>>>;
 }
 
 /** A target's account of itself, for /health and /metrics. */
@@ -137,9 +139,16 @@ export class Target {
 
   private async attempt(snapshot: Snapshot, template: CompiledTemplate | null): Promise<ApplyResult> {
     const started = performance.now();
+    const stages: Partial<Record<Stage, number>> = {};
+    let mark = started;
+    const lap = (stage: Stage) => {
+      const now = performance.now();
+      stages[stage] = now - mark;
+      mark = now;
+    };
     const fail = (stage: Stage, error: string) => {
       this.deps.log.error(`${stage} failed; the last good config stays installed`, { target: this.name, stage, error, version: snapshot.version });
-      return (this.last = this.result(false, false, false, stage, error, snapshot.version, started));
+      return (this.last = this.result(false, false, false, stage, error, snapshot.version, started, stages));
     };
 
     let text: string;
@@ -148,9 +157,10 @@ export class Target {
     } catch (e) {
       return fail(template ? 'render' : 'template', (e as Error).message);
     }
+    lap('render');
     if (text === this.installed) {
       this.succeeded(snapshot);
-      return (this.last = this.result(true, false, false, null, null, snapshot.version, started));
+      return (this.last = this.result(true, false, false, null, null, snapshot.version, started, stages));
     }
 
     let candidate;
@@ -163,6 +173,7 @@ export class Target {
       if (this.config.validate) {
         const cmd = this.config.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path));
         const r = await this.deps.exec(cmd, this.deps.commandTimeoutMs, this.deps.cwd);
+        lap('validate');
         if (r.code !== 0) return fail('validate', commandFailure(cmd, r.code, r.output, r.timedOut));
       }
       try {
@@ -170,6 +181,7 @@ export class Target {
       } catch (e) {
         return fail('install', `${this.config.output}: ${(e as Error).message}`);
       }
+      lap('install');
     } finally {
       await candidate.discard();
     }
@@ -179,6 +191,7 @@ export class Target {
     let reloaded = false;
     if (this.config.reload) {
       const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
+      lap('reload');
       if (r.code !== 0) {
         await this.restore(previous);
         return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));
@@ -186,7 +199,7 @@ export class Target {
       reloaded = true;
     }
     this.succeeded(snapshot);
-    return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started));
+    return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started, stages));
   }
 
   /**
@@ -210,8 +223,17 @@ export class Target {
     this.installedVersion = snapshot.version;
   }
 
-  private result(ok: boolean, changed: boolean, reloaded: boolean, stage: Stage | null, error: string | null, version: number, started: number): ApplyResult {
-    return { target: this.name, ok, changed, reloaded, stage, error, version, ms: performance.now() - started };
+  private result(
+    ok: boolean,
+    changed: boolean,
+    reloaded: boolean,
+    stage: Stage | null,
+    error: string | null,
+    version: number,
+    started: number,
+    stages: Partial<Record<Stage, number>> = {},
+  ): ApplyResult {
+    return { target: this.name, ok, changed, reloaded, stage, error, version, ms: performance.now() - started, stages };
   }
 }
 
