@@ -28,7 +28,16 @@ export function createSources(config: Config, log: Logger): Source[] {
 }
 
 export function createTargets(config: Config, log: Logger, exec: Exec = shellExec): Target[] {
-  return config.targets.map((t) => new Target(t, { exec, log: log.child({ component: 'target' }), commandTimeoutMs: config.reload.timeoutMs, cwd: config.configDir }));
+  return config.targets.map(
+    (t) =>
+      new Target(t, {
+        exec,
+        log: log.child({ component: 'target' }),
+        commandTimeoutMs: config.reload.timeoutMs,
+        cwd: config.configDir,
+        minReloadIntervalMs: config.reload.minIntervalMs,
+      }),
+  );
 }
 
 /** The whole daemon wired from a config: sources → state → runner → targets, with the HTTP face beside. */

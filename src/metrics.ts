@@ -8,6 +8,7 @@ export class Metrics {
   readonly applies = new Counter({ name: 'switchyard_renders_total', help: 'Render attempts per target, by outcome', labelNames: ['target', 'outcome'], registers: [this.registry] });
   readonly installs = new Counter({ name: 'switchyard_installs_total', help: 'Config files installed', labelNames: ['target'], registers: [this.registry] });
   readonly reloads = new Counter({ name: 'switchyard_reloads_total', help: 'Proxy reloads, by outcome', labelNames: ['target', 'outcome'], registers: [this.registry] });
+  readonly liveUpdates = new Counter({ name: 'switchyard_runtime_updates_total', help: 'Changes applied through the runtime API without a reload', labelNames: ['target'], registers: [this.registry] });
   readonly failures = new Counter({ name: 'switchyard_failures_total', help: 'Failed attempts, by target and pipeline stage', labelNames: ['target', 'stage'], registers: [this.registry] });
   readonly applySeconds = new Histogram({ name: 'switchyard_apply_duration_seconds', help: 'Render, validate, install and reload of one target', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly eventToInstall = new Histogram({ name: 'switchyard_event_to_install_seconds', help: 'From the first change of a batch arriving to its config being installed', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });

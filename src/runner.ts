@@ -22,9 +22,10 @@ const RETRY_MAX_MS = 30_000;
 /**
  * The only part that knows the order of things: it takes changes from the
  * sources into the state, waits for every source's first complete view,
- * coalesces bursts (quietMs after the last change, maxDelayMs after the first,
- * minIntervalMs between cycles), and drives every target from the same
- * snapshot, one cycle at a time.
+ * coalesces bursts (quietMs after the last change, maxDelayMs after the
+ * first), and drives every target from the same snapshot, one cycle at a
+ * time. A target that may not reload yet (minIntervalMs) says when to come
+ * back, and the runner does.
  */
 export class Runner {
   private readonly synced = new Set<string>();
@@ -35,9 +36,11 @@ export class Runner {
   private maxTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = RETRY_MIN_MS;
+  private deferTimer: NodeJS.Timeout | null = null;
   private cycling: Promise<void> | null = null;
-  private lastCycleAt = 0;
   private cycles = 0;
+  /** Services changed since the last cycle: the reason logged with what the cycle did. */
+  private readonly changedIds = new Set<string>();
   private stopped = false;
   private readonly listeners = new Set<(results: readonly ApplyResult[]) => void>();
 
@@ -58,7 +61,7 @@ export class Runner {
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer]) if (t) clearTimeout(t);
+    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer, this.deferTimer]) if (t) clearTimeout(t);
     await Promise.all(this.sources.map((s) => s.stop()));
     await this.cycling;
   }
@@ -117,6 +120,7 @@ export class Runner {
       this.log.debug('state changed', { source, kind: change.kind, services: changed.slice(0, 20), count: changed.length });
       this.firstChangeAt ??= process.hrtime.bigint();
       this.dirty = true;
+      for (const id of changed) if (this.changedIds.size < 1000) this.changedIds.add(id);
     }
     if (this.ready() && (this.dirty || this.cycles === 0)) this.schedule();
   }
@@ -134,11 +138,6 @@ export class Runner {
     for (const t of [this.quietTimer, this.maxTimer]) if (t) clearTimeout(t);
     this.quietTimer = this.maxTimer = null;
     if (this.cycling) return; // the cycle in flight looks again when it ends
-    const wait = this.lastCycleAt + this.config.reload.minIntervalMs - Date.now();
-    if (wait > 0) {
-      this.maxTimer = setTimeout(() => this.fire(), wait);
-      return;
-    }
     this.cycling = this.cycle().finally(() => {
       this.cycling = null;
       if (!this.stopped && (this.dirty || this.pendingTemplates.size > 0)) this.schedule();
@@ -153,18 +152,20 @@ export class Runner {
     this.dirty = false;
     const templates = new Set(this.pendingTemplates);
     this.pendingTemplates.clear();
-    this.lastCycleAt = Date.now();
+    const reason = [...this.changedIds];
+    this.changedIds.clear();
     const results = await Promise.all(
       this.targets.map((t) => (templates.has(t) ? t.reloadTemplate(snapshot) : snapshot ? t.apply(snapshot) : null)),
     );
     const done = results.filter((r): r is ApplyResult => r !== null);
     if (snapshot) this.cycles++;
-    this.record(done, since);
+    this.record(done, since, reason);
     for (const fn of this.listeners) fn(done);
     this.retryIfFailed(done);
+    this.comeBackIfDeferred(done, reason);
   }
 
-  private record(results: readonly ApplyResult[], since: bigint | null): void {
+  private record(results: readonly ApplyResult[], since: bigint | null, reason: readonly string[]): void {
     const now = process.hrtime.bigint();
     for (const r of results) {
       this.metrics.applies.inc({ target: r.target, outcome: r.ok ? (r.changed ? 'changed' : 'unchanged') : 'failed' });
@@ -177,9 +178,20 @@ export class Runner {
       }
       if (r.reloaded) this.metrics.reloads.inc({ target: r.target, outcome: 'ok' });
       if (r.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
+      if (r.live.length > 0) this.metrics.liveUpdates.inc({ target: r.target });
       if (r.changed) {
         const stages = Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v * 10) / 10]));
-        this.log.info('config installed', { target: r.target, version: r.version, reloaded: r.reloaded, ms: Math.round(r.ms), stages });
+        const how = r.live.length > 0 ? 'live' : r.reloaded ? 'reload' : 'install';
+        this.log.info('config installed', {
+          target: r.target,
+          version: r.version,
+          how,
+          services: reason.slice(0, 20),
+          servicesChanged: reason.length,
+          ...(r.live.length > 0 ? { commands: r.live.slice(0, 20) } : {}),
+          ms: Math.round(r.ms),
+          stages,
+        });
       }
     }
   }
@@ -198,6 +210,18 @@ export class Runner {
       this.dirty = true;
       this.schedule();
     }, ms);
+  }
+
+  /** A target held a reload back for minIntervalMs: run another cycle when it may reload, keeping the reason. */
+  private comeBackIfDeferred(results: readonly ApplyResult[], reason: readonly string[]): void {
+    const wait = Math.max(0, ...results.map((r) => r.deferredMs));
+    if (wait === 0 || this.deferTimer || this.stopped) return;
+    for (const id of reason) if (this.changedIds.size < 1000) this.changedIds.add(id);
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = null;
+      this.dirty = true;
+      this.schedule();
+    }, wait);
   }
 
   /** Updates the gauges that are read at scrape time (kept off the event path: they walk every service). */

@@ -1,5 +1,6 @@
 import type { Backend, HealthCheck, Service, Snapshot } from '../state/model.js';
 import { defaultPath, escapedId, mesosDnsId, safeName } from './names.js';
+import type { SlotTable } from './slots.js';
 
 // The data handed to templates. Deterministic: the same snapshot and vars
 // always give the same data, so an unchanged registry renders the same bytes.
@@ -15,6 +16,12 @@ export interface TemplateBackend {
   readonly weight: number;
   readonly healthy: boolean;
   readonly draining: boolean;
+}
+
+/** A named proxy server slot: a backend's for as long as it lives, or parked (backend null). */
+export interface TemplateSlot {
+  readonly name: string;
+  readonly backend: TemplateBackend | null;
 }
 
 /** A service as templates see it: the model's fields plus names and routing worked out once. */
@@ -40,6 +47,8 @@ export interface TemplateService {
   readonly backends: readonly TemplateBackend[];
   /** Every known backend, with its health and drain state. */
   readonly allBackends: readonly TemplateBackend[];
+  /** Server slots (see slots.ts): stable names, every known backend in one, the rest parked. */
+  readonly slots: readonly TemplateSlot[];
 }
 
 /** A task as Bamboo templates see it. */
@@ -95,14 +104,18 @@ export interface TemplateData {
   readonly vars: Vars;
 }
 
-const cache = new WeakMap<Service, TemplateService>();
+const cache = new WeakMap<Service, { slots: readonly (string | null)[] | undefined; value: TemplateService }>();
 
-/** The template view of one service; computed once per service object, which the state keeps while it is unchanged. */
-export function templateService(s: Service): TemplateService {
-  let t = cache.get(s);
-  if (t) return t;
+/**
+ * The template view of one service; computed once per service object (which
+ * the state keeps while it is unchanged) and slot assignment.
+ */
+export function templateService(s: Service, slotIds?: readonly (string | null)[]): TemplateService {
+  const hit = cache.get(s);
+  if (hit && hit.slots === slotIds) return hit.value;
   const all = s.backends.map(templateBackend);
-  t = {
+  const byId = new Map(all.map((b) => [b.id, b] as const));
+  const t: TemplateService = {
     id: s.id,
     name: s.name,
     source: s.source,
@@ -121,8 +134,9 @@ export function templateService(s: Service): TemplateService {
     env: s.env,
     backends: all.filter((b) => b.healthy && !b.draining),
     allBackends: all,
+    slots: (slotIds ?? all.map((b) => b.id)).map((id, i) => ({ name: `s${i + 1}`, backend: id === null ? null : (byId.get(id) ?? null) })),
   };
-  cache.set(s, t);
+  cache.set(s, { slots: slotIds, value: t });
   return t;
 }
 
@@ -130,9 +144,9 @@ function templateBackend(b: Backend): TemplateBackend {
   return { id: b.id, name: b.id, host: b.host, port: b.port, weight: b.weight, healthy: b.healthy, draining: b.draining };
 }
 
-/** Builds the template data for a snapshot. */
-export function templateData(snapshot: Snapshot, vars: Vars): TemplateData {
-  const services = snapshot.services.map(templateService);
+/** Builds the template data for a snapshot; without a slot table every backend gets a slot of its own and none is parked. */
+export function templateData(snapshot: Snapshot, vars: Vars, slots?: SlotTable): TemplateData {
+  const services = snapshot.services.map((s) => templateService(s, slots?.get(s.id)?.slots));
   const routes = httpRoutes(services);
   const { virtualHosts, pathRoutes } = routeTable(routes);
   return {

@@ -1,9 +1,11 @@
 import type { TargetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { templateData } from '../render/data.js';
+import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotTable } from '../render/slots.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import type { Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
+import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { installText, readInstalled, writeCandidate } from './install.js';
 
 /** The step of the pipeline a failure happened in. */
@@ -22,6 +24,10 @@ export interface ApplyResult {
   readonly ms: number;
   /** Milliseconds spent in each stage that ran. */
   readonly stages: Readonly<Partial<Record<Stage, number>>>;
+  /** Runtime API commands that applied the change without a reload (empty when none did). */
+  readonly live: readonly string[];
+  /** A reload was due sooner than `reload.minIntervalMs` allows: try again in this many ms. */
+  readonly deferredMs: number;
 }
 
 /** A target's account of itself, for /health and /metrics. */
@@ -45,13 +51,20 @@ export interface TargetDeps {
   readonly commandTimeoutMs: number;
   /** Where validate and reload commands run: the config file's directory. */
   readonly cwd: string;
+  /** The least time between two reloads; live updates are not held back by it. */
+  readonly minReloadIntervalMs?: number;
+  /** Replaces the live updater the config implies (tests). */
+  readonly live?: LiveUpdater | null;
 }
 
 /**
  * One proxy config: render → compare with what is installed → validate a
- * candidate beside the output → rename it into place → reload. Any failure
- * leaves the last good file installed and is remembered until an attempt
- * succeeds. Calls must not overlap; the runner sees to that.
+ * candidate beside the output → rename it into place → reload. With a
+ * runtime API, a change of membership only is applied live and the file
+ * installed without validate or reload; anything else, or a refused live
+ * update, takes the reload path. Any failure leaves the last good file
+ * installed and is remembered until an attempt succeeds. Calls must not
+ * overlap; the runner sees to that.
  */
 export class Target {
   readonly name: string;
@@ -61,9 +74,18 @@ export class Target {
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
   private templateError: string | null = null;
+  /** Slot placements of the installed config; the next render starts from them. */
+  private slots: SlotTable = new Map();
+  private readonly minSlots: number;
+  private readonly live: LiveUpdater | null;
+  private lastReloadAt = -Infinity;
 
   constructor(readonly config: TargetConfig, private readonly deps: TargetDeps) {
     this.name = config.name;
+    const min = Number(config.vars.serverSlots);
+    this.minSlots = Number.isInteger(min) && min >= 1 && min <= 1024 ? min : DEFAULT_MIN_SLOTS;
+    const stateFile = typeof config.vars.serverStateFile === 'string' ? config.vars.serverStateFile : null;
+    this.live = deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
   }
 
   /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
@@ -83,9 +105,13 @@ export class Target {
   }
 
   /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
-  render(snapshot: Snapshot, template: CompiledTemplate | null = this.template): string {
+  render(snapshot: Snapshot, template: CompiledTemplate | null = this.template, slots = this.nextSlots(snapshot)): string {
     if (!template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
-    return template.render(templateData(snapshot, this.config.vars));
+    return template.render(templateData(snapshot, this.config.vars, slots));
+  }
+
+  private nextSlots(snapshot: Snapshot): SlotTable {
+    return allocateSlots(this.slots, snapshot.services, this.minSlots);
   }
 
   /** Brings the installed config in line with the snapshot. */
@@ -152,15 +178,36 @@ export class Target {
     };
 
     let text: string;
+    const slots = this.nextSlots(snapshot);
     try {
-      text = this.render(snapshot, template);
+      text = this.render(snapshot, template, slots);
     } catch (e) {
       return fail(template ? 'render' : 'template', (e as Error).message);
     }
     lap('render');
     if (text === this.installed) {
-      this.succeeded(snapshot);
+      this.succeeded(snapshot, slots);
       return (this.last = this.result(true, false, false, null, null, snapshot.version, started, stages));
+    }
+
+    if (this.live && this.installed !== null) {
+      const update = await this.tryLive(this.installed, text);
+      if (update) {
+        try {
+          await installText(this.config.output, text);
+        } catch (e) {
+          return fail('install', `${this.config.output}: ${(e as Error).message}`);
+        }
+        lap('install');
+        this.installed = text;
+        this.succeeded(snapshot, slots);
+        return (this.last = this.result(true, true, false, null, null, snapshot.version, started, stages, update));
+      }
+    }
+
+    const wait = this.lastReloadAt + (this.deps.minReloadIntervalMs ?? 0) - Date.now();
+    if (this.config.reload && wait > 0) {
+      return { ...this.result(true, false, false, null, null, snapshot.version, started, stages), deferredMs: wait };
     }
 
     let candidate;
@@ -190,6 +237,10 @@ export class Target {
     this.installed = text;
     let reloaded = false;
     if (this.config.reload) {
+      await this.live?.beforeReload(text).catch((e: Error) =>
+        this.deps.log.warn('could not save the server state before the reload', { target: this.name, error: e.message }),
+      );
+      this.lastReloadAt = Date.now();
       const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
       lap('reload');
       if (r.code !== 0) {
@@ -198,7 +249,7 @@ export class Target {
       }
       reloaded = true;
     }
-    this.succeeded(snapshot);
+    this.succeeded(snapshot, slots);
     return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started, stages));
   }
 
@@ -218,9 +269,22 @@ export class Target {
     }
   }
 
-  private succeeded(snapshot: Snapshot): void {
+  /** A live update if the change is membership only and the proxy takes it; null sends the caller down the reload path. */
+  private async tryLive(installed: string, next: string): Promise<readonly string[] | null> {
+    try {
+      const update = await this.live!.apply(installed, next);
+      if (update === null || update.commands.length === 0) return null;
+      return update.commands;
+    } catch (e) {
+      this.deps.log.warn('live update refused; reloading instead', { target: this.name, error: (e as Error).message });
+      return null;
+    }
+  }
+
+  private succeeded(snapshot: Snapshot, slots: SlotTable): void {
     this.lastSuccessAt = Date.now();
     this.installedVersion = snapshot.version;
+    this.slots = slots;
   }
 
   private result(
@@ -232,8 +296,9 @@ export class Target {
     version: number,
     started: number,
     stages: Partial<Record<Stage, number>> = {},
+    live: readonly string[] = [],
   ): ApplyResult {
-    return { target: this.name, ok, changed, reloaded, stage, error, version, ms: performance.now() - started, stages };
+    return { target: this.name, ok, changed, reloaded, stage, error, version, ms: performance.now() - started, stages, live, deferredMs: 0 };
   }
 }
 

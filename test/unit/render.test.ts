@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { templateData } from '../../src/render/data.js';
+import { allocateSlots } from '../../src/render/slots.js';
 import { loadTemplate, TemplateError } from '../../src/render/template.js';
 import type { Snapshot } from '../../src/state/model.js';
 import { backend, service } from './fixtures.js';
@@ -110,9 +111,21 @@ describe('templates', () => {
       expect(cfg).to.match(/frontend port_15432\n {4}bind 127\.0\.0\.1:15432\n {4}mode tcp\n {4}default_backend db/);
     });
 
-    it('keeps a service with no backend and answers 503 for it', async () => {
-      const cfg = await render(snap(service('empty')));
-      expect(cfg).to.contain('backend empty').and.contain('http-request return status 503');
+    it('keeps a service with no backend, its slots parked (HAProxy then answers 503 itself)', async () => {
+      const s = snap(service('empty'));
+      const cfg = (await loadTemplate(join(templates, 'haproxy.cfg.hbs'))).render(templateData(s, { httpPort: 8080 }, allocateSlots(new Map(), s.services)));
+      const servers = cfg.slice(cfg.indexOf('backend empty')).split('\n').filter((l) => l.includes(' server '));
+      expect(servers).to.have.length(4);
+      expect(servers.every((l) => l.endsWith(' disabled'))).to.equal(true);
+    });
+
+    it('gives each backend a slot, disables an unhealthy one and weighs a draining one 0', async () => {
+      const s = snap(service('web', [backend('a', 1), backend('b', 2, { healthy: false }), backend('c', 3, { draining: true })]));
+      const cfg = (await loadTemplate(join(templates, 'haproxy.cfg.hbs'))).render(templateData(s, {}, allocateSlots(new Map(), s.services)));
+      expect(cfg).to.contain('server s1 127.0.0.1:1 weight 1\n');
+      expect(cfg).to.contain('server s2 127.0.0.1:2 weight 1 disabled\n');
+      expect(cfg).to.contain('server s3 127.0.0.1:3 weight 0\n');
+      expect(cfg).to.contain('server s4 127.0.0.1:1 weight 0 disabled\n');
     });
 
     it('routes by vhost and by /<id> on the shared listener', async () => {

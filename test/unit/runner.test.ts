@@ -37,7 +37,7 @@ function setup(reload: { quietMs: number; maxDelayMs: number; minIntervalMs: num
   const output = join(dir, 'out.cfg');
   const target = new Target(
     { name: 't', template: join(dir, 't.hbs'), output, validate: '', reload: 'reload', runtimeApi: '', vars: {} },
-    { exec, log: silentLogger(), commandTimeoutMs: 1000, cwd: dir },
+    { exec, log: silentLogger(), commandTimeoutMs: 1000, cwd: dir, minReloadIntervalMs: reload.minIntervalMs },
   );
   const sources = sourceNames.map((n) => new ManualSource(n));
   const runner = new Runner({ reload: { ...reload, timeoutMs: 1000 } }, new StateStore(), sources, [target], silentLogger(), new Metrics());

@@ -1,0 +1,58 @@
+import type { Service } from '../state/model.js';
+
+// Server slots: each service gets a fixed number of named proxy servers, and
+// each backend keeps its slot for as long as it exists. A backend that comes,
+// goes, moves or changes weight then only changes what one slot holds — a
+// change HAProxy's runtime API can make without a reload — and no other
+// server is renumbered. Only outgrowing the slots changes the structure.
+
+/** The slots of one service: backend id per slot (null: parked), and the service object they were placed for. */
+export interface SlotEntry {
+  readonly service: Service;
+  readonly slots: readonly (string | null)[];
+}
+
+/** Slot entries by service id. */
+export type SlotTable = ReadonlyMap<string, SlotEntry>;
+
+/** The fewest slots a service gets unless `vars.serverSlots` says otherwise. */
+export const DEFAULT_MIN_SLOTS = 4;
+
+/**
+ * The next slot table: every backend of every service placed, existing
+ * placements kept, new backends in the lowest free slots (in id order). A
+ * new service, or one that needs more slots than it has, gets the next power
+ * of two above its backend count, so there is room for the next scale-up.
+ */
+export function allocateSlots(previous: SlotTable, services: readonly Service[], minSlots = DEFAULT_MIN_SLOTS): SlotTable {
+  const next = new Map<string, SlotEntry>();
+  for (const s of services) {
+    const before = previous.get(s.id);
+    // The state keeps a service's object while it is unchanged: nothing to place again.
+    next.set(s.id, before && before.service === s ? before : { service: s, slots: place(before?.slots, s, minSlots) });
+  }
+  return next;
+}
+
+function place(before: readonly (string | null)[] | undefined, s: Service, minSlots: number): readonly (string | null)[] {
+  const wanted = new Set(s.backends.map((b) => b.id));
+  const old = before ?? [];
+  const kept = old.map((id) => (id !== null && wanted.has(id) ? id : null));
+  const placed = new Set(kept.filter((id): id is string => id !== null));
+  const newcomers = s.backends.map((b) => b.id).filter((id) => !placed.has(id));
+  const count = placed.size + newcomers.length;
+  // A new service starts with a spare slot; an existing one grows only once it is outgrown (growing is a reload).
+  let size = before === undefined ? Math.max(minSlots, nextPowerOfTwo(count + 1)) : Math.max(kept.length, minSlots);
+  if (count > size) size = Math.max(minSlots, nextPowerOfTwo(count + 1));
+  const slots: (string | null)[] = [...kept, ...new Array<null>(size - kept.length).fill(null)];
+  let free = 0;
+  for (const id of newcomers) {
+    while (slots[free] !== null) free++;
+    slots[free] = id;
+  }
+  return old.length === slots.length && old.every((id, i) => id === slots[i]) ? old : slots;
+}
+
+function nextPowerOfTwo(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+}
