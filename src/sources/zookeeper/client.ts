@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../../log.js';
+import type { SourceHealth } from '../source.js';
 
 // node-zookeeper-client 1.1.3 behind a small promise interface. What it does
 // not do for us (REAL-SERVERS §3.5): an expired session is final for a client,
@@ -159,6 +160,14 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     return { data: data ?? Buffer.alloc(0), version: stat?.version ?? 0 };
   }
 
+  /** The znode's version, or null when it does not exist; with `watcher`, watches for its creation, change or deletion. */
+  async exists(path: string, watcher?: ZkWatcher): Promise<number | null> {
+    const stat = await this.call<zookeeper.Stat | null>('exists', path, (c, cb) =>
+      watcher ? c.exists(path, this.adapt(watcher), cb) : c.exists(path, cb),
+    );
+    return stat ? stat.version : null;
+  }
+
   /** Creates a persistent znode (or the given mode); the parent must exist. */
   create(path: string, data: Buffer, mode: number = zookeeper.CreateMode.PERSISTENT): Promise<string> {
     return this.call<string>('create', path, (c, cb) => c.create(path, data, mode, cb));
@@ -235,7 +244,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     if (!answering && !stalled) return;
     this.probing = true;
     try {
-      await this.call('exists', '/', (c, cb) => c.exists('/', cb));
+      await this.exists('/');
       if (stalled && this.current.state === 'disconnected') {
         this.log.info('zookeeper answers again', { source: 'zookeeper', connect: this.connect });
         this.set('connected');
@@ -297,5 +306,41 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 function toZkError(error: Error | zookeeper.Exception, op: string, path: string): ZkError {
   if (error instanceof ZkError) return error;
   const code = typeof (error as zookeeper.Exception).getName === 'function' ? (error as zookeeper.Exception).getName() : 'ERROR';
-  return new ZkError(code, `${op} ${path}: ${code}${error.message && !error.message.includes(code) ? ` (${error.message})` : ''}`);
+  const message = (error as Error).message ?? '';
+  return new ZkError(code, `${op} ${path}: ${code}${message && !message.includes(code) ? ` (${message})` : ''}`);
+}
+
+/**
+ * Keeps a source's health truthful about its session: unhealthy with the
+ * reason while disconnected or expired (the source keeps its last state
+ * meanwhile), healthy again once reconnected and `settled()` says the source
+ * is current. Returns the unsubscribe.
+ */
+export function trackSession(session: ZkSession, health: SourceHealth, settled: () => boolean): () => void {
+  const detail = (): void => {
+    const s = session.state();
+    health.set('zookeeper', { connect: session.connect, state: s.state, sessionId: s.sessionId, sessions: s.generation });
+  };
+  const onConnected = (): void => {
+    detail();
+    if (settled()) health.clearError();
+  };
+  const onDisconnected = (): void => {
+    detail();
+    health.fail(`zookeeper disconnected since ${new Date(session.state().since).toISOString()}`);
+  };
+  const onExpired = (): void => {
+    detail();
+    health.fail('session expired; reconnecting');
+  };
+  session.on('connected', onConnected);
+  session.on('disconnected', onDisconnected);
+  session.on('expired', onExpired);
+  detail();
+  if (!session.isConnected()) health.fail(`connecting to zookeeper ${session.connect}`);
+  return () => {
+    session.off('connected', onConnected);
+    session.off('disconnected', onDisconnected);
+    session.off('expired', onExpired);
+  };
 }
