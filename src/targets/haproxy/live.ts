@@ -52,9 +52,16 @@ export class HaproxyLive implements LiveUpdater {
 
   async beforeReload(next: string): Promise<void> {
     if (!this.stateFile) return;
-    const [dump] = await runtimeCommands(this.address, ['show servers state'], this.timeoutMs);
+    let dump: string;
+    try {
+      [dump] = (await runtimeCommands(this.address, ['show servers state'], this.timeoutMs)) as [string];
+    } catch (e) {
+      // A state file left from an earlier reload would be worse than none: it could put old ports back.
+      await installText(this.stateFile, '1\n');
+      throw e;
+    }
     const wanted = serversOf(next);
-    const lines = dump!.split('\n');
+    const lines = dump.split('\n');
     const kept = lines.filter((line, i) => {
       if (i < 2 || !/^\d/.test(line)) return i < 2;
       const [state] = parseServersState(`${line}`);
