@@ -15,6 +15,9 @@ export interface SlotEntry {
 /** Slot entries by service id. */
 export type SlotTable = ReadonlyMap<string, SlotEntry>;
 
+/** Where an installed config put each service's backends: `host:port` per slot (null: parked), by service id. */
+export type SlotHint = ReadonlyMap<string, readonly (string | null)[]>;
+
 /** The fewest slots a service gets unless `vars.serverSlots` says otherwise. */
 export const DEFAULT_MIN_SLOTS = 4;
 
@@ -24,14 +27,26 @@ export const DEFAULT_MIN_SLOTS = 4;
  * new service, or one that needs more slots than it has, gets the next power
  * of two above its backend count, so there is room for the next scale-up.
  */
-export function allocateSlots(previous: SlotTable, services: readonly Service[], minSlots = DEFAULT_MIN_SLOTS): SlotTable {
+export function allocateSlots(previous: SlotTable, services: readonly Service[], minSlots = DEFAULT_MIN_SLOTS, hint?: SlotHint): SlotTable {
   const next = new Map<string, SlotEntry>();
   for (const s of services) {
     const before = previous.get(s.id);
     // The state keeps a service's object while it is unchanged: nothing to place again.
-    next.set(s.id, before && before.service === s ? before : { service: s, slots: place(before?.slots, s, minSlots) });
+    if (before && before.service === s) next.set(s.id, before);
+    else next.set(s.id, { service: s, slots: place(before?.slots ?? fromHint(hint?.get(s.id), s), s, minSlots) });
   }
   return next;
+}
+
+/**
+ * Slots as an installed config left them, for a service seen for the first
+ * time since start: a restart of Switchyard then renders the same file and
+ * causes no reload.
+ */
+function fromHint(addresses: readonly (string | null)[] | undefined, s: Service): readonly (string | null)[] | undefined {
+  if (!addresses) return undefined;
+  const byAddress = new Map<string, string>(s.backends.map((b) => [`${b.host}:${b.port}`, b.id]));
+  return addresses.map((a) => (a === null ? null : (byAddress.get(a) ?? null)));
 }
 
 function place(before: readonly (string | null)[] | undefined, s: Service, minSlots: number): readonly (string | null)[] {

@@ -1,11 +1,12 @@
 import type { TargetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { templateData } from '../render/data.js';
-import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotTable } from '../render/slots.js';
+import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import type { Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
+import { slotHint } from './haproxy/servers.js';
 import { installText, readInstalled, writeCandidate } from './install.js';
 
 /** The step of the pipeline a failure happened in. */
@@ -76,6 +77,8 @@ export class Target {
   private templateError: string | null = null;
   /** Slot placements of the installed config; the next render starts from them. */
   private slots: SlotTable = new Map();
+  /** Slot placements read from the file found installed at start, used until a render replaces them. */
+  private hint: SlotHint | undefined;
   private readonly minSlots: number;
   private readonly live: LiveUpdater | null;
   private lastReloadAt = -Infinity;
@@ -97,6 +100,7 @@ export class Target {
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
     }
     this.installed = await readInstalled(this.config.output).catch(() => null);
+    if (this.installed !== null) this.hint = slotHint(this.installed);
   }
 
   /** The template files to watch for edits. */
@@ -111,7 +115,7 @@ export class Target {
   }
 
   private nextSlots(snapshot: Snapshot): SlotTable {
-    return allocateSlots(this.slots, snapshot.services, this.minSlots);
+    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint);
   }
 
   /** Brings the installed config in line with the snapshot. */
@@ -285,6 +289,7 @@ export class Target {
     this.lastSuccessAt = Date.now();
     this.installedVersion = snapshot.version;
     this.slots = slots;
+    this.hint = undefined;
   }
 
   private result(

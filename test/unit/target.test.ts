@@ -164,3 +164,27 @@ describe('target, first install', () => {
     expect(await target.apply(snap(1, 80))).to.include({ ok: true, reloaded: true });
   });
 });
+
+describe('target, restart', () => {
+  it('renders the installed file again after a restart, slots and all, so nothing reloads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-restart-'));
+    const config: TargetConfig = {
+      name: 'haproxy',
+      template: join(process.cwd(), 'templates/haproxy.cfg.hbs'),
+      output: join(dir, 'haproxy.cfg'),
+      validate: '',
+      reload: `echo reload >> ${join(dir, 'reloads.log')}`,
+      runtimeApi: '',
+      vars: {},
+    };
+    const deps = { exec: shellExec, log: silentLogger(), commandTimeoutMs: 2000, cwd: dir };
+    const first = new Target(config, deps);
+    await first.init();
+    // b and c arrive after a: a later snapshot places them around what a got first.
+    await first.apply({ version: 1, services: [service('/web', [backend('a', 3)])], rules: [] });
+    await first.apply({ version: 2, services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])], rules: [] });
+    const again = new Target(config, deps);
+    await again.init();
+    expect(await again.apply({ version: 1, services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])], rules: [] })).to.include({ changed: false });
+  });
+});

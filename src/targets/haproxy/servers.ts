@@ -77,3 +77,22 @@ export function serversOf(config: string): Map<string, ServerLine> {
   }
   return out;
 }
+
+/**
+ * The slot hint of an installed config written by the default template
+ * (backend sections named by escaped service id, servers `s1`…`sN`, parked
+ * ones disabled at 127.0.0.1:1); empty for a config of any other shape.
+ */
+export function slotHint(config: string): Map<string, (string | null)[]> {
+  const hint = new Map<string, (string | null)[]>();
+  for (const s of serversOf(config).values()) {
+    const n = /^s(\d+)$/.exec(s.name);
+    if (!n) continue;
+    const id = s.backend.replace(/::/g, '/');
+    const slots = hint.get(id) ?? [];
+    slots[Number(n[1]) - 1] = s.disabled && s.host === '127.0.0.1' && s.port === 1 ? null : `${s.host}:${s.port}`;
+    hint.set(id, slots);
+  }
+  for (const slots of hint.values()) for (let i = 0; i < slots.length; i++) slots[i] ??= null;
+  return hint;
+}
