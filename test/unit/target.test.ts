@@ -180,8 +180,8 @@ describe('target, restart', () => {
     const deps = { exec: shellExec, log: silentLogger(), commandTimeoutMs: 2000, cwd: dir };
     const first = new Target(config, deps);
     await first.init();
-    // b and c arrive after a: a later snapshot places them around what a got first.
-    await first.apply({ version: 1, services: [service('/web', [backend('a', 3)])], rules: [] });
+    // c comes first and takes s1; a fresh placement would put a there (id order).
+    await first.apply({ version: 1, services: [service('/web', [backend('c', 2)])], rules: [] });
     await first.apply({ version: 2, services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])], rules: [] });
     const again = new Target(config, deps);
     await again.init();
