@@ -50,7 +50,7 @@ export class Daemon {
 
   constructor(readonly config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     const targets = createTargets(config, log, opts.exec);
-    this.runner = new Runner(config, new StateStore(), createSources(config, log), targets, log.child({ component: 'runner' }), this.metrics);
+    this.runner = new Runner(config, new StateStore(config.guard.enabled ? config.guard : null), createSources(config, log), targets, log.child({ component: 'runner' }), this.metrics);
     this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), opts.extraRoutes);
   }
 

@@ -3,15 +3,17 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Source, SourceStatus } from './sources/source.js';
 import type { Change, Snapshot } from './state/model.js';
-import type { StateStore } from './state/store.js';
+import type { HeldChange, StateStore } from './state/store.js';
 import type { ApplyResult, Target, TargetStatus } from './targets/target.js';
 
 /** The daemon's overall condition, as /health reports it. */
 export interface Health {
   readonly status: 'starting' | 'ok' | 'degraded';
-  /** Names of the sources and targets that are not well. */
+  /** Names of the sources and targets that are not well ("guard" while changes are held). */
   readonly failing: readonly string[];
   readonly version: number;
+  /** Changes the drop guard is holding back. */
+  readonly held: readonly HeldChange[];
   readonly sources: Readonly<Record<string, SourceStatus & { ageMs: number | null }>>;
   readonly targets: Readonly<Record<string, TargetStatus>>;
 }
@@ -37,6 +39,7 @@ export class Runner {
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = RETRY_MIN_MS;
   private deferTimer: NodeJS.Timeout | null = null;
+  private holdTimer: NodeJS.Timeout | null = null;
   private cycling: Promise<void> | null = null;
   private cycles = 0;
   /** Services changed since the last cycle: the reason logged with what the cycle did. */
@@ -61,7 +64,7 @@ export class Runner {
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer, this.deferTimer]) if (t) clearTimeout(t);
+    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer, this.deferTimer, this.holdTimer]) if (t) clearTimeout(t);
     await Promise.all(this.sources.map((s) => s.stop()));
     await this.cycling;
   }
@@ -103,8 +106,18 @@ export class Runner {
       targets[t.name] = st;
       if (!st.ok) failing.push(t.name);
     }
+    const held = this.store.holds();
+    if (held.length > 0) failing.push('guard');
     const status = this.cycles === 0 ? 'starting' : failing.length > 0 ? 'degraded' : 'ok';
-    return { status, failing, version: this.store.snapshot().version, sources, targets };
+    return { status, failing, version: this.store.snapshot().version, held, sources, targets };
+  }
+
+  /** An operator's word: let held changes through now (all of them when no ids are given). */
+  releaseHeld(ids?: readonly string[]): string[] {
+    const changed = this.store.releaseHeld(ids);
+    this.log.warn('held changes released by an operator', { services: changed });
+    this.changed(changed);
+    return changed;
   }
 
   private onChange(source: string, change: Change): void {
@@ -114,15 +127,43 @@ export class Runner {
       this.synced.add(source);
       this.log.info('source synced for the first time', { source, services: change.services.length });
     }
+    const holding = this.store.holds().length;
     const changed = this.store.apply(change);
     if (changed.length > 0 || change.kind === 'rules') {
       this.metrics.stateChanges.inc({ source });
       this.log.debug('state changed', { source, kind: change.kind, services: changed.slice(0, 20), count: changed.length });
+    }
+    if (this.store.holds().length > holding) {
+      this.log.warn('change held by the drop guard: too many backends gone at once', { source, held: this.store.holds().slice(holding) });
+    }
+    this.watchHolds();
+    this.changed(changed, change.kind === 'rules');
+  }
+
+  /** Marks the state dirty for a cycle, remembering which services changed for the log. */
+  private changed(ids: readonly string[], force = false): void {
+    if (ids.length > 0 || force) {
       this.firstChangeAt ??= process.hrtime.bigint();
       this.dirty = true;
-      for (const id of changed) if (this.changedIds.size < 1000) this.changedIds.add(id);
+      for (const id of ids) if (this.changedIds.size < 1000) this.changedIds.add(id);
     }
     if (this.ready() && (this.dirty || this.cycles === 0)) this.schedule();
+  }
+
+  /** Keeps one timer for the earliest hold to end; a hold that outlives its time is a real change after all. */
+  private watchHolds(): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    const holds = this.store.holds();
+    if (holds.length === 0 || this.stopped) return;
+    const next = Math.min(...holds.map((h) => h.until));
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      const released = this.store.releaseHeld('expired');
+      if (released.length > 0) this.log.warn('held changes persisted past the hold time; applying them', { services: released });
+      this.watchHolds();
+      this.changed(released);
+    }, Math.max(0, next - Date.now()));
   }
 
   /** Arms the coalescing timers: a cycle runs quietMs after the last change, or maxDelayMs after the first, whichever is sooner. */

@@ -63,6 +63,13 @@ export const configSchema = z
         timeoutMs: ms(100, 3_600_000).default(30_000),
       })
       .prefault({}),
+    guard: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxDrop: z.number().min(0).max(1).default(0.5),
+        holdMs: ms(0, 86_400_000).default(60_000),
+      })
+      .prefault({}),
     http: z
       .strictObject({
         listen: hostPort.default('127.0.0.1:8000'),

@@ -1,12 +1,36 @@
 import { applyRule, mergeServices, sameService } from './merge.js';
 import type { Change, Rule, Service, Snapshot } from './model.js';
 
+/** The drop guard: a service losing more than `maxDrop` of its backends at once is held back for `holdMs`. */
+export interface GuardOptions {
+  readonly maxDrop: number;
+  readonly holdMs: number;
+}
+
+/** A change the guard is holding back: the service keeps its `from` backends until `until` or an operator confirms. */
+export interface HeldChange {
+  readonly id: string;
+  readonly since: number;
+  readonly until: number;
+  readonly from: number;
+  readonly to: number;
+}
+
 /**
  * The one mutable place: what each source last said, plus the rules. A change
  * costs in proportion to the services it names, not to the cluster; a change
- * that alters nothing effective leaves the version where it was.
+ * that alters nothing effective leaves the version where it was. With a
+ * guard, a change that would take away more than its share of a service's
+ * backends (a registry answering empty, a blip dropping half a cluster) is
+ * held: the service stays as it was until the drop persists past the hold
+ * time or is confirmed.
  */
 export class StateStore {
+  private readonly held = new Map<string, HeldChange>();
+  private readonly release = new Set<string>();
+
+  constructor(private readonly guard: GuardOptions | null = null, private readonly now: () => number = Date.now) {}
+
   private readonly bySource = new Map<string, Map<string, Service>>();
   private rules = new Map<string, Rule>();
   private readonly effective = new Map<string, Service>();
@@ -65,9 +89,41 @@ export class StateStore {
     return this.last;
   }
 
+  /** The changes being held, oldest first. */
+  holds(): HeldChange[] {
+    return [...this.held.values()].sort((a, b) => a.since - b.since);
+  }
+
+  /** Lets held changes through: those whose hold time is up, or the given ids (all, when none given) on an operator's word. */
+  releaseHeld(ids?: readonly string[] | 'expired'): string[] {
+    const now = this.now();
+    for (const h of this.held.values()) {
+      if (ids === 'expired' ? h.until <= now : !ids || ids.includes(h.id)) {
+        this.release.add(h.id);
+        this.dirty.add(h.id);
+      }
+    }
+    return this.settle();
+  }
+
   /** Services one source contributed (before merging and rules). */
   servicesOf(source: string): Service[] {
     return [...(this.bySource.get(source)?.values() ?? [])];
+  }
+
+  /** Decides whether the guard holds this service back; records or drops the hold accordingly. */
+  private guardHolds(id: string, before: Service | undefined, after: Service | undefined): boolean {
+    const from = before?.backends.length ?? 0;
+    const to = after?.backends.length ?? 0;
+    const drop = from === 0 ? 0 : (from - to) / from;
+    if (!this.guard || this.release.has(id) || drop <= this.guard.maxDrop) {
+      this.held.delete(id);
+      return false;
+    }
+    const now = this.now();
+    const since = this.held.get(id)?.since ?? now;
+    this.held.set(id, { id, since, until: since + this.guard.holdMs, from, to });
+    return true;
   }
 
   private sourceMap(source: string): Map<string, Service> {
@@ -86,6 +142,8 @@ export class StateStore {
         if (s) versions.push(s);
       }
       const before = this.effective.get(id);
+      const candidate = versions.length === 0 ? undefined : applyRule(mergeServices(versions), this.rules.get(id));
+      if (this.guardHolds(id, before, candidate)) continue;
       if (versions.length === 0) {
         if (before) {
           this.effective.delete(id);
@@ -94,13 +152,14 @@ export class StateStore {
         }
         continue;
       }
-      const after = applyRule(mergeServices(versions), this.rules.get(id));
+      const after = candidate!;
       if (before && sameService(before, after)) continue;
       if (!before) this.idsChanged = true;
       this.effective.set(id, after);
       changed.push(id);
     }
     this.dirty.clear();
+    this.release.clear();
     // Rules are part of the snapshot even for ids no source has yet, so a rule change alone is a new version.
     if (changed.length > 0 || this.rulesChanged) this.version++;
     this.rulesChanged = false;

@@ -72,3 +72,67 @@ describe('state store', () => {
     expect(store.snapshot().services[0]!.vhosts).to.deep.equal(['a.example.com']);
   });
 });
+
+describe('state store drop guard', () => {
+  let now = 1000;
+  const guarded = () => new StateStore({ maxDrop: 0.5, holdMs: 60_000 }, () => now);
+  const four = () => service('web', [backend('a', 1), backend('b', 2), backend('c', 3), backend('d', 4)]);
+  beforeEach(() => (now = 1000));
+
+  it('holds a registry that suddenly answers empty, keeping every service as it was', () => {
+    const store = guarded();
+    store.apply({ kind: 'sync', source: 'marathon', services: [four()] });
+    expect(store.apply({ kind: 'sync', source: 'marathon', services: [] })).to.deep.equal([]);
+    expect(store.snapshot().services[0]!.backends).to.have.length(4);
+    expect(store.holds()).to.deep.equal([{ id: 'web', since: 1000, until: 61_000, from: 4, to: 0 }]);
+  });
+
+  it('holds a service losing more than its share of backends at once', () => {
+    const store = guarded();
+    store.apply({ kind: 'sync', source: 'file', services: [four()] });
+    store.apply({ kind: 'upsert', source: 'file', service: service('web', [backend('a', 1)]) });
+    expect(store.snapshot().services[0]!.backends).to.have.length(4);
+  });
+
+  it('lets a drop of up to the share through', () => {
+    const store = guarded();
+    store.apply({ kind: 'sync', source: 'file', services: [four()] });
+    store.apply({ kind: 'upsert', source: 'file', service: service('web', [backend('a', 1), backend('b', 2)]) });
+    expect(store.snapshot().services[0]!.backends).to.have.length(2);
+    expect(store.holds()).to.deep.equal([]);
+  });
+
+  it('applies the drop once it persists past the hold time', () => {
+    const store = guarded();
+    store.apply({ kind: 'sync', source: 'file', services: [four()] });
+    store.apply({ kind: 'sync', source: 'file', services: [service('web', [backend('a', 1)])] });
+    now += 30_000;
+    expect(store.releaseHeld('expired')).to.deep.equal([]);
+    now += 30_000;
+    expect(store.releaseHeld('expired')).to.deep.equal(['web']);
+    expect(store.snapshot().services[0]!.backends).to.have.length(1);
+  });
+
+  it('applies the drop at once when an operator confirms it', () => {
+    const store = guarded();
+    store.apply({ kind: 'sync', source: 'file', services: [four()] });
+    store.apply({ kind: 'sync', source: 'file', services: [] });
+    expect(store.releaseHeld(['web'])).to.deep.equal(['web']);
+    expect(store.snapshot().services).to.deep.equal([]);
+  });
+
+  it('drops the hold when the registry comes back', () => {
+    const store = guarded();
+    store.apply({ kind: 'sync', source: 'file', services: [four()] });
+    store.apply({ kind: 'sync', source: 'file', services: [] });
+    store.apply({ kind: 'sync', source: 'file', services: [four()] });
+    expect(store.holds()).to.deep.equal([]);
+  });
+
+  it('does not hold anything when it is off', () => {
+    const store = new StateStore(null);
+    store.apply({ kind: 'sync', source: 'file', services: [four()] });
+    store.apply({ kind: 'sync', source: 'file', services: [] });
+    expect(store.snapshot().services).to.deep.equal([]);
+  });
+});
