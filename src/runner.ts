@@ -42,6 +42,8 @@ export class Runner {
   private holdTimer: NodeJS.Timeout | null = null;
   private cycling: Promise<void> | null = null;
   private cycles = 0;
+  /** Source event totals already turned into counter increments. */
+  private readonly eventsSeen = new Map<string, number>();
   /** Services changed since the last cycle: the reason logged with what the cycle did. */
   private readonly changedIds = new Set<string>();
   private stopped = false;
@@ -122,7 +124,7 @@ export class Runner {
 
   private onChange(source: string, change: Change): void {
     if (this.stopped) return;
-    this.metrics.events.inc({ source, kind: change.kind });
+    this.metrics.changes.inc({ source, kind: change.kind });
     if (change.kind === 'sync' && !this.synced.has(source)) {
       this.synced.add(source);
       this.log.info('source synced for the first time', { source, services: change.services.length });
@@ -213,6 +215,8 @@ export class Runner {
       this.metrics.applySeconds.observe({ target: r.target }, r.ms / 1000);
       this.metrics.targetUp.set({ target: r.target }, r.ok ? 1 : 0);
       if (!r.ok) this.metrics.failures.inc({ target: r.target, stage: r.stage ?? 'unknown' });
+      for (const [stage, ms] of Object.entries(r.stages)) this.metrics.stageSeconds.observe({ target: r.target, stage }, ms / 1000);
+      if (r.stages.validate !== undefined) this.metrics.validations.inc({ target: r.target, outcome: r.stage === 'validate' ? 'failed' : 'ok' });
       if (r.changed) {
         this.metrics.installs.inc({ target: r.target });
         if (since !== null) this.metrics.eventToInstall.observe({ target: r.target }, Number(now - since) / 1e9);
@@ -268,12 +272,20 @@ export class Runner {
   /** Updates the gauges that are read at scrape time (kept off the event path: they walk every service). */
   refreshGauges(): void {
     const now = Date.now();
+    this.metrics.held.set(this.store.holds().length);
     this.metrics.backends.reset();
     for (const s of this.store.snapshot().services) this.metrics.backends.set({ service: s.id }, s.backends.filter((b) => b.healthy && !b.draining).length);
     for (const s of this.sources) {
       const st = s.status();
       this.metrics.syncAge.set({ source: s.name }, st.lastSyncAt === null ? -1 : (now - st.lastSyncAt) / 1000);
       this.metrics.sourceUp.set({ source: s.name }, st.healthy ? 1 : 0);
+      if (st.connected !== null) this.metrics.streamConnected.set({ source: s.name }, st.connected ? 1 : 0);
+      for (const [type, total] of Object.entries(st.events)) {
+        const key = `${s.name}\u0000${type}`;
+        const delta = total - (this.eventsSeen.get(key) ?? 0);
+        if (delta > 0) this.metrics.events.inc({ source: s.name, type }, delta);
+        this.eventsSeen.set(key, total);
+      }
     }
   }
 }

@@ -14,6 +14,10 @@ export interface SourceStatus {
   readonly lastSyncAt: number | null;
   readonly lastError: string | null;
   readonly detail: Readonly<Record<string, unknown>>;
+  /** Events received from the registry since start, by type (Marathon event type, ZooKeeper watch type…). */
+  readonly events: Readonly<Record<string, number>>;
+  /** An event stream or session to the registry is up (null: the source has none). */
+  readonly connected: boolean | null;
 }
 
 /**
@@ -34,8 +38,20 @@ export class SourceHealth {
   private lastSyncAt: number | null = null;
   private lastError: string | null = null;
   private detail: Record<string, unknown> = {};
+  private readonly events: Record<string, number> = {};
+  private connected: boolean | null = null;
 
   constructor(private readonly name: string) {}
+
+  /** Counts one event received from the registry. */
+  event(type: string): void {
+    this.events[type] = (this.events[type] ?? 0) + 1;
+  }
+
+  /** Records whether the source's stream or session is up. */
+  setConnected(up: boolean): void {
+    this.connected = up;
+  }
 
   /** A complete, current view was delivered. */
   ok(): void {
@@ -70,6 +86,8 @@ export class SourceHealth {
       lastSyncAt: this.lastSyncAt,
       lastError: this.lastError,
       detail: { ...this.detail },
+      events: { ...this.events },
+      connected: this.connected,
     };
   }
 }

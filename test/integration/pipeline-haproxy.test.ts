@@ -161,6 +161,16 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
     expect(await hits(`http://127.0.0.1:${servicePort}/`, 12)).to.deep.equal(['b1', 'b2']);
   });
 
+  it('exports what happened on /metrics', async () => {
+    const text = (await httpGet(`${sy.url}/metrics`)).body;
+    expect(text).to.match(/switchyard_source_events_total\{source="marathon",type="status_update_event"\} [1-9]/);
+    expect(text).to.match(/switchyard_reloads_total\{target="haproxy",outcome="ok"\} [1-9]/);
+    expect(text).to.match(/switchyard_validations_total\{target="haproxy",outcome="failed"\} [1-9]/);
+    expect(text).to.match(/switchyard_backends\{service="\/shop\/web"\} 2/);
+    expect(text).to.match(/switchyard_source_connected\{source="marathon"\} 1/);
+    expect(text).to.contain('switchyard_event_to_install_seconds_bucket');
+  });
+
   it('answers 503 for an app with no healthy task, keeping its frontend', async () => {
     const port = await freePort();
     marathon.addApp({ id: '/empty', ports: [port], healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0 }] });

@@ -20,7 +20,7 @@ class ManualSource implements Source {
   }
   async stop() {}
   status(): SourceStatus {
-    return { name: this.name, synced: true, healthy: true, lastSyncAt: 0, lastError: null, detail: {} };
+    return { name: this.name, synced: true, healthy: true, lastSyncAt: 0, lastError: null, detail: {}, events: {}, connected: null };
   }
 }
 

@@ -74,6 +74,7 @@ export class MarathonSource implements Source {
     const stream = new EventStream(this.client, this.config.streamIdleTimeoutMs, {
       onOpen: (endpoint) => {
         this.attached = true;
+        this.health.setConnected(true);
         this.health.set('eventStream', 'connected');
         this.health.set('endpoint', endpoint);
         this.log.info('event stream attached', { source: this.name, endpoint });
@@ -85,6 +86,7 @@ export class MarathonSource implements Source {
         if (this.stream !== stream) return;
         this.stream = null;
         this.attached = false;
+        this.health.setConnected(false);
         if (this.stopped) return;
         this.health.set('eventStream', 'disconnected');
         this.health.fail(reason);
@@ -162,7 +164,7 @@ export class MarathonSource implements Source {
     }
     this.delivered = true;
     this.sink?.({ kind: 'sync', source: this.name, services });
-    for (const [type, data] of events) this.onEvent(type, data);
+    for (const [type, data] of events) this.onEvent(type, data, true);
     this.log.info('marathon synced', { source: this.name, reason, apps: next.size, services: services.length, ms: Date.now() - started });
   }
 
@@ -185,7 +187,8 @@ export class MarathonSource implements Source {
     return changed ? { ...rec, tasks } : rec;
   }
 
-  private onEvent(type: string, data: unknown): void {
+  private onEvent(type: string, data: unknown, replayed = false): void {
+    if (!replayed) this.health.event(type);
     if (this.replay) this.replay.push([type, data]);
     if (data === null || typeof data !== 'object') return;
     switch (type) {
