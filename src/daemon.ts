@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -8,6 +9,10 @@ import { Runner } from './runner.js';
 import { FileSource } from './sources/file.js';
 import { MarathonSource } from './sources/marathon/source.js';
 import type { Source } from './sources/source.js';
+import { ZkSession } from './sources/zookeeper/client.js';
+import { withLeaderDiscovery, zkEndpointList } from './sources/zookeeper/leader.js';
+import { ZookeeperSource } from './sources/zookeeper/registry.js';
+import { RulesSource } from './sources/zookeeper/rules.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
 import { Target } from './targets/target.js';
@@ -19,11 +24,23 @@ export interface DaemonOptions {
   readonly extraRoutes?: readonly Route[];
 }
 
-/** Builds the sources a config names. */
+/** Builds the sources a config names; the ZooKeeper ones share one session. */
 export function createSources(config: Config, log: Logger): Source[] {
   const sources: Source[] = [];
-  if (config.marathon) sources.push(new MarathonSource(config.marathon, log.child({ component: 'marathon' })));
+  const zk = config.zookeeper;
+  const session = zk ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' })) : undefined;
+  if (config.marathon) {
+    const mlog = log.child({ component: 'marathon' });
+    const zkUrl = config.marathon.endpoints[0]!.startsWith('zk://') ? config.marathon.endpoints[0]! : null;
+    const leader = zkUrl ? zkEndpointList(zkUrl, mlog, session) : null;
+    const marathon = new MarathonSource(config.marathon, mlog, leader ?? undefined);
+    sources.push(leader ? withLeaderDiscovery(marathon, leader) : marathon);
+  }
   if (config.file) sources.push(new FileSource(config.file.path, log.child({ component: 'file' })));
+  if (zk && session) {
+    if (zk.registries.length > 0) sources.push(new ZookeeperSource(zk, session, log.child({ component: 'zookeeper' })));
+    sources.push(new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' })));
+  }
   return sources;
 }
 
@@ -50,8 +67,11 @@ export class Daemon {
 
   constructor(readonly config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
     const targets = createTargets(config, log, opts.exec);
-    this.runner = new Runner(config, new StateStore(config.guard.enabled ? config.guard : null), createSources(config, log), targets, log.child({ component: 'runner' }), this.metrics);
-    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), opts.extraRoutes);
+    const sources = createSources(config, log);
+    const rules = sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
+    this.runner = new Runner(config, new StateStore(config.guard.enabled ? config.guard : null), sources, targets, log.child({ component: 'runner' }), this.metrics);
+    const routes = [...(opts.extraRoutes ?? []), ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' }))];
+    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
   }
 
   /** The HTTP listener comes first, so /health answers "starting" while sources sync. */

@@ -92,7 +92,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     this.callTimeoutMs = opts.callTimeoutMs ?? Math.max(1000, Math.min(opts.sessionTimeoutMs, 10_000));
   }
 
-  /** Starts the client if this is the first user; returns at once (see `whenConnected`). */
+  /** Starts the client if this is the first user; returns at once (the `connected` event says when it is usable). */
   acquire(): void {
     this.users++;
     if (this.users === 1) this.open();
@@ -121,22 +121,6 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 
   get generation(): number {
     return this.current.generation;
-  }
-
-  /** Resolves once connected; rejects with NOT_CONNECTED after `timeoutMs`. */
-  whenConnected(timeoutMs = this.callTimeoutMs): Promise<void> {
-    if (this.isConnected()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('connected', onConnected);
-        reject(new ZkError('NOT_CONNECTED', `zookeeper ${this.connect}: not connected within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onConnected = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.once('connected', onConnected);
-    });
   }
 
   /** The child names of `path`, setting a child watch in the same request when `watcher` is given. */
@@ -321,9 +305,10 @@ export function trackSession(session: ZkSession, health: SourceHealth, settled: 
     const s = session.state();
     health.set('zookeeper', { connect: session.connect, state: s.state, sessionId: s.sessionId, sessions: s.generation });
   };
-  const onConnected = (): void => {
+  const onConnected = (fresh: boolean): void => {
     detail();
     if (settled()) health.clearError();
+    else if (fresh && session.generation > 1) health.fail('session expired; re-reading everything on a new session');
   };
   const onDisconnected = (): void => {
     detail();
