@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { guardRoutes } from './http/guard.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
 import type { Logger } from './log.js';
@@ -70,7 +71,11 @@ export class Daemon {
     const sources = createSources(config, log);
     const rules = sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
     this.runner = new Runner(config, new StateStore(config.guard.enabled ? config.guard : null), sources, targets, log.child({ component: 'runner' }), this.metrics);
-    const routes = [...(opts.extraRoutes ?? []), ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' }))];
+    const routes = [
+      ...(opts.extraRoutes ?? []),
+      ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' })),
+      ...guardRoutes(this.runner, config.http.token),
+    ];
     this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
   }
 

@@ -1,10 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { ZkError } from '../sources/zookeeper/client.js';
 import { RuleConflict, RuleCorrupt, type Expected, type RulesSource } from '../sources/zookeeper/rules.js';
 import type { Rule } from '../state/model.js';
 import { isRuleId, validateRule } from '../state/rules.js';
+import { authorized, HttpError, readJson, sendHttpError, unauthorized } from './request.js';
 import { sendJson, type Route } from './server.js';
 
 // The rules API of the contract: GET /api/rules, GET|PUT|DELETE
@@ -15,15 +15,7 @@ import { sendJson, type Route } from './server.js';
 /** The store behind the API: RulesSource, or anything that keeps its promises. */
 export type RuleStore = Pick<RulesSource, 'list' | 'get' | 'put' | 'remove'>;
 
-const MAX_BODY = 64 * 1024;
 const NO_ZOOKEEPER = 'routing rules need the zookeeper section in the config';
-
-/** A request that cannot be served as asked: an HTTP status and the reason. */
-class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-  }
-}
 
 /** The routes for HttpServer; with no store (no zookeeper section) they answer 503 with the reason. */
 export function rulesRoutes(store: RuleStore | null, token: string, log: Logger): Route[] {
@@ -35,7 +27,7 @@ export function rulesRoutes(store: RuleStore | null, token: string, log: Logger)
       const alias = m[1] === 'services';
       const rest = m[2] ?? '';
       const write = req.method !== 'GET' && req.method !== 'HEAD';
-      if (write && !authorized(req, token)) throw new HttpError(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer realm="switchyard"' });
+      if (write && !authorized(req, token)) throw unauthorized();
       const api = new RulesApi(store, req, res, log);
       if (rest === '') await (alias ? api.bambooCollection() : api.collection());
       else await (alias ? api.bambooItem(idFrom(rest, true)) : api.item(idFrom(rest, false)));
@@ -221,53 +213,8 @@ function bambooView(rule: Rule): { Id: string; Acl: string } {
   return { Id: rule.id, Acl: rule.acl ?? '' };
 }
 
-/** Constant-time comparison of the bearer token (hashed first, so the lengths always match). */
-function authorized(req: IncomingMessage, token: string): boolean {
-  if (token === '') return true;
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
-  if (!m) return false;
-  const given = createHash('sha256').update(m[1]!).digest();
-  const wanted = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, wanted);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new HttpError(400, 'request body is not UTF-8');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new HttpError(400, `request body is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 function fail(res: ServerResponse, e: unknown): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  if (e instanceof HttpError) {
-    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-    if (e.status === 413) {
-      // The rest of the body is not worth reading: answer, then hang up.
-      res.setHeader('Connection', 'close');
-      res.once('finish', () => res.req.destroy());
-    }
-    return sendJson(res, e.status, { error: e.message });
-  }
+  if (sendHttpError(res, e)) return;
   if (e instanceof RuleConflict) return sendJson(res, 409, { error: e.message });
   if (e instanceof RuleCorrupt) return sendJson(res, 500, { error: e.message });
   if (e instanceof ZkError) return sendJson(res, 503, { error: `zookeeper unavailable: ${e.message}` });

@@ -20,14 +20,17 @@ export interface HeldChange {
  * The one mutable place: what each source last said, plus the rules. A change
  * costs in proportion to the services it names, not to the cluster; a change
  * that alters nothing effective leaves the version where it was. With a
- * guard, a change that would take away more than its share of a service's
- * backends (a registry answering empty, a blip dropping half a cluster) is
- * held: the service stays as it was until the drop persists past the hold
- * time or is confirmed.
+ * guard, a full view (a resync, a new session, a file re-read) that would
+ * take away more than its share of a service's backends (a registry answering
+ * empty, a blip dropping half a cluster) is held: the service stays as it was
+ * until the drop persists past the hold time or is confirmed. Explicit events
+ * (a task killed, an app deleted) pass.
  */
 export class StateStore {
   private readonly held = new Map<string, HeldChange>();
   private readonly release = new Set<string>();
+  /** Ids a full view (sync) touched: the only changes the guard looks at. */
+  private readonly viewed = new Set<string>();
 
   constructor(private readonly guard: GuardOptions | null = null, private readonly now: () => number = Date.now) {}
 
@@ -48,8 +51,8 @@ export class StateStore {
         const previous = this.bySource.get(change.source) ?? new Map<string, Service>();
         const next = new Map(change.services.map((s) => [s.id, s] as const));
         this.bySource.set(change.source, next);
-        for (const id of previous.keys()) if (!next.has(id)) this.dirty.add(id);
-        for (const [id, s] of next) if (previous.get(id) !== s) this.dirty.add(id);
+        for (const id of previous.keys()) if (!next.has(id)) this.mark(id, true);
+        for (const [id, s] of next) if (previous.get(id) !== s) this.mark(id, true);
         break;
       }
       case 'upsert':
@@ -116,7 +119,10 @@ export class StateStore {
     const from = before?.backends.length ?? 0;
     const to = after?.backends.length ?? 0;
     const drop = from === 0 ? 0 : (from - to) / from;
-    if (!this.guard || this.release.has(id) || drop <= this.guard.maxDrop) {
+    // An explicit event (a task killed, an app deleted) is the registry speaking about one thing; only a
+    // whole view that suddenly lacks much of what was there is suspect.
+    const suspect = this.viewed.has(id) || this.held.has(id);
+    if (!this.guard || this.release.has(id) || !suspect || drop <= this.guard.maxDrop) {
       this.held.delete(id);
       return false;
     }
@@ -124,6 +130,11 @@ export class StateStore {
     const since = this.held.get(id)?.since ?? now;
     this.held.set(id, { id, since, until: since + this.guard.holdMs, from, to });
     return true;
+  }
+
+  private mark(id: string, view: boolean): void {
+    this.dirty.add(id);
+    if (view) this.viewed.add(id);
   }
 
   private sourceMap(source: string): Map<string, Service> {
@@ -160,6 +171,7 @@ export class StateStore {
     }
     this.dirty.clear();
     this.release.clear();
+    this.viewed.clear();
     // Rules are part of the snapshot even for ids no source has yet, so a rule change alone is a new version.
     if (changed.length > 0 || this.rulesChanged) this.version++;
     this.rulesChanged = false;

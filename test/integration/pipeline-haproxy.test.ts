@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
 import { startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
-import { countHits, httpGet } from '../support/http.js';
+import { countHits, httpGet, httpPost } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
 import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
@@ -60,6 +60,7 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
           },
         ],
         reload: { quietMs: 20, maxDelayMs: 200 },
+        http: { listen: '127.0.0.1:0', token: 't0ken' },
       },
       dir,
     );
@@ -159,6 +160,37 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
     }
     await waitForHealth(sy, 'ok');
     expect(await hits(`http://127.0.0.1:${servicePort}/`, 12)).to.deep.equal(['b1', 'b2']);
+  });
+
+  it('holds a resync that suddenly finds no apps (the drop guard), serving on, until an operator releases it', async () => {
+    const before = readFileSync(output, 'utf8');
+    marathon.answerEmpty(true);
+    marathon.dropStreams();
+    await eventually(async () => expect((await sy.health()).body.failing).to.deep.equal(['guard']));
+    const held = (await sy.health()).body.held as { id: string; from: number; to: number }[];
+    expect(held.map((h) => [h.id, h.to])).to.deep.include(['/shop/web', 0]);
+    expect(readFileSync(output, 'utf8')).to.equal(before);
+    expect(await hits(`http://127.0.0.1:${servicePort}/`, 8)).to.deep.equal(['b1', 'b2']);
+    const denied = await httpPost(`${sy.url}/api/guard/release`, '', {});
+    expect(denied.status).to.equal(401);
+    marathon.answerEmpty(false);
+    marathon.dropStreams();
+    await waitForHealth(sy, 'ok');
+    expect(readFileSync(output, 'utf8')).to.equal(before);
+  });
+
+  it('applies a held drop once an operator releases it through the API', async () => {
+    marathon.answerEmpty(true);
+    marathon.dropStreams();
+    await eventually(async () => expect((await sy.health()).body.failing).to.deep.equal(['guard']));
+    const released = await httpPost(`${sy.url}/api/guard/release`, '{"ids":["/shop/web"]}', { Authorization: 'Bearer t0ken' });
+    expect(released.status).to.equal(200);
+    expect(JSON.parse(released.body).released).to.include('/shop/web');
+    await eventually(async () => expect((await httpGet(`http://127.0.0.1:${servicePort}/`).catch(() => ({ status: 0 }))).status).to.not.equal(200));
+    marathon.answerEmpty(false);
+    marathon.dropStreams();
+    await waitForHealth(sy, 'ok');
+    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 8)).to.deep.equal(['b1', 'b2']));
   });
 
   it('exports what happened on /metrics', async () => {

@@ -122,14 +122,9 @@ describe('pipeline: Marathon → nginx, serving real traffic', function () {
     await eventually(async () => expect(await hits(`http://127.0.0.1:${webPort}/`, 12)).to.deep.equal(['n1']), { timeoutMs: 10_000 });
   });
 
-  it('holds the loss of an app’s last backend (the drop guard), and answers 503 once an operator confirms it', async () => {
+  it('answers 503 when an app has no backend left', async () => {
     marathon.killTask(taskOf.get('n3')!);
-    await eventually(async () => expect((await sy.health()).body.version).to.be.greaterThan(0));
-    await new Promise((r) => setTimeout(r, 200));
     marathon.killTask(taskOf.get('n1')!);
-    await eventually(async () => expect((await sy.health()).body.failing).to.include('guard'));
-    expect(await hits(`http://127.0.0.1:${webPort}/`, 2)).to.deep.equal(['n1']);
-    sy.daemon.runner.releaseHeld();
     await eventually(async () => expect((await httpGet(`http://127.0.0.1:${webPort}/`)).status).to.equal(503), { timeoutMs: 10_000 });
   });
 });

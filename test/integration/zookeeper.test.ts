@@ -359,8 +359,8 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
 
       // Bamboo's alias: same store; writing the acl keeps the rest of the rule.
       expect((await call('GET', `${stack.api}/api/services`)).json).to.deep.equal({ shop: { Id: 'shop', Acl: '' } });
-      // The default template prints the acl as the whole use_backend condition, hence the braces.
-      const acl = '{ hdr(host) -i alias.example.com }';
+      // Bamboo's form: an ACL criterion, which the default template names and routes on.
+      const acl = 'hdr(host) -i alias.example.com';
       const viaAlias = await call('PUT', `${stack.api}/api/services/shop`, { id: 'shop', acl }, auth);
       expect(viaAlias).to.deep.include({ status: 200, json: { Id: 'shop', Acl: acl } });
       expect((await call('GET', url)).json).to.deep.equal({ id: 'shop', vhosts: ['shop.example.com'], acl });

@@ -1,4 +1,4 @@
-import { get, type IncomingHttpHeaders } from 'node:http';
+import { get, request, type IncomingHttpHeaders } from 'node:http';
 
 /** What a GET returned, whatever the status code. */
 export interface HttpResponse {
@@ -42,4 +42,17 @@ export async function countHits(url: string, n: number, headers: Record<string, 
     counts.set(body, (counts.get(body) ?? 0) + 1);
   }
   return counts;
+}
+
+/** A POST with a body (`Connection: close`); resolves with status and body, whatever the status. */
+export function httpPost(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -160,6 +160,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   private readonly sockets = new Set<Socket>();
   private readonly counts = new Map<string, number>();
   private failure: RequestFailure = null;
+  private empty = false;
   // 'self' while elected; another instance's URL while standing by; null during an election.
   private leaderTarget: 'self' | URL | null;
   private lastClusterEventAt: bigint | null = null;
@@ -373,6 +374,15 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   }
 
   /**
+   * Makes `GET /v2/apps` answer an empty list while on, as a Marathon does
+   * that has lost its state or whose new leader has not loaded it yet; no
+   * events are sent.
+   */
+  answerEmpty(on: boolean): void {
+    this.empty = on;
+  }
+
+  /**
    * Sets who leads: this instance's own URL, another URL (this one then proxies REST
    * calls there and redirects /v2/events, like a standby), or null (election under way:
    * 503 everywhere but /ping and /v2/leader). Losing leadership closes attached streams.
@@ -484,7 +494,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
 
   private answerAppList(res: http.ServerResponse, url: URL): void {
     const withTasks = wantsTasks(url.searchParams.getAll('embed'));
-    sendParts(res, 'apps', [...this.apps.values()].map((rec) => this.appJson(rec, withTasks)));
+    sendParts(res, 'apps', this.empty ? [] : [...this.apps.values()].map((rec) => this.appJson(rec, withTasks)));
   }
 
   // `/v2/apps/{id}` always embeds tasks and counts (AppsResource.show, "for compatibility").

@@ -87,17 +87,27 @@ describe('state store drop guard', () => {
     expect(store.holds()).to.deep.equal([{ id: 'web', since: 1000, until: 61_000, from: 4, to: 0 }]);
   });
 
-  it('holds a service losing more than its share of backends at once', () => {
+  it('holds a full view in which a service lost more than its share of backends', () => {
     const store = guarded();
     store.apply({ kind: 'sync', source: 'file', services: [four()] });
-    store.apply({ kind: 'upsert', source: 'file', service: service('web', [backend('a', 1)]) });
+    store.apply({ kind: 'sync', source: 'file', services: [service('web', [backend('a', 1)])] });
     expect(store.snapshot().services[0]!.backends).to.have.length(4);
+  });
+
+  it('lets an explicit event through, even one that empties a service (a task killed, an app deleted)', () => {
+    const store = guarded();
+    store.apply({ kind: 'sync', source: 'marathon', services: [four()] });
+    store.apply({ kind: 'upsert', source: 'marathon', service: service('web', []) });
+    expect(store.snapshot().services[0]!.backends).to.have.length(0);
+    store.apply({ kind: 'remove', source: 'marathon', id: 'web' });
+    expect(store.snapshot().services).to.deep.equal([]);
+    expect(store.holds()).to.deep.equal([]);
   });
 
   it('lets a drop of up to the share through', () => {
     const store = guarded();
     store.apply({ kind: 'sync', source: 'file', services: [four()] });
-    store.apply({ kind: 'upsert', source: 'file', service: service('web', [backend('a', 1), backend('b', 2)]) });
+    store.apply({ kind: 'sync', source: 'file', services: [service('web', [backend('a', 1), backend('b', 2)])] });
     expect(store.snapshot().services[0]!.backends).to.have.length(2);
     expect(store.holds()).to.deep.equal([]);
   });
