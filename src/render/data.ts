@@ -144,20 +144,27 @@ function templateBackend(b: Backend): TemplateBackend {
   return { id: b.id, name: b.id, host: b.host, port: b.port, weight: b.weight, healthy: b.healthy, draining: b.draining };
 }
 
-/** Builds the template data for a snapshot; without a slot table every backend gets a slot of its own and none is parked. */
+/**
+ * Builds the template data for a snapshot; without a slot table every backend
+ * gets a slot of its own and none is parked. The derived views (routes,
+ * listeners, the Bamboo apps) are computed on first use, so a template pays
+ * only for what it reads.
+ */
 export function templateData(snapshot: Snapshot, vars: Vars, slots?: SlotTable): TemplateData {
   const services = snapshot.services.map((s) => templateService(s, slots?.get(s.id)?.slots));
-  const routes = httpRoutes(services);
-  const { virtualHosts, pathRoutes } = routeTable(routes);
-  return {
-    services,
-    httpRoutes: routes,
-    virtualHosts,
-    pathRoutes,
-    listeners: listeners(services, vars),
-    apps: bambooApps(services),
-    vars,
+  let routes: TemplateService[] | undefined;
+  let table: ReturnType<typeof routeTable> | undefined;
+  const data = { services, vars } as unknown as TemplateData;
+  const lazy = <K extends keyof TemplateData>(key: K, get: () => TemplateData[K]) => {
+    let value: TemplateData[K] | undefined;
+    Object.defineProperty(data, key, { enumerable: true, get: () => (value ??= get()) });
   };
+  lazy('httpRoutes', () => (routes ??= httpRoutes(services)));
+  lazy('virtualHosts', () => (table ??= routeTable((routes ??= httpRoutes(services)))).virtualHosts);
+  lazy('pathRoutes', () => (table ??= routeTable((routes ??= httpRoutes(services)))).pathRoutes);
+  lazy('listeners', () => listeners(services, vars));
+  lazy('apps', () => bambooApps(services));
+  return data;
 }
 
 /**

@@ -2,6 +2,7 @@ import Handlebars from 'handlebars';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TemplateData } from './data.js';
+import { CACHED_EACH, cachedEach, FRAGMENT_MARK, markCachedBlocks } from './fragments.js';
 import { helpers } from './helpers.js';
 
 /** A template that cannot be used: the file, and where in it when Handlebars says. */
@@ -18,35 +19,56 @@ export interface CompiledTemplate {
   /** The template and partial files it was built from, to watch for edits. */
   readonly files: readonly string[];
   render(data: TemplateData): string;
+  /**
+   * The same text cut into fragments: one per item of each cached loop, and
+   * the text between loops; joined, they are `render`'s text. The same item
+   * gives the same fragment, so two renders compare fragment by fragment.
+   */
+  renderFragments(data: TemplateData): string[];
+  /** How many loops render per item from a cache. */
+  readonly cachedBlocks: number;
 }
+
+const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
 
 /**
  * Loads a template and the partials in `partials/` beside it (each by its
  * file name without `.hbs`), checks every one parses, and compiles them into
- * an environment of their own, so two targets never share partials.
+ * an environment of their own, so two targets never share partials or
+ * fragment caches. Loops that qualify render per item once (fragments.ts).
  */
 export async function loadTemplate(file: string): Promise<CompiledTemplate> {
   const hbs = Handlebars.create();
   hbs.registerHelper(helpers);
+  hbs.registerHelper(CACHED_EACH, cachedEach(hbs, hbs.helpers.each!));
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
+  const partials = new Map<string, hbs.AST.Program>();
   for (const name of await listPartials(partialDir)) {
     const path = join(partialDir, name);
-    hbs.registerPartial(basename(name, ".hbs"), hbs.compile(parse(hbs, path, await read(path)), { noEscape: true, preventIndent: true }));
+    const ast = parse(hbs, path, await read(path));
+    partials.set(basename(name, '.hbs'), ast);
+    hbs.registerPartial(basename(name, '.hbs'), hbs.compile(ast, COMPILE));
     files.push(path);
   }
-  const source = await read(file);
-  const template = hbs.compile(parse(hbs, file, source), { noEscape: true, strict: false, preventIndent: true });
+  const ast = parse(hbs, file, await read(file));
+  const cachedBlocks = markCachedBlocks(ast, partials);
+  const template = hbs.compile(ast, COMPILE);
+  const renderFragments = (data: TemplateData): string[] => {
+    let raw: string;
+    try {
+      raw = template(data, { allowProtoPropertiesByDefault: false });
+    } catch (e) {
+      throw asTemplateError(file, e);
+    }
+    return raw.split(FRAGMENT_MARK);
+  };
   return {
     file,
     files,
-    render(data) {
-      try {
-        return template(data, { allowProtoPropertiesByDefault: false });
-      } catch (e) {
-        throw asTemplateError(file, e);
-      }
-    },
+    cachedBlocks,
+    renderFragments,
+    render: (data) => renderFragments(data).join(''),
   };
 }
 

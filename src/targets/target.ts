@@ -1,6 +1,7 @@
 import type { TargetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { templateData } from '../render/data.js';
+import { changedFragments } from '../render/fragments.js';
 import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import type { Snapshot } from '../state/model.js';
@@ -71,6 +72,8 @@ export class Target {
   readonly name: string;
   private template: CompiledTemplate | null = null;
   private installed: string | null = null;
+  /** The installed text as the fragments of the render that produced it; null when it came from elsewhere (disk at start). */
+  private installedFragments: string[] | null = null;
   private last: ApplyResult | null = null;
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
@@ -109,9 +112,13 @@ export class Target {
   }
 
   /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
-  render(snapshot: Snapshot, template: CompiledTemplate | null = this.template, slots = this.nextSlots(snapshot)): string {
+  render(snapshot: Snapshot): string {
+    return this.renderFragments(snapshot, this.template, this.nextSlots(snapshot)).join('');
+  }
+
+  private renderFragments(snapshot: Snapshot, template: CompiledTemplate | null, slots: SlotTable): string[] {
     if (!template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
-    return template.render(templateData(snapshot, this.config.vars, slots));
+    return template.renderFragments(templateData(snapshot, this.config.vars, slots));
   }
 
   private nextSlots(snapshot: Snapshot): SlotTable {
@@ -181,21 +188,25 @@ export class Target {
       return (this.last = this.result(false, false, false, stage, error, snapshot.version, started, stages));
     };
 
-    let text: string;
+    let fragments: string[];
     const slots = this.nextSlots(snapshot);
     try {
-      text = this.render(snapshot, template, slots);
+      fragments = this.renderFragments(snapshot, template, slots);
     } catch (e) {
       return fail(template ? 'render' : 'template', (e as Error).message);
     }
+    const text = fragments.join('');
     lap('render');
     if (text === this.installed) {
+      this.installedFragments = fragments;
       this.succeeded(snapshot, slots);
       return (this.last = this.result(true, false, false, null, null, snapshot.version, started, stages));
     }
 
     if (this.live && this.installed !== null) {
-      const update = await this.tryLive(this.installed, text);
+      // Only the fragments that changed need a line-by-line look.
+      const narrow = this.installedFragments && changedFragments(this.installedFragments, fragments);
+      const update = await this.tryLive(narrow?.before ?? this.installed, narrow?.after ?? text);
       if (update) {
         try {
           await installText(this.config.output, text);
@@ -204,6 +215,7 @@ export class Target {
         }
         lap('install');
         this.installed = text;
+        this.installedFragments = fragments;
         this.succeeded(snapshot, slots);
         return (this.last = this.result(true, true, false, null, null, snapshot.version, started, stages, update));
       }
@@ -239,6 +251,7 @@ export class Target {
 
     const previous = this.installed;
     this.installed = text;
+    this.installedFragments = fragments;
     let reloaded = false;
     if (this.config.reload) {
       await this.live?.beforeReload(text).catch((e: Error) =>
@@ -265,6 +278,7 @@ export class Target {
    */
   private async restore(previous: string | null): Promise<void> {
     this.installed = previous;
+    this.installedFragments = null;
     if (previous === null) return;
     try {
       await installText(this.config.output, previous);
@@ -274,9 +288,9 @@ export class Target {
   }
 
   /** A live update if the change is membership only and the proxy takes it; null sends the caller down the reload path. */
-  private async tryLive(installed: string, next: string): Promise<readonly string[] | null> {
+  private async tryLive(before: string, after: string): Promise<readonly string[] | null> {
     try {
-      const update = await this.live!.apply(installed, next);
+      const update = await this.live!.apply(before, after);
       if (update === null || update.commands.length === 0) return null;
       return update.commands;
     } catch (e) {

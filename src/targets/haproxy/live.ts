@@ -12,11 +12,13 @@ export interface LiveUpdate {
 
 /**
  * Applies membership changes to a running proxy without a reload. `apply`
- * returns null when the change is structural (a reload is needed) and throws
- * when the proxy refused or could not be reached (the caller reloads instead).
+ * gets the installed and the next config — whole, or just the parts that
+ * differ, each starting at a section header — and returns null when the
+ * change is structural (a reload is needed); it throws when the proxy
+ * refused or could not be reached (the caller reloads instead).
  */
 export interface LiveUpdater {
-  apply(installed: string, next: string): Promise<LiveUpdate | null>;
+  apply(before: string, after: string): Promise<LiveUpdate | null>;
   /** Runs before a reload that will load `next`. */
   beforeReload(next: string): Promise<void>;
 }
@@ -36,8 +38,8 @@ export class HaproxyLive implements LiveUpdater {
     private readonly timeoutMs = 2000,
   ) {}
 
-  async apply(installed: string, next: string): Promise<LiveUpdate | null> {
-    const changes = membershipChanges(installed, next);
+  async apply(before: string, after: string): Promise<LiveUpdate | null> {
+    const changes = membershipChanges(before, after);
     if (changes === null) return null;
     const resolved = await Promise.all(changes.map((c) => resolveHost(c.to.host)));
     const commands = changes.flatMap((c, i) => commandsFor(c, resolved[i]!));

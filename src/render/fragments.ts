@@ -1,0 +1,161 @@
+import type Handlebars from 'handlebars';
+import type { HelperOptions } from 'handlebars';
+
+// Per-item fragment caching for `{{#each}}` blocks. The state keeps an
+// unchanged service's object, and the template view of it too, so a block
+// whose output depends on nothing but its item (and the target's `vars`)
+// renders the same text for the same object: that text is kept and reused,
+// and an event re-renders only the services it touched. Whether a block
+// qualifies is decided on the template's syntax tree, before compiling, so a
+// template that reads `@index`, a parent context or an unknown partial inside
+// its loop simply renders in full, as it would without this.
+
+type Node = hbs.AST.Node;
+type Program = hbs.AST.Program;
+type Block = hbs.AST.BlockStatement;
+type Path = hbs.AST.PathExpression;
+
+/** The helper the qualifying blocks are rewritten to call. */
+export const CACHED_EACH = 'switchyardCachedEach';
+
+/**
+ * Marks fragment boundaries in a render's raw output: around every item of a
+ * cached loop. NUL, because no checked value can contain it; removed before
+ * anything is written.
+ */
+export const FRAGMENT_MARK = '\u0000';
+const BLOCK_ID = 'switchyardBlock';
+
+/** Blocks that give their content a new context: inside them `../` climbs one more level before leaving the item. */
+const CONTEXT_BLOCKS = new Set(['each', 'with', CACHED_EACH]);
+
+/**
+ * Rewrites, in place, every `{{#each}}` at the top of `program` (directly or
+ * inside `if`/`unless`) whose body qualifies. `partials` are the parsed
+ * partials the body may call. Returns how many blocks were rewritten.
+ */
+export function markCachedBlocks(program: Program, partials: ReadonlyMap<string, Program>): number {
+  let next = 0;
+  const visit = (body: readonly hbs.AST.Statement[]) => {
+    for (const stmt of body) {
+      if (stmt.type !== 'BlockStatement') continue;
+      const block = stmt as Block;
+      const name = helperName(block);
+      if (name === 'if' || name === 'unless') {
+        visit(block.program.body);
+        if (block.inverse) visit(block.inverse.body);
+      } else if (name === 'each' && block.params.length === 1 && !block.inverse && !block.program.blockParams?.length && qualifies(block.program, 1, partials, new Set())) {
+        (block.path as Path).original = CACHED_EACH;
+        (block.path as Path).parts = [CACHED_EACH];
+        (block.path as { head?: string }).head = CACHED_EACH;
+        const id = { type: 'NumberLiteral', value: next, original: next, loc: block.loc } as unknown as hbs.AST.Expression;
+        block.hash = { type: 'Hash', loc: block.loc, pairs: [{ type: 'HashPair', key: BLOCK_ID, value: id, loc: block.loc }] } as hbs.AST.Hash;
+        next++;
+      }
+    }
+  };
+  visit(program.body);
+  return next;
+}
+
+function helperName(block: Block): string | null {
+  return block.path.type === 'PathExpression' ? (block.path as Path).original : null;
+}
+
+/** Does everything in `node` depend only on the item (`depth` context levels up is the item's parent) and on `vars`? */
+function qualifies(node: Node | null | undefined, depth: number, partials: ReadonlyMap<string, Program>, seen: Set<string>): boolean {
+  if (!node) return true;
+  const all = (nodes: readonly (Node | null | undefined)[], d = depth) => nodes.every((n) => qualifies(n, d, partials, seen));
+  switch (node.type) {
+    case 'Program':
+      return all((node as Program).body);
+    case 'ContentStatement':
+    case 'CommentStatement':
+    case 'StringLiteral':
+    case 'NumberLiteral':
+    case 'BooleanLiteral':
+    case 'UndefinedLiteral':
+    case 'NullLiteral':
+      return true;
+    case 'PathExpression': {
+      const p = node as Path;
+      if (p.data) return p.parts[0] === 'root' && p.parts[1] === 'vars';
+      // Climbing out of the item lands on the template's root data: only its vars are the same from render to render.
+      return p.depth < depth || (p.depth === depth && p.parts[0] === 'vars');
+    }
+    case 'MustacheStatement':
+    case 'SubExpression': {
+      const m = node as hbs.AST.MustacheStatement;
+      return all([m.path, ...m.params, ...(m.hash?.pairs.map((h) => h.value) ?? [])]);
+    }
+    case 'BlockStatement': {
+      const b = node as Block;
+      const inner = CONTEXT_BLOCKS.has(helperName(b) ?? '') ? depth + 1 : depth;
+      return all([b.path, ...b.params, ...(b.hash?.pairs.map((h) => h.value) ?? [])]) && all([b.program, b.inverse], inner);
+    }
+    case 'PartialStatement': {
+      const ps = node as hbs.AST.PartialStatement;
+      const name = ps.name.type === 'PathExpression' ? (ps.name as Path).original : null;
+      const body = name ? partials.get(name) : undefined;
+      if (!body || ps.params.length > 0 || seen.has(name!)) return false;
+      seen.add(name!);
+      const ok = all(ps.hash?.pairs.map((h) => h.value) ?? []) && qualifies(body, depth, partials, seen);
+      seen.delete(name!);
+      return ok;
+    }
+    default:
+      // Decorators, partial blocks and anything newer: not worth the risk.
+      return false;
+  }
+}
+
+/**
+ * The caching `each`: for an array, each object item's output is computed
+ * once per item object and block, then reused. Everything else falls back to
+ * the built-in `each`. The caches are the compiled template's own, so an
+ * edited template starts afresh.
+ */
+export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.HelperDelegate): Handlebars.HelperDelegate {
+  const caches = new Map<number, WeakMap<object, string>>();
+  return function (this: unknown, context: unknown, options: HelperOptions) {
+    const id = Number(options.hash?.[BLOCK_ID]);
+    if (!Array.isArray(context)) return builtinEach.call(this, context, options);
+    let cache = caches.get(id);
+    if (!cache) caches.set(id, (cache = new WeakMap()));
+    let out = FRAGMENT_MARK;
+    for (let i = 0; i < context.length; i++) {
+      const item: unknown = context[i];
+      const cacheable = typeof item === 'object' && item !== null;
+      let text = cacheable ? cache.get(item) : undefined;
+      if (text === undefined) {
+        const data = hbs.createFrame(options.data);
+        data.index = i;
+        data.key = i;
+        data.first = i === 0;
+        data.last = i === context.length - 1;
+        text = options.fn(item, { data, blockParams: [item, i] });
+        if (cacheable) cache.set(item, text);
+      }
+      out += text + FRAGMENT_MARK;
+    }
+    return out;
+  };
+}
+
+/**
+ * The fragments that differ between two renders of the same template, each
+ * list joined: all a line-by-line comparison needs to look at. Null when the
+ * renders do not line up fragment for fragment (the whole texts must be
+ * compared then).
+ */
+export function changedFragments(before: readonly string[], after: readonly string[]): { before: string; after: string } | null {
+  if (before.length !== after.length) return null;
+  let a = '';
+  let b = '';
+  for (let i = 0; i < after.length; i++) {
+    if (before[i] === after[i]) continue;
+    a += before[i];
+    b += after[i];
+  }
+  return { before: a, after: b };
+}
