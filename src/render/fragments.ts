@@ -19,11 +19,17 @@ type Path = hbs.AST.PathExpression;
 export const CACHED_EACH = 'switchyardCachedEach';
 
 /**
- * Marks fragment boundaries in a render's raw output: around every item of a
- * cached loop. NUL, because no checked value can contain it; removed before
- * anything is written.
+ * Stands in the template's own output for a cached loop's items, which go to
+ * the render's collector instead: `MARK<index>MARK`. NUL, because no checked
+ * value can contain it. The template's output thus stays as small as the
+ * parts outside loops, and each item's fragment keeps its identity.
  */
 export const FRAGMENT_MARK = '\u0000';
+
+/** Where a render's cached loops put their items' fragments; set around each (synchronous) render. */
+export interface FragmentCollector {
+  readonly loops: string[][];
+}
 const BLOCK_ID = 'switchyardBlock';
 
 /** Blocks that give their content a new context: inside them `../` climbs one more level before leaving the item. */
@@ -115,14 +121,15 @@ function qualifies(node: Node | null | undefined, depth: number, partials: Reado
  * the built-in `each`. The caches are the compiled template's own, so an
  * edited template starts afresh.
  */
-export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.HelperDelegate): Handlebars.HelperDelegate {
+export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.HelperDelegate, collector: () => FragmentCollector | null): Handlebars.HelperDelegate {
   const caches = new Map<number, WeakMap<object, string>>();
   return function (this: unknown, context: unknown, options: HelperOptions) {
     const id = Number(options.hash?.[BLOCK_ID]);
-    if (!Array.isArray(context)) return builtinEach.call(this, context, options);
+    const into = collector();
+    if (!Array.isArray(context) || !into) return builtinEach.call(this, context, options);
     let cache = caches.get(id);
     if (!cache) caches.set(id, (cache = new WeakMap()));
-    let out = FRAGMENT_MARK;
+    const out: string[] = [];
     for (let i = 0; i < context.length; i++) {
       const item: unknown = context[i];
       const cacheable = typeof item === 'object' && item !== null;
@@ -136,17 +143,33 @@ export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.Helpe
         text = options.fn(item, { data, blockParams: [item, i] });
         if (cacheable) cache.set(item, text);
       }
-      out += text + FRAGMENT_MARK;
+      out.push(text);
     }
-    return out;
+    into.loops.push(out);
+    return `${FRAGMENT_MARK}${into.loops.length - 1}${FRAGMENT_MARK}`;
   };
+}
+
+/**
+ * A render's output with its loops spliced back in: the pieces between loops
+ * and every item's fragment, in order.
+ */
+export function assemble(raw: string, into: FragmentCollector): string[] {
+  const parts = raw.split(FRAGMENT_MARK);
+  const fragments: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 0) fragments.push(parts[i]!);
+    else for (const f of into.loops[Number(parts[i])]!) fragments.push(f);
+  }
+  return fragments;
 }
 
 /**
  * The fragments that differ between two renders of the same template, each
  * list joined: all a line-by-line comparison needs to look at. Null when the
  * renders do not line up fragment for fragment (the whole texts must be
- * compared then).
+ * compared then). An unchanged item's fragment is the same string object, so
+ * most comparisons end at the pointer.
  */
 export function changedFragments(before: readonly string[], after: readonly string[]): { before: string; after: string } | null {
   if (before.length !== after.length) return null;

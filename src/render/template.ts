@@ -2,7 +2,7 @@ import Handlebars from 'handlebars';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TemplateData } from './data.js';
-import { CACHED_EACH, cachedEach, FRAGMENT_MARK, markCachedBlocks } from './fragments.js';
+import { assemble, CACHED_EACH, cachedEach, markCachedBlocks, type FragmentCollector } from './fragments.js';
 import { helpers } from './helpers.js';
 
 /** A template that cannot be used: the file, and where in it when Handlebars says. */
@@ -40,7 +40,8 @@ const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
 export async function loadTemplate(file: string): Promise<CompiledTemplate> {
   const hbs = Handlebars.create();
   hbs.registerHelper(helpers);
-  hbs.registerHelper(CACHED_EACH, cachedEach(hbs, hbs.helpers.each!));
+  let collector: FragmentCollector | null = null;
+  hbs.registerHelper(CACHED_EACH, cachedEach(hbs, hbs.helpers.each!, () => collector));
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
@@ -55,13 +56,15 @@ export async function loadTemplate(file: string): Promise<CompiledTemplate> {
   const cachedBlocks = markCachedBlocks(ast, partials);
   const template = hbs.compile(ast, COMPILE);
   const renderFragments = (data: TemplateData): string[] => {
-    let raw: string;
+    const into: FragmentCollector = { loops: [] };
+    collector = into;
     try {
-      raw = template(data, { allowProtoPropertiesByDefault: false });
+      return assemble(template(data, { allowProtoPropertiesByDefault: false }), into);
     } catch (e) {
       throw asTemplateError(file, e);
+    } finally {
+      collector = null;
     }
-    return raw.split(FRAGMENT_MARK);
   };
   return {
     file,

@@ -195,13 +195,19 @@ export class Target {
     } catch (e) {
       return fail(template ? 'render' : 'template', (e as Error).message);
     }
-    const text = fragments.join('');
-    lap('render');
-    if (text === this.installed) {
+    const unchanged = () => {
       this.installedFragments = fragments;
       this.succeeded(snapshot, slots);
       return (this.last = this.result(true, false, false, null, null, snapshot.version, started, stages));
+    };
+    // Fragment by fragment first: an unchanged item's fragment is the same string object, so this is cheap.
+    if (this.installedFragments && this.installedFragments.length === fragments.length && fragments.every((f, i) => f === this.installedFragments![i])) {
+      lap('render');
+      return unchanged();
     }
+    const text = fragments.join('');
+    lap('render');
+    if (text === this.installed) return unchanged();
 
     if (this.live && this.installed !== null) {
       // Only the fragments that changed need a line-by-line look.
