@@ -9,7 +9,8 @@ WORKDIR /src
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
+RUN npm run build
 
 FROM node:20-bookworm-slim
 COPY docker/install-runtime.sh /tmp/install-runtime.sh
@@ -18,6 +19,7 @@ WORKDIR /opt/switchyard
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/bundle ./dist/bundle
 COPY bin ./bin
 COPY templates ./templates
 COPY docker/switchyard.json ./config/switchyard.json

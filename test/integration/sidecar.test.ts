@@ -33,7 +33,7 @@ describe('sidecar image steps', function () {
     copyFileSync(join(repo, 'package.json'), join(home, 'package.json'));
     copyFileSync(join(repo, 'package-lock.json'), join(home, 'package-lock.json'));
     execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: home, stdio: 'ignore', timeout: 150_000 });
-    cpSync(join(repo, 'dist/src'), join(home, 'dist/src'), { recursive: true });
+    for (const dir of ['dist/src', 'dist/bundle']) cpSync(join(repo, dir), join(home, dir), { recursive: true, preserveTimestamps: true });
     for (const dir of ['bin', 'templates']) cpSync(join(repo, dir), join(home, dir), { recursive: true });
     mkdirSync(join(home, 'config'));
     copyFileSync(join(repo, 'docker/switchyard.json'), join(home, 'config/switchyard.json'));

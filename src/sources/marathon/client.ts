@@ -1,4 +1,6 @@
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import type { Readable } from 'node:stream';
+import { AppListError, AppSplitter } from './app-splitter.js';
 import type { MarathonApp } from './types.js';
 
 /** The Marathon servers to try, in order; may change over time (zk:// leader discovery). */
@@ -33,11 +35,44 @@ export class MarathonClient {
     });
   }
 
-  /** Every app with its tasks. */
-  async apps(): Promise<MarathonApp[]> {
-    const body = await this.get<{ apps?: unknown }>('/v2/apps?embed=apps.tasks');
-    if (!Array.isArray(body.apps)) throw new MarathonError('/v2/apps: no "apps" array in the answer');
-    return body.apps as MarathonApp[];
+  /**
+   * Every app with its tasks, handed to `onApp` one at a time as the answer
+   * arrives (see app-splitter.ts); resolves with how many there were. When an
+   * endpoint fails part-way and the next one is tried, `onRestart` comes
+   * first: what was handed over so far is to be forgotten.
+   */
+  async apps(onApp: (app: MarathonApp) => void, onRestart: () => void): Promise<number> {
+    const path = '/v2/apps?embed=apps.tasks';
+    const failures: string[] = [];
+    for (const endpoint of await this.ordered()) {
+      const url = endpoint.replace(/\/+$/, '') + path;
+      if (failures.length > 0) onRestart();
+      try {
+        const res = await this.http.get<Readable>(url, { responseType: 'stream' });
+        if (res.status === 401 || res.status === 403) {
+          res.data.destroy();
+          throw new MarathonError(`${url}: HTTP ${res.status} (check marathon.user and marathon.password)`);
+        }
+        if (res.status !== 200) {
+          failures.push(`${url}: HTTP ${res.status}${messageOf(await readSome(res.data))}`);
+          continue;
+        }
+        let count = 0;
+        const splitter = new AppSplitter((json) => {
+          onApp(JSON.parse(json) as MarathonApp);
+          count++;
+        });
+        for await (const chunk of res.data) splitter.push(chunk as Buffer);
+        splitter.end();
+        this.prefer(endpoint);
+        return count;
+      } catch (e) {
+        if (e instanceof MarathonError) throw e;
+        // A partial answer already handed some apps over: the caller discards what it built on failure.
+        failures.push(`${url}: ${e instanceof AppListError || e instanceof SyntaxError ? e.message : describe(e)}`);
+      }
+    }
+    throw new MarathonError(failures.join('; '));
   }
 
   /** One app with its tasks; null when Marathon says it does not exist. */
@@ -95,6 +130,21 @@ export class MarathonClient {
       }
     }
     throw new MarathonError(failures.join('; '));
+  }
+}
+
+/** The start of an error answer's body, as JSON when it is JSON. */
+async function readSome(body: Readable): Promise<unknown> {
+  let text = '';
+  for await (const chunk of body) {
+    text += (chunk as Buffer).toString('utf8');
+    if (text.length > 4096) break;
+  }
+  body.destroy();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 

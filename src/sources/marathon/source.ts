@@ -5,7 +5,7 @@ import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from
 import { appServices, toAppRecord, toTaskRecord, type AppRecord, type Problem, type TaskRecord } from './apps.js';
 import { describe, MarathonClient, type EndpointList } from './client.js';
 import { EventStream } from './stream.js';
-import type { HealthStatusChangedEvent, MarathonApp, StatusUpdateEvent } from './types.js';
+import type { HealthStatusChangedEvent, StatusUpdateEvent } from './types.js';
 
 const TERMINAL = new Set(['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNREACHABLE', 'TASK_UNKNOWN']);
 const BACKOFF_MAX_MS = 30_000;
@@ -129,9 +129,15 @@ export class MarathonSource implements Source {
   private async fullSync(reason: string): Promise<void> {
     const started = Date.now();
     this.replay = [];
-    let raw: MarathonApp[];
+    const next = new Map<string, AppRecord>();
     try {
-      raw = await this.client.apps();
+      await this.client.apps(
+        (app) => {
+          const rec = toAppRecord(app, this.problem);
+          if (rec) next.set(rec.id, this.keepHealth(rec));
+        },
+        () => next.clear(),
+      );
     } catch (e) {
       this.replay = null;
       const message = describe(e);
@@ -142,11 +148,6 @@ export class MarathonSource implements Source {
       return;
     }
     if (this.stopped) return;
-    const next = new Map<string, AppRecord>();
-    for (const app of raw) {
-      const rec = toAppRecord(app, this.problem);
-      if (rec) next.set(rec.id, this.keepHealth(rec));
-    }
     this.apps = next;
     const services: Service[] = [];
     this.emitted.clear();

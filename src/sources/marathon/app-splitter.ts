@@ -1,0 +1,87 @@
+// Cuts the body of `GET /v2/apps` — `{"apps":[{…},{…},…]}` — into one JSON
+// text per app as the bytes arrive. A big cluster's answer is tens of
+// megabytes; parsed whole it would exist as bytes, as a string and as one
+// object graph all at once. Cut, each app is parsed alone and dropped once it
+// is a checked record, so memory holds one app's objects at a time.
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+
+/** The body was not the JSON object Marathon sends; the message says where it went wrong. */
+export class AppListError extends Error {
+  override name = 'AppListError';
+}
+
+/**
+ * A push parser for the app list: bytes in, one UTF-8 JSON text per element
+ * of the top-level "apps" array out. It only tracks nesting and strings;
+ * each app's own text is checked by JSON.parse.
+ */
+export class AppSplitter {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** The last string seen directly in the top-level object: the key an array there belongs to. */
+  private key: Buffer[] = [];
+  private lastKey = '';
+  private inApps = false;
+  private sawApps = false;
+  private app: Buffer[] | null = null;
+
+  constructor(private readonly onApp: (json: string) => void) {}
+
+  push(chunk: Buffer): void {
+    let appStart = this.app ? 0 : -1;
+    let keyStart = -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (b === BACKSLASH) this.escaped = true;
+        else if (b === QUOTE) {
+          this.inString = false;
+          if (this.depth === 1) {
+            this.key.push(chunk.subarray(keyStart < 0 ? 0 : keyStart, i));
+            this.lastKey = Buffer.concat(this.key).toString('utf8');
+            this.key = [];
+            keyStart = -1;
+          }
+        }
+        continue;
+      }
+      if (b === QUOTE) {
+        this.inString = true;
+        if (this.depth === 1) keyStart = i + 1;
+      } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
+        this.depth++;
+        if (this.depth === 2 && b === OPEN_ARRAY && this.lastKey === 'apps') this.inApps = this.sawApps = true;
+        else if (this.depth === 3 && this.inApps) {
+          if (b !== OPEN_OBJECT) throw new AppListError('an element of "apps" is not an object');
+          appStart = i;
+          this.app = [];
+        }
+      } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
+        if (this.depth === 3 && this.inApps && this.app) {
+          this.app.push(chunk.subarray(appStart, i + 1));
+          this.onApp(Buffer.concat(this.app).toString('utf8'));
+          this.app = null;
+          appStart = -1;
+        } else if (this.depth === 2 && this.inApps) this.inApps = false;
+        this.depth--;
+        if (this.depth < 0) throw new AppListError('unbalanced brackets');
+      }
+    }
+    if (this.app && appStart >= 0) this.app.push(chunk.subarray(appStart));
+    if (this.inString && this.depth === 1) this.key.push(chunk.subarray(keyStart < 0 ? 0 : keyStart));
+  }
+
+  /** The body ended: it must have been a complete object with an "apps" array. */
+  end(): void {
+    if (this.depth !== 0 || this.inString) throw new AppListError('the answer ended in the middle of the JSON');
+    if (!this.sawApps) throw new AppListError('no "apps" array in the answer');
+  }
+}
