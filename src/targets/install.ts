@@ -12,14 +12,14 @@ export interface Candidate {
   discard(): Promise<void>;
 }
 
-/** Writes `text` to a temporary file in the output's own directory (so rename is atomic) and fsyncs it. */
-export async function writeCandidate(output: string, text: string): Promise<Candidate> {
+/** Writes the content to a temporary file in the output's own directory (so rename is atomic) and fsyncs it. */
+export async function writeCandidate(output: string, text: string | Buffer): Promise<Candidate> {
   const dir = dirname(output);
   await mkdir(dir, { recursive: true });
   const path = join(dir, `.${basename(output)}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(path, 'wx', 0o644);
   try {
-    await fh.writeFile(text, 'utf8');
+    await fh.writeFile(text);
     await fh.sync();
   } catch (e) {
     await unlink(path).catch(() => undefined);
@@ -43,7 +43,12 @@ export async function writeCandidate(output: string, text: string): Promise<Cand
 
 /** Atomically replaces `output` with `text`. */
 export async function installText(output: string, text: string): Promise<void> {
-  const c = await writeCandidate(output, text);
+  await installBytes(output, text);
+}
+
+/** Atomically replaces `output` with the content. */
+export async function installBytes(output: string, content: string | Buffer): Promise<void> {
+  const c = await writeCandidate(output, content);
   try {
     await c.install();
   } finally {
@@ -73,3 +78,27 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+
+/**
+ * UTF-8 bytes of a render's fragments, keeping the bytes of fragments that
+ * were in the last render: a change re-encodes what changed, not the file.
+ */
+export class FragmentBytes {
+  private last = new Map<string, Buffer>();
+
+  encode(fragments: readonly string[]): Buffer {
+    const next = new Map<string, Buffer>();
+    const parts: Buffer[] = [];
+    for (const f of fragments) {
+      const b = next.get(f) ?? this.last.get(f) ?? Buffer.from(f, 'utf8');
+      next.set(f, b);
+      parts.push(b);
+    }
+    this.last = next;
+    return Buffer.concat(parts);
+  }
+
+  clear(): void {
+    this.last = new Map();
+  }
+}

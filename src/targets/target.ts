@@ -8,7 +8,7 @@ import type { Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
-import { installText, readInstalled, writeCandidate } from './install.js';
+import { FragmentBytes, installBytes, installText, readInstalled, writeCandidate } from './install.js';
 
 /** The step of the pipeline a failure happened in. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
@@ -74,6 +74,7 @@ export class Target {
   private installed: string | null = null;
   /** The installed text as the fragments of the render that produced it; null when it came from elsewhere (disk at start). */
   private installedFragments: string[] | null = null;
+  private readonly bytes = new FragmentBytes();
   private last: ApplyResult | null = null;
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
@@ -195,33 +196,29 @@ export class Target {
     } catch (e) {
       return fail(template ? 'render' : 'template', (e as Error).message);
     }
-    const unchanged = () => {
+    let joined: string | null = null;
+    const text = () => (joined ??= fragments.join(''));
+    // Against the fragments of the installed render, only those that changed are looked at (an unchanged
+    // item's fragment is the same string object); against a file read from disk, the whole text.
+    const narrow = this.installedFragments && changedFragments(this.installedFragments, fragments);
+    const same = narrow ? narrow.before === narrow.after : text() === this.installedText();
+    lap('render');
+    if (same) {
       this.installedFragments = fragments;
       this.succeeded(snapshot, slots);
       return (this.last = this.result(true, false, false, null, null, snapshot.version, started, stages));
-    };
-    // Fragment by fragment first: an unchanged item's fragment is the same string object, so this is cheap.
-    if (this.installedFragments && this.installedFragments.length === fragments.length && fragments.every((f, i) => f === this.installedFragments![i])) {
-      lap('render');
-      return unchanged();
     }
-    const text = fragments.join('');
-    lap('render');
-    if (text === this.installed) return unchanged();
 
-    if (this.live && this.installed !== null) {
-      // Only the fragments that changed need a line-by-line look.
-      const narrow = this.installedFragments && changedFragments(this.installedFragments, fragments);
-      const update = await this.tryLive(narrow?.before ?? this.installed, narrow?.after ?? text);
+    if (this.live && this.installedText() !== null) {
+      const update = await this.tryLive(narrow?.before ?? this.installedText()!, narrow?.after ?? text());
       if (update) {
         try {
-          await installText(this.config.output, text);
+          await installBytes(this.config.output, this.bytes.encode(fragments));
         } catch (e) {
           return fail('install', `${this.config.output}: ${(e as Error).message}`);
         }
         lap('install');
-        this.installed = text;
-        this.installedFragments = fragments;
+        this.setInstalled(fragments, joined);
         this.succeeded(snapshot, slots);
         return (this.last = this.result(true, true, false, null, null, snapshot.version, started, stages, update));
       }
@@ -234,7 +231,7 @@ export class Target {
 
     let candidate;
     try {
-      candidate = await writeCandidate(this.config.output, text);
+      candidate = await writeCandidate(this.config.output, this.bytes.encode(fragments));
     } catch (e) {
       return fail('install', `${this.config.output}: ${(e as Error).message}`);
     }
@@ -255,11 +252,10 @@ export class Target {
       await candidate.discard();
     }
 
-    const previous = this.installed;
-    this.installed = text;
-    this.installedFragments = fragments;
     let reloaded = false;
     if (this.config.reload) {
+      const previous = this.installedText();
+      this.setInstalled(fragments, joined);
       await this.live?.beforeReload(text).catch((e: Error) =>
         this.deps.log.warn('could not save the server state before the reload', { target: this.name, error: e.message }),
       );
@@ -271,9 +267,20 @@ export class Target {
         return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));
       }
       reloaded = true;
-    }
+    } else this.setInstalled(fragments, joined);
     this.succeeded(snapshot, slots);
     return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started, stages));
+  }
+
+  /** The installed text, joined from its fragments only when something needs it whole. */
+  private installedText(): string | null {
+    if (this.installed === null && this.installedFragments) this.installed = this.installedFragments.join('');
+    return this.installed;
+  }
+
+  private setInstalled(fragments: string[], joined: string | null): void {
+    this.installedFragments = fragments;
+    this.installed = joined;
   }
 
   /**
@@ -285,6 +292,7 @@ export class Target {
   private async restore(previous: string | null): Promise<void> {
     this.installed = previous;
     this.installedFragments = null;
+    this.bytes.clear();
     if (previous === null) return;
     try {
       await installText(this.config.output, previous);

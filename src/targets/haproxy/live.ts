@@ -19,8 +19,8 @@ export interface LiveUpdate {
  */
 export interface LiveUpdater {
   apply(before: string, after: string): Promise<LiveUpdate | null>;
-  /** Runs before a reload that will load `next`. */
-  beforeReload(next: string): Promise<void>;
+  /** Runs before a reload that will load `next` (given as a thunk: joining a big config is only worth it when needed). */
+  beforeReload(next: () => string): Promise<void>;
 }
 
 /**
@@ -52,7 +52,7 @@ export class HaproxyLive implements LiveUpdater {
     return { commands, servers: changes.map((c) => `${c.to.backend}/${c.to.name}`) };
   }
 
-  async beforeReload(next: string): Promise<void> {
+  async beforeReload(next: () => string): Promise<void> {
     if (!this.stateFile) return;
     let dump: string;
     try {
@@ -62,7 +62,7 @@ export class HaproxyLive implements LiveUpdater {
       await installText(this.stateFile, '1\n');
       throw e;
     }
-    const wanted = serversOf(next);
+    const wanted = serversOf(next());
     const lines = dump.split('\n');
     const kept = lines.filter((line, i) => {
       if (i < 2 || !/^\d/.test(line)) return i < 2;
