@@ -23,6 +23,8 @@ const marathon = z.strictObject({
   group: z.string().regex(/^(\*|[A-Za-z0-9._-]+)$/, 'expected "*" or a group name').default('*'),
   requestTimeoutMs: ms(100, 600_000).default(15_000),
   streamIdleTimeoutMs: ms(1000, 3_600_000).default(30_000),
+  // marathon-lb's template-override labels are raw config from whoever deploys an app.
+  allowRawLabels: z.boolean().default(false),
 });
 
 const registry = z.strictObject({

@@ -4,6 +4,8 @@ import { ZkError } from '../sources/zookeeper/client.js';
 import { RuleConflict, RuleCorrupt, type Expected, type RulesSource } from '../sources/zookeeper/rules.js';
 import type { Rule } from '../state/model.js';
 import { isRuleId, validateRule } from '../state/rules.js';
+import { describeValue } from '../state/validate.js';
+import { haproxyRefusesAcl } from './acl-check.js';
 import { authorized, HttpError, readJson, sendHttpError, unauthorized } from './request.js';
 import { sendJson, type Route } from './server.js';
 
@@ -32,6 +34,10 @@ export function rulesRoutes(store: RuleStore | null, token: string, log: Logger)
       if (rest === '') await (alias ? api.bambooCollection() : api.collection());
       else await (alias ? api.bambooItem(idFrom(rest, true)) : api.item(idFrom(rest, false)));
     } catch (e) {
+      // A refused body or id never reaches the store; say so, naming the request, so hostile writes leave a trace.
+      if (e instanceof HttpError && (e.status === 400 || e.status === 401 || e.status === 413)) {
+        log.warn('rules API request refused', { method: req.method, path: url.pathname, remote: req.socket.remoteAddress, status: e.status, reason: e.message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ') });
+      }
       fail(res, e);
     }
     return true;
@@ -65,6 +71,7 @@ class RulesApi {
       case 'PUT': {
         const check = validateRule(await readJson(this.req), id);
         if (!check.ok) throw new HttpError(400, check.reason);
+        await refuseAclHaproxyRefuses(check.rule);
         return this.write(check.rule, await this.expectation(id));
       }
       case 'DELETE':
@@ -115,6 +122,7 @@ class RulesApi {
     const { acl: _old, ...rest } = base;
     const check = validateRule(acl === '' ? rest : { ...rest, acl }, id);
     if (!check.ok) throw new HttpError(400, check.reason);
+    await refuseAclHaproxyRefuses(check.rule);
     const stored = await this.store.put(check.rule, expected === 'current' ? (current?.version ?? 'absent') : expected);
     this.log.info('routing rule written', { id, version: stored.version, created: stored.created, api: 'services' });
     this.res.setHeader('ETag', `"${stored.version}"`);
@@ -169,6 +177,13 @@ class RulesApi {
   }
 }
 
+/** A rule whose acl HAProxy cannot parse would fail every sidecar's whole config: refuse it with HAProxy's own reason. */
+async function refuseAclHaproxyRefuses(rule: Rule): Promise<void> {
+  if (rule.acl === undefined) return;
+  const complaint = await haproxyRefusesAcl(rule.acl);
+  if (complaint) throw new HttpError(400, `bad "acl" ${quote(rule.acl)}: HAProxy does not take it: ${complaint.slice(0, 300)}`);
+}
+
 /** The service id from the path: one URL-encoded segment (`/` as %2F); Bamboo's alias also takes the rest of the path as it is. */
 function idFrom(rest: string, alias: boolean): string {
   if (!alias && rest.includes('/')) throw new HttpError(400, 'the service id must be URL-encoded as one path segment ("/" as %2F)');
@@ -202,10 +217,9 @@ function bambooBody(body: unknown): { id?: string; acl: string } {
   return id === undefined ? { acl } : { id, acl };
 }
 
-/** A value quoted for an error message: JSON, so control characters show escaped, cut short. */
+/** A value quoted for an error message: JSON, so control characters show escaped, cut short; never throws. */
 function quote(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+  return describeValue(v);
 }
 
 /** A rule as Bamboo shows a service. */

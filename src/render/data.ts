@@ -1,4 +1,4 @@
-import type { Backend, HealthCheck, Service, Snapshot } from '../state/model.js';
+import type { Backend, HealthCheck, RawConfig, Service, Snapshot } from '../state/model.js';
 import { defaultPath, escapedId, mesosDnsId, safeName } from './names.js';
 import type { SlotTable } from './slots.js';
 
@@ -16,6 +16,8 @@ export interface TemplateBackend {
   readonly weight: number;
   readonly healthy: boolean;
   readonly draining: boolean;
+  /** The port health checks probe when it is not `port`; null otherwise. */
+  readonly checkPort: number | null;
 }
 
 /** A named proxy server slot: a backend's for as long as it lives, or parked (backend null). */
@@ -41,6 +43,15 @@ export interface TemplateService {
   readonly balance: string;
   readonly sticky: boolean;
   readonly healthCheck: HealthCheck | null;
+  /** Address of its own listener; null: `vars.bind`. */
+  readonly bindAddress: string | null;
+  /** PEM file to serve its listener and vhosts with over TLS; null: none. */
+  readonly sslCert: string | null;
+  readonly redirectToHttps: boolean;
+  /** Route priority among routes of the same kind, higher first. */
+  readonly backendWeight: number;
+  /** Raw config lines from allowed marathon-lb template labels, by camelCase template name. */
+  readonly raw: RawConfig;
   readonly labels: Readonly<Record<string, string>>;
   readonly env: Readonly<Record<string, string>>;
   /** Backends to send traffic to: healthy and not draining. */
@@ -55,10 +66,14 @@ export interface TemplateService {
 export interface BambooTask {
   readonly id: string;
   readonly host: string;
+  /** The port of the app's first routed port. */
   readonly port: number;
   readonly ports: readonly number[];
+  /** Passes every Marathon health check (or the app has none). */
   readonly alive: boolean;
+  /** Takes new traffic: running, not being killed. */
   readonly ready: boolean;
+  /** TASK_RUNNING or TASK_KILLING: Switchyard keeps no task in another state. */
   readonly state: string;
 }
 
@@ -67,6 +82,7 @@ export interface BambooApp {
   readonly id: string;
   readonly escapedId: string;
   readonly mesosDnsId: string;
+  /** Bamboo's: the id split at `/`, so `/shop/web` is `["", "shop", "web"]`. */
   readonly splitId: readonly string[];
   readonly healthCheckPath: string;
   readonly healthCheckProtocol: string;
@@ -81,6 +97,12 @@ export interface BambooApp {
 export interface PathRoute {
   readonly path: string;
   readonly service: TemplateService;
+  /**
+   * The path alone, not what lies under it: `path/` is another route's (a
+   * service routed at `/x/` before this one's `/x`). A route at `/x` otherwise
+   * also takes `/x/…`, and nginx refuses two `location ^~ /x/`.
+   */
+  readonly exactOnly: boolean;
 }
 
 /** A Host header value and the paths served under it, longest first; each path goes to exactly one service. */
@@ -100,6 +122,8 @@ export interface TemplateData {
   readonly pathRoutes: readonly PathRoute[];
   /** Services with a listener of their own, one per port (the first by id wins a contested port). */
   readonly listeners: readonly TemplateService[];
+  /** The distinct certificate files of all services, sorted: what a TLS listener on the shared port serves. */
+  readonly certificates: readonly string[];
   readonly apps: readonly BambooApp[];
   readonly vars: Vars;
 }
@@ -130,6 +154,11 @@ export function templateService(s: Service, slotIds?: readonly (string | null)[]
     balance: s.balance,
     sticky: s.sticky,
     healthCheck: s.healthCheck,
+    bindAddress: s.bindAddress,
+    sslCert: s.sslCert,
+    redirectToHttps: s.redirectToHttps,
+    backendWeight: s.backendWeight,
+    raw: s.raw,
     labels: s.labels,
     env: s.env,
     backends: all.filter((b) => b.healthy && !b.draining),
@@ -141,7 +170,7 @@ export function templateService(s: Service, slotIds?: readonly (string | null)[]
 }
 
 function templateBackend(b: Backend): TemplateBackend {
-  return { id: b.id, name: b.id, host: b.host, port: b.port, weight: b.weight, healthy: b.healthy, draining: b.draining };
+  return { id: b.id, name: b.id, host: b.host, port: b.port, weight: b.weight, healthy: b.healthy, draining: b.draining, checkPort: b.checkPort };
 }
 
 /**
@@ -163,21 +192,23 @@ export function templateData(snapshot: Snapshot, vars: Vars, slots?: SlotTable):
   lazy('virtualHosts', () => (table ??= routeTable((routes ??= httpRoutes(services)))).virtualHosts);
   lazy('pathRoutes', () => (table ??= routeTable((routes ??= httpRoutes(services)))).pathRoutes);
   lazy('listeners', () => listeners(services, vars));
+  lazy('certificates', () => [...new Set(services.flatMap((s) => (s.sslCert ? [s.sslCert] : [])))].sort());
   lazy('apps', () => bambooApps(services));
   return data;
 }
 
 /**
  * Route order on the shared HTTP listener: explicit ACLs, then host and path,
- * then host only, then path only (longest first); ties by id, so the order is
- * stable.
+ * then host only, then path only; within a kind, higher backend weight first
+ * (marathon-lb's HAPROXY_{n}_BACKEND_WEIGHT), then longer paths; ties by id,
+ * so the order is stable.
  */
 export function httpRoutes(services: readonly TemplateService[]): TemplateService[] {
   const rank = (s: TemplateService) => (s.acl ? 0 : s.vhosts.length > 0 && s.paths.length > 0 ? 1 : s.vhosts.length > 0 ? 2 : 3);
   const longest = (s: TemplateService) => Math.max(0, ...s.paths.map((p) => p.length));
   return services
     .filter((s) => s.mode === 'http')
-    .sort((a, b) => rank(a) - rank(b) || longest(b) - longest(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort((a, b) => rank(a) - rank(b) || b.backendWeight - a.backendWeight || longest(b) - longest(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**
@@ -192,11 +223,12 @@ function routeTable(routes: readonly TemplateService[]): { virtualHosts: Virtual
     const paths = s.paths.length > 0 ? s.paths : ['/'];
     for (const host of s.vhosts.length > 0 ? s.vhosts : [null]) {
       const table = host === null ? any : (hosts.get(host) ?? hosts.set(host, new Map()).get(host)!);
-      for (const p of paths) if (!table.has(p)) table.set(p, s);
+      // `/x` also claims `/x/`: an `/x/` after it in route order goes where `/x` does.
+      for (const p of paths) if (!table.has(p) && !(p.length > 1 && p.endsWith('/') && table.has(p.slice(0, -1)))) table.set(p, s);
     }
   }
   const ordered = (table: Map<string, TemplateService>): PathRoute[] =>
-    [...table].map(([path, service]) => ({ path, service })).sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
+    [...table].map(([path, service]) => ({ path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) })).sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
   return {
     virtualHosts: [...hosts.keys()].sort().map((host) => ({ host, routes: ordered(hosts.get(host)!) })),
     pathRoutes: ordered(any),
@@ -226,26 +258,37 @@ function bambooApps(services: readonly TemplateService[]): BambooApp[] {
   for (const [id, ports] of byApp) {
     ports.sort((a, b) => a.portIndex - b.portIndex);
     const first = ports[0]!;
-    const tasks = new Map<string, { host: string; ports: number[]; state: string }>();
+    // Bamboo's tasks include unhealthy ones, marked by `alive`; templates choose.
+    const tasks = new Map<string, { host: string; ports: number[]; alive: boolean; draining: boolean }>();
     for (const p of ports) {
-      for (const b of p.backends) {
-        const t = tasks.get(b.id) ?? { host: b.host, ports: [], state: b.draining ? 'TASK_KILLING' : 'TASK_RUNNING' };
+      for (const b of p.allBackends) {
+        const t = tasks.get(b.id) ?? { host: b.host, ports: [], alive: b.healthy, draining: b.draining };
         t.ports[p.portIndex] = b.port;
         tasks.set(b.id, t);
       }
     }
+    const httpCheck = ports.find((p) => p.healthCheck && p.healthCheck.protocol !== 'TCP')?.healthCheck;
     apps.push({
       id,
       escapedId: escapedId(id),
       mesosDnsId: mesosDnsId(id),
-      splitId: id.split('/').filter(Boolean),
-      healthCheckPath: first.healthCheck?.path ?? '',
-      healthCheckProtocol: first.healthCheck?.protocol ?? '',
+      splitId: id.split('/'),
+      healthCheckPath: httpCheck?.path ?? '',
+      healthCheckProtocol: httpCheck?.protocol ?? '',
       servicePort: first.servicePort,
       servicePorts: ports.map((p) => p.servicePort),
       env: first.env,
       labels: first.labels,
-      tasks: [...tasks].map(([taskId, t]) => ({ id: taskId, host: t.host, port: t.ports[0] ?? 0, ports: t.ports, alive: true, ready: true, state: t.state })),
+      tasks: [...tasks].map(([taskId, t]) => ({
+        id: taskId,
+        host: t.host,
+        port: t.ports[first.portIndex] ?? 0,
+        // A port Switchyard does not route (disabled, another group) reads 0.
+        ports: Array.from(t.ports, (port) => port ?? 0),
+        alive: t.alive,
+        ready: !t.draining,
+        state: t.draining ? 'TASK_KILLING' : 'TASK_RUNNING',
+      })),
     });
   }
   return apps;

@@ -1,5 +1,5 @@
 import type { HelperDelegate } from 'handlebars';
-import { isHost, isPathPrefix, isPort, isSingleLine } from '../state/validate.js';
+import { describeValue, isHost, isPathPrefix, isPort, isSingleLine } from '../state/validate.js';
 
 // Template helpers. The config-context ones refuse what they cannot make safe
 // by throwing: the render fails, the last good config stays, and the error
@@ -13,10 +13,22 @@ export class HelperRefusal extends Error {
 }
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** nginx fails a config with a word (or comment) near its 4 KB read buffer; measured: 4094 characters fail. */
+const MAX_NGINX_WORD = 2048;
 
 function refuse(helper: string, value: unknown, expected: string): never {
-  const shown = JSON.stringify(value) ?? String(value);
-  throw new HelperRefusal(`${helper}: refused ${shown.length > 80 ? shown.slice(0, 77) + '...' : shown}: expected ${expected}`);
+  throw new HelperRefusal(`${helper}: refused ${describeValue(value)}: expected ${expected}`);
+}
+
+/**
+ * The text of a scalar (null and undefined print as nothing); anything else
+ * is refused: an object's or array's text is not a value the template meant,
+ * and one with a `toString` key would not even convert.
+ */
+function text(helper: string, value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return refuse(helper, value, 'a string, number or boolean');
 }
 
 /** Handlebars passes its options object last; this drops it. */
@@ -25,23 +37,39 @@ function args(list: unknown[]): unknown[] {
 }
 
 const configHelpers: Record<string, HelperDelegate> = {
-  /** A bare HAProxy word: printable ASCII without spaces, quotes, backslash or `#`. */
+  /**
+   * A bare HAProxy word: printable ASCII without spaces, quotes, backslash,
+   * `#` or `%` (which starts a sample expression or a variable wherever
+   * HAProxy reads a log-format string, such as a header value).
+   */
   haproxyToken(value: unknown) {
     if (typeof value !== 'string' && typeof value !== 'number') refuse('haproxyToken', value, 'a string or number');
     const s = String(value);
-    if (!/^[\x21-\x7e]+$/.test(s) || /["'\\#]/.test(s)) refuse('haproxyToken', value, 'one word of printable ASCII without quotes, "\\" or "#"');
+    if (!/^[\x21-\x7e]+$/.test(s) || /["'\\#%]/.test(s)) refuse('haproxyToken', value, 'one word of printable ASCII without quotes, "\\", "#" or "%"');
     return s;
   },
-  /** An HAProxy double-quoted string. */
+  /**
+   * An HAProxy double-quoted string, `\`, `"` and `$` escaped. `%` is
+   * refused: in a log-format string (`http-request set-header`, `return`…)
+   * it runs a sample expression (`%[env(SECRET)]`) or fails the whole config,
+   * and no escape is right in both kinds of string. So is the empty string:
+   * HAProxy drops an empty word, and the words after it would move into its
+   * place (`cookie "" check` is a cookie named `check`).
+   */
   haproxyString(value: unknown) {
-    const s = String(value ?? '');
-    if (CONTROL.test(s)) refuse('haproxyString', value, 'no control characters');
+    const s = text('haproxyString', value);
+    if (s === '' || CONTROL.test(s) || s.includes('%')) refuse('haproxyString', value, 'a non-empty string without control characters or "%"');
     return `"${s.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
   },
-  /** An nginx double-quoted string; `$` is refused because nginx expands variables in most strings and has no escape for it. */
+  /**
+   * An nginx double-quoted string; `$` is refused because nginx expands
+   * variables in most strings and has no escape for it, and so is anything
+   * over MAX_NGINX_WORD characters: nginx reads its config in 4 KB pieces and
+   * fails the whole file on a word that does not fit in one.
+   */
   nginxString(value: unknown) {
-    const s = String(value ?? '');
-    if (CONTROL.test(s) || s.includes('$')) refuse('nginxString', value, 'no control characters and no "$"');
+    const s = text('nginxString', value);
+    if (CONTROL.test(s) || s.includes('$') || s.length > MAX_NGINX_WORD) refuse('nginxString', value, `no control characters, no "$", at most ${MAX_NGINX_WORD} characters`);
     return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
   },
   asHostname(value: unknown) {
@@ -58,15 +86,22 @@ const configHelpers: Record<string, HelperDelegate> = {
     return value;
   },
   asCidr(value: unknown) {
-    const s = String(value);
+    const s = typeof value === 'string' ? value : '';
     const m = /^([0-9.]+|[0-9A-Fa-f:]+)\/(\d{1,3})$/.exec(s);
     if (!m || !isHost(m[1]) || Number(m[2]) > (m[1]!.includes(':') ? 128 : 32)) refuse('asCidr', value, 'an address/prefix-length');
     return s;
   },
-  /** Any single-line text, for comments and the like. */
+  /** Any single-line text, for comments and the like; at most MAX_NGINX_WORD characters (nginx refuses a longer comment too). */
   asLine(value: unknown) {
-    if (!isSingleLine(String(value ?? ''))) refuse('asLine', value, 'a single line');
-    return String(value ?? '');
+    const s = text('asLine', value);
+    if (!isSingleLine(s, MAX_NGINX_WORD)) refuse('asLine', value, `a single line of at most ${MAX_NGINX_WORD} characters`);
+    return s;
+  },
+  /** `host:port` as a proxy's server line wants it: an IPv6 address in brackets (`[::1]:8080`), which nginx requires. */
+  asHostPort(host: unknown, port: unknown) {
+    if (!isHost(host)) refuse('asHostPort', host, 'a hostname or IP address');
+    if (!isPort(port)) refuse('asHostPort', port, 'a port 1-65535');
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   },
 };
 

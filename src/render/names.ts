@@ -6,12 +6,13 @@ export function escapedId(id: string): string {
 }
 
 /**
- * A name made only of `[A-Za-z0-9-]` and `_xx` escapes, one-to-one with the id,
- * valid wherever a bare identifier is (nginx upstream names included, where
- * `:` would read as a port).
+ * A name made only of `[a-z0-9-]` and `_xx` escapes, one-to-one with the id
+ * even when case is ignored (nginx compares upstream names without case, so
+ * `Web` and `web` must not both be `web`), valid wherever a bare identifier
+ * is (nginx upstream names included, where `:` would read as a port).
  */
 export function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9-]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return id.replace(/[^a-z0-9-]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** Marathon-DNS name of an app: `/shop/web` → `web-shop`. */

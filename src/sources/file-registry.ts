@@ -1,7 +1,8 @@
 import type { Backend, Service } from '../state/model.js';
 import { sortBackends } from '../state/merge.js';
-import { isBackendId, isHost, isPort, isServiceId, isWeight, parsePort, safeStringMap } from '../state/validate.js';
+import { describeValue, isBackendId, isHost, isPort, isServiceId, isWeight, parsePort, safeStringMap } from '../state/validate.js';
 import { routingFromLabels } from './labels.js';
+import { ignoredLabelsNote } from './raw-labels.js';
 
 /** Something in a registry file that was skipped: where, and why. */
 export type FileProblem = (where: string, why: string) => void;
@@ -39,8 +40,11 @@ function parseEntry(entry: unknown, where: string, problem: FileProblem): Servic
     servicePort = parsePort(entry.servicePort);
     if (servicePort === null) return problem(at, `bad servicePort ${show(entry.servicePort)}: expected 1-65535`), null;
   }
+  if (entry.labels !== undefined && entry.labels !== null && !isObject(entry.labels)) problem(at, `labels ignored: expected an object of strings, got ${show(entry.labels)}`);
   const labels = safeStringMap(entry.labels, (k) => problem(at, `label ${show(k)} dropped: not a single-line string`));
   const routing = routingFromLabels(labels, {}, 0, (key, value, expected) => problem(at, `label ${key}=${show(value)} ignored: expected ${expected}`));
+  const note = ignoredLabelsNote(routing.refusedRaw, routing.unsupported);
+  if (note) problem(at, note);
   if (!routing.enabled) return null;
   const backends: Backend[] = [];
   const seen = new Set<string>();
@@ -55,7 +59,7 @@ function parseEntry(entry: unknown, where: string, problem: FileProblem): Servic
     if (!isBackendId(id)) return problem(bw, `bad id ${show(b.id)}`);
     if (seen.has(id)) return problem(bw, `duplicate backend ${id}`);
     seen.add(id);
-    backends.push({ id, host: b.host, port: b.port, weight, healthy: b.healthy !== false, draining: b.draining === true });
+    backends.push({ id, host: b.host, port: b.port, weight, healthy: b.healthy !== false, draining: b.draining === true, checkPort: null });
   });
   if (!Array.isArray(entry.backends)) problem(at, 'no "backends" array: rendering it with none');
   return {
@@ -71,6 +75,11 @@ function parseEntry(entry: unknown, where: string, problem: FileProblem): Servic
     balance: routing.balance,
     sticky: routing.sticky,
     healthCheck: null,
+    bindAddress: routing.bindAddress,
+    sslCert: routing.sslCert,
+    redirectToHttps: routing.redirectToHttps,
+    backendWeight: routing.backendWeight,
+    raw: {},
     labels,
     env: {},
     backends: sortBackends(backends),
@@ -81,8 +90,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** A value shown in an error: JSON, cut short so hostile input cannot flood a log line. */
+/** A value shown in an error: JSON, cut short so hostile input cannot flood a log line; never throws (see describeValue). */
 export function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+  return describeValue(v);
 }

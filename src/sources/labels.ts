@@ -1,8 +1,13 @@
-import type { Balance, Mode } from '../state/model.js';
-import { isBalance, isMode, isPathPrefix, isVhost, parsePort, splitList } from '../state/validate.js';
+import type { Balance, Mode, RawConfig } from '../state/model.js';
+import { isBalance, isBindAddress, isCertPath, isMode, isPathPrefix, isVhost, parseInteger, parsePort, splitList } from '../state/validate.js';
+import { otherPortLabels } from './raw-labels.js';
 
 // The routing vocabulary of marathon-lb labels (and Bamboo's BAMBOO_TCP_PORT),
-// read for one service port. The Marathon and file sources both speak it.
+// read for one service port. The Marathon, file and ZooKeeper sources all speak it.
+
+/** The HAPROXY_{n}_* suffixes read here; any other is a marathon-lb template override or unsupported. */
+const ROUTING = new Set(['VHOST', 'PATH', 'GROUP', 'MODE', 'PORT', 'BALANCE', 'STICKY', 'ENABLED', 'BIND_ADDR', 'REDIRECT_TO_HTTPS', 'SSL_CERT', 'BACKEND_WEIGHT', 'BACKEND_HEALTHCHECK_PORT_INDEX']);
+const MAX_BACKEND_WEIGHT = 1_000_000;
 
 /** What labels say about one port of a service; values are already checked. */
 export interface PortRouting {
@@ -13,29 +18,43 @@ export interface PortRouting {
   readonly paths: readonly string[];
   /** Bind port instead of the service port (HAPROXY_{n}_PORT, BAMBOO_TCP_PORT). */
   readonly port: number | null;
-  /** null: the labels do not say. */
+  /** null: the labels do not say. A vhost makes it http whatever they say. */
   readonly mode: Mode | null;
   readonly balance: Balance;
   readonly sticky: boolean;
+  readonly bindAddress: string | null;
+  readonly redirectToHttps: boolean;
+  readonly sslCert: string | null;
+  readonly backendWeight: number;
+  /** Index of the port whose health check (and task port) checks this one; null: its own. */
+  readonly healthCheckPortIndex: number | null;
+  readonly raw: RawConfig;
+  /** Raw-config label keys refused (not allowed, or not one line). */
+  readonly refusedRaw: readonly string[];
+  /** marathon-lb label keys Switchyard does not support. */
+  readonly unsupported: readonly string[];
 }
 
 /** A label or env value that failed its check: which one and why. */
 export type Rejection = (key: string, value: string, expected: string) => void;
 
+/** Reads port `n`'s routing from labels and env; `allowRaw` lets marathon-lb template-override labels through as raw config. */
 export function routingFromLabels(
   labels: Readonly<Record<string, string>>,
   env: Readonly<Record<string, string>>,
   n: number,
   reject: Rejection,
+  allowRaw = false,
 ): PortRouting {
-  const label = (suffix: string): string | undefined => labels[`HAPROXY_${n}_${suffix}`];
+  const key = (suffix: string) => `HAPROXY_${n}_${suffix}`;
+  const label = (suffix: string): string | undefined => labels[key(suffix)];
 
   const vhosts: string[] = [];
   const vhostLabel = label('VHOST');
   if (vhostLabel !== undefined) {
     for (const v of splitList(vhostLabel)) {
       if (isVhost(v)) vhosts.push(v.toLowerCase());
-      else reject(`HAPROXY_${n}_VHOST`, v, 'a hostname');
+      else reject(key('VHOST'), v, 'a hostname');
     }
   }
 
@@ -43,14 +62,14 @@ export function routingFromLabels(
   const pathLabel = label('PATH');
   if (pathLabel !== undefined) {
     if (isPathPrefix(pathLabel)) paths.push(pathLabel);
-    else reject(`HAPROXY_${n}_PATH`, pathLabel, 'a path starting with "/"');
+    else reject(key('PATH'), pathLabel, 'a path starting with "/"');
   }
 
   let port: number | null = null;
   const portLabel = label('PORT');
   if (portLabel !== undefined) {
     port = parsePort(portLabel);
-    if (port === null) reject(`HAPROXY_${n}_PORT`, portLabel, 'a port 1-65535');
+    if (port === null) reject(key('PORT'), portLabel, 'a port 1-65535');
   }
   let mode: Mode | null = null;
   if (n === 0 && env.BAMBOO_TCP_PORT !== undefined) {
@@ -64,19 +83,37 @@ export function routingFromLabels(
   const modeLabel = label('MODE');
   if (modeLabel !== undefined) {
     if (isMode(modeLabel)) mode = modeLabel;
-    else reject(`HAPROXY_${n}_MODE`, modeLabel, '"http" or "tcp"');
+    else reject(key('MODE'), modeLabel, '"http" or "tcp"');
+  }
+  // marathon-lb: a vhost is matched on the Host header, which only http mode reads.
+  if (mode === 'tcp' && vhosts.length > 0) {
+    reject(key('MODE'), 'tcp', 'http: a service with a vhost is served in http mode');
+    mode = 'http';
   }
 
   let balance: Balance = 'roundrobin';
   const balanceLabel = label('BALANCE');
   if (balanceLabel !== undefined) {
     if (isBalance(balanceLabel)) balance = balanceLabel;
-    else reject(`HAPROXY_${n}_BALANCE`, balanceLabel, 'a balance algorithm');
+    else reject(key('BALANCE'), balanceLabel, 'a balance algorithm');
   }
 
   const groupLabel = label('GROUP') ?? labels.HAPROXY_GROUP;
   const groups = groupLabel === undefined ? [] : splitList(groupLabel);
 
+  const checked = <T>(suffix: string, parse: (v: string) => T | null, expected: string): T | null => {
+    const v = label(suffix);
+    if (v === undefined) return null;
+    const parsed = parse(v.trim());
+    if (parsed === null) reject(key(suffix), v, expected);
+    return parsed;
+  };
+  const bindAddress = checked('BIND_ADDR', (v) => (isBindAddress(v) ? v : null), 'an IPv4 or IPv6 address');
+  const sslCert = checked('SSL_CERT', (v) => (isCertPath(v) ? v : null), 'an absolute path of [A-Za-z0-9._-] segments');
+  const backendWeight = checked('BACKEND_WEIGHT', (v) => parseInteger(v, -MAX_BACKEND_WEIGHT, MAX_BACKEND_WEIGHT), 'an integer') ?? 0;
+  const healthCheckPortIndex = checked('BACKEND_HEALTHCHECK_PORT_INDEX', (v) => parseInteger(v, 0, 1000), 'a port index 0-1000');
+
+  const other = otherPortLabels(labels, n, ROUTING, allowRaw);
   return {
     enabled: label('ENABLED')?.toLowerCase() !== 'false',
     groups,
@@ -85,8 +122,21 @@ export function routingFromLabels(
     port,
     mode,
     balance,
-    sticky: label('STICKY')?.toLowerCase() === 'true',
+    sticky: isTrue(label('STICKY')),
+    bindAddress,
+    redirectToHttps: isTrue(label('REDIRECT_TO_HTTPS')),
+    sslCert,
+    backendWeight,
+    healthCheckPortIndex,
+    raw: other.raw,
+    refusedRaw: other.refused,
+    unsupported: other.unsupported,
   };
+}
+
+/** marathon-lb's reading of a boolean label. */
+function isTrue(v: string | undefined): boolean {
+  return v !== undefined && ['true', 't', 'yes', 'y'].includes(v.trim().toLowerCase());
 }
 
 /** marathon-lb's group filter: "*" takes everything; otherwise the port must name the group. */

@@ -1,4 +1,4 @@
-import type { Backend, Rule, Service } from './model.js';
+import type { Backend, HealthCheck, Rule, Service } from './model.js';
 
 // Pure functions from what the sources said to what the proxies serve.
 
@@ -48,8 +48,12 @@ export function sameService(a: Service, b: Service): boolean {
     a.sticky === b.sticky &&
     sameList(a.vhosts, b.vhosts) &&
     sameList(a.paths, b.paths) &&
-    a.healthCheck?.protocol === b.healthCheck?.protocol &&
-    a.healthCheck?.path === b.healthCheck?.path &&
+    sameHealthCheck(a.healthCheck, b.healthCheck) &&
+    a.bindAddress === b.bindAddress &&
+    a.sslCert === b.sslCert &&
+    a.redirectToHttps === b.redirectToHttps &&
+    a.backendWeight === b.backendWeight &&
+    sameMap(a.raw, b.raw) &&
     sameMap(a.labels, b.labels) &&
     sameMap(a.env, b.env) &&
     a.backends.length === b.backends.length &&
@@ -58,7 +62,28 @@ export function sameService(a: Service, b: Service): boolean {
 }
 
 export function sameBackend(a: Backend, b: Backend): boolean {
-  return a.id === b.id && a.host === b.host && a.port === b.port && a.weight === b.weight && a.healthy === b.healthy && a.draining === b.draining;
+  return (
+    a.id === b.id &&
+    a.host === b.host &&
+    a.port === b.port &&
+    a.weight === b.weight &&
+    a.healthy === b.healthy &&
+    a.draining === b.draining &&
+    a.checkPort === b.checkPort
+  );
+}
+
+function sameHealthCheck(a: HealthCheck | null, b: HealthCheck | null): boolean {
+  if (a === b) return true;
+  return (
+    a !== null &&
+    b !== null &&
+    a.protocol === b.protocol &&
+    a.path === b.path &&
+    a.intervalSeconds === b.intervalSeconds &&
+    a.timeoutSeconds === b.timeoutSeconds &&
+    a.maxConsecutiveFailures === b.maxConsecutiveFailures
+  );
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -18,13 +18,28 @@ export interface Backend {
   readonly healthy: boolean;
   /** Going away (TASK_KILLING): finish in-flight requests, take no new ones. */
   readonly draining: boolean;
+  /** The port proxy-side health checks probe (HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX); null: `port`. */
+  readonly checkPort: number | null;
 }
 
 /** A health check as the registry describes it; drives proxy-side checks. */
 export interface HealthCheck {
   readonly protocol: 'HTTP' | 'HTTPS' | 'TCP';
   readonly path?: string;
+  /** Seconds between checks (Marathon's intervalSeconds, 1–86400); absent: the template's default. */
+  readonly intervalSeconds?: number;
+  /** Seconds a check may take (Marathon's timeoutSeconds, 1–86400); absent: the template's default. */
+  readonly timeoutSeconds?: number;
+  /** Failures in a row Marathon tolerates before killing the task (0–1000; 0: never kills); absent: not said. */
+  readonly maxConsecutiveFailures?: number;
 }
+
+/**
+ * marathon-lb's template-override labels an operator allowed
+ * (`marathon.allowRawLabels`), by camelCase template name
+ * (`HAPROXY_0_BACKEND_HEAD` → `backendHead`): one checked line of raw config each.
+ */
+export type RawConfig = Readonly<Record<string, string>>;
 
 /** One routable thing: a Marathon app's port, a ZooKeeper service or a file entry. */
 export interface Service {
@@ -46,6 +61,16 @@ export interface Service {
   readonly balance: Balance;
   readonly sticky: boolean;
   readonly healthCheck: HealthCheck | null;
+  /** Address its own listener binds (HAPROXY_{n}_BIND_ADDR), an IP literal; null: the target's `vars.bind`. */
+  readonly bindAddress: string | null;
+  /** PEM file (absolute path) its listener and vhosts are served with over TLS (HAPROXY_{n}_SSL_CERT); null: no TLS of its own. */
+  readonly sslCert: string | null;
+  /** Plain-HTTP requests reaching it on the shared listener are redirected to https (HAPROXY_{n}_REDIRECT_TO_HTTPS). */
+  readonly redirectToHttps: boolean;
+  /** Route priority among routes of the same kind, higher first (HAPROXY_{n}_BACKEND_WEIGHT); 0 by default. */
+  readonly backendWeight: number;
+  /** Raw config lines the operator allowed from marathon-lb template labels; empty unless allowed. */
+  readonly raw: RawConfig;
   readonly labels: Readonly<Record<string, string>>;
   readonly env: Readonly<Record<string, string>>;
   /** Sorted by id. */

@@ -1,5 +1,5 @@
 import type { Rule } from './model.js';
-import { isAclCondition, isBalance, isMode, isPathPrefix, isPort, isServiceId, isVhost } from './validate.js';
+import { describeValue, isAclCondition, isBalance, isMode, isPathPrefix, isPort, isServiceId, isVhost } from './validate.js';
 
 // Routing rules as people write them (the HTTP API) and as ZooKeeper stores
 // them: one checked, canonical shape for both.
@@ -52,7 +52,7 @@ export function validateRule(body: unknown, expectedId?: string): RuleCheck {
     rule.balance = doc.balance;
   }
   if (present(doc.acl)) {
-    if (!isAclCondition(doc.acl)) return refuse(`bad "acl" ${show(doc.acl)}: expected one line of printable ASCII without "#", at most 1024 characters`);
+    if (!isAclCondition(doc.acl)) return refuse(`bad "acl" ${show(doc.acl)}: expected an HAProxy ACL criterion such as "hdr(host) -i shop.example.com": one line of printable ASCII, at most 1024 characters, starting with a sample fetch, quotes balanced, no "#", no "$" inside double quotes, no -f pattern files, env fetch or map converters`);
     rule.acl = doc.acl;
   }
   return { ok: true, rule };
@@ -103,8 +103,7 @@ function refuse(reason: string): RuleCheck {
   return { ok: false, reason };
 }
 
-/** A value quoted for an error message: JSON (so control characters show escaped), cut short. */
+/** A value quoted for an error message: JSON (so control characters show escaped), cut short; never throws. */
 function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+  return describeValue(v);
 }

@@ -444,8 +444,9 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       await own.start();
       await eventually(() => ownReg.put(`${p}/nerve/web/c`, nerve(b[2]!)), { timeoutMs: 30_000, message: 'registering after the restart' });
       await eventually(() => ownReg.remove(`${p}/nerve/web/a`), { timeoutMs: 30_000, message: 'deregistering after the restart' });
-      await serves(`${stack.proxy}/web`, ['beta', 'gamma']);
-      await eventually(async () => expect((await stack.health()).status).to.equal('ok'), { message: 'healthy again' });
+      // Reconnecting takes the client's retry interval plus, on a busy machine, a session expiry and a full re-read.
+      await serves(`${stack.proxy}/web`, ['beta', 'gamma'], {}, 30_000);
+      await eventually(async () => expect((await stack.health()).status).to.equal('ok'), { timeoutMs: 30_000, message: 'healthy again' });
       const after = (await stack.health()).sources.zookeeper.detail.zookeeper;
       // ZooKeeper keeps sessions across a restart on the same dataDir (REAL-SERVERS §3.5 S1/S4), so the client
       // normally resumes its session and re-sends its watches; on a starved machine the server may expire it

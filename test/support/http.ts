@@ -1,4 +1,5 @@
-import { get, request, type IncomingHttpHeaders } from 'node:http';
+import { get, request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { get as tlsGet } from 'node:https';
 
 /** What a GET returned, whatever the status code. */
 export interface HttpResponse {
@@ -19,18 +20,30 @@ export interface HttpGetOptions {
  */
 export function httpGet(url: string, { headers = {}, timeoutMs = 5000 }: HttpGetOptions = {}): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false, headers: { connection: 'close', ...headers }, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      res.on('error', reject);
-    });
+    const req = get(url, { agent: false, headers: { connection: 'close', ...headers }, timeout: timeoutMs }, (res) => collect(res, resolve, reject));
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: no activity for ${timeoutMs} ms`)));
     req.on('error', reject);
   });
+}
+
+/** httpGet over TLS, sending `servername` as SNI and trusting any certificate (tests serve self-signed ones). */
+export function httpsGet(url: string, { headers = {}, timeoutMs = 5000, servername }: HttpGetOptions & { servername?: string } = {}): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const options = { agent: false, rejectUnauthorized: false, servername, headers: { connection: 'close', ...headers }, timeout: timeoutMs };
+    const req = tlsGet(url, options, (res) => collect(res, resolve, reject));
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no activity for ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+function collect(res: IncomingMessage, resolve: (r: HttpResponse) => void, reject: (e: Error) => void): void {
+  let body = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    body += chunk;
+  });
+  res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+  res.on('error', reject);
 }
 
 /** Sends `n` sequential GETs and counts responses by body; rejects on the first non-2xx so a distribution check never hides errors. */

@@ -58,6 +58,12 @@ export interface AddTaskOptions {
   /** Defaults to the host itself when it is an IPv4 literal. */
   ipAddresses?: IpAddress[];
   slaveId?: string;
+  /**
+   * The UUID in the task and instance ids (random by default). Two doubles
+   * standing for one cluster (a leader and the standby that takes over) must
+   * agree on task ids, as Marathon's shared state in ZooKeeper makes them.
+   */
+  uuid?: string;
 }
 
 /** How killTask reaches TASK_KILLED. */
@@ -171,6 +177,8 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   private readonly agentIds = new Map<string, string>();
   private server: http.Server | undefined;
   private hostPort: string | undefined;
+  // Test-only: bytes served as extra elements of app lists (hostile-input specs).
+  private readonly rawApps: Buffer[] = [];
 
   constructor(options: MarathonDoubleOptions = {}) {
     super();
@@ -321,6 +329,32 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   getApp(id: string): MarathonApp | undefined {
     const rec = this.apps.get(canonicalId(id));
     return rec === undefined ? undefined : (JSON.parse(this.appJson(rec, true).toString()) as MarathonApp);
+  }
+
+  // ---- raw injection (hostile-input specs) -------------------------------------
+
+  /**
+   * Test-only: serves `json` exactly as given (any bytes; it should be one JSON
+   * value, or the whole list stops being JSON) as one more element of every
+   * `GET /v2/apps` list, after the real apps. No event is published.
+   */
+  addRawApp(json: string | Buffer): void {
+    this.rawApps.push(Buffer.isBuffer(json) ? json : Buffer.from(json));
+  }
+
+  /** Test-only: forgets every addRawApp element. */
+  clearRawApps(): void {
+    this.rawApps.length = 0;
+  }
+
+  /**
+   * Test-only: writes one SSE frame of `type` whose data line is `data` exactly
+   * as given (it must not contain a line break, which SSE would split) to
+   * every attached stream, as a Marathon sending malformed events would.
+   */
+  publishRaw(type: string, data: string | Buffer): void {
+    const frame = Buffer.concat([Buffer.from(`event: ${type}\r\ndata: `), Buffer.isBuffer(data) ? data : Buffer.from(data), Buffer.from('\r\n\r\n')]);
+    for (const stream of this.streams) if (!stream.stalled && (stream.types.size === 0 || stream.types.has(type))) stream.res.write(frame);
   }
 
   // ---- observation hooks ----------------------------------------------------
@@ -494,7 +528,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
 
   private answerAppList(res: http.ServerResponse, url: URL): void {
     const withTasks = wantsTasks(url.searchParams.getAll('embed'));
-    sendParts(res, 'apps', this.empty ? [] : [...this.apps.values()].map((rec) => this.appJson(rec, withTasks)));
+    sendParts(res, 'apps', this.empty ? [] : [...[...this.apps.values()].map((rec) => this.appJson(rec, withTasks)), ...this.rawApps]);
   }
 
   // `/v2/apps/{id}` always embeds tasks and counts (AppsResource.show, "for compatibility").
@@ -717,7 +751,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   }
 
   private createTask(rec: AppRecord, options: AddTaskOptions): TaskRecord {
-    const uuid = randomUUID();
+    const uuid = options.uuid ?? randomUUID();
     const safeId = rec.def.id.slice(1).replaceAll('/', '_');
     const now = isoNow();
     const state = options.state ?? 'TASK_RUNNING';

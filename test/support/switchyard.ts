@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import winston from 'winston';
 import { parseConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import type { ApplyResult } from '../../src/targets/target.js';
 import { httpGet } from './http.js';
 import { eventually } from './wait.js';
@@ -11,28 +13,56 @@ import { eventually } from './wait.js';
 export interface SwitchyardHandle {
   readonly daemon: Daemon;
   readonly url: string;
+  /** Every log entry (level, message, meta) when started with `captureLogs`; empty otherwise. */
+  readonly logs: LogEntry[];
   health(): Promise<{ status: number; body: { status: string; failing: string[] } & Record<string, unknown> }>;
   /** Resolves after the next cycle in which `target` installed a new config. */
   nextInstall(target: string): Promise<ApplyResult>;
   stop(): Promise<void>;
 }
 
+/** One log entry as winston hands it to a transport: `level`, `message` and the meta fields. */
+export type LogEntry = Record<string, unknown> & { level: string; message: string };
+
+/** Options of startSwitchyard. */
+export interface StartOptions {
+  /** Keep every log entry (debug and up) in `handle.logs`, to check what was logged. */
+  captureLogs?: boolean;
+}
+
+/** A logger that pushes every entry into `entries` (and prints too, under SWITCHYARD_TEST_LOG). */
+export function capturingLogger(entries: LogEntry[]): Logger {
+  const stream = new Writable({
+    objectMode: true,
+    write(info: LogEntry, _encoding, done) {
+      entries.push({ ...info });
+      done();
+    },
+  });
+  const transports: winston.transport[] = [new winston.transports.Stream({ stream })];
+  if (process.env.SWITCHYARD_TEST_LOG) transports.push(...createLogger('debug', 'text').transports);
+  return winston.createLogger({ level: 'debug', transports });
+}
+
 /**
  * Starts a daemon from a raw config object whose relative paths resolve
  * against `dir` (the config is also written there, as an operator would have
- * it). Logs are silent unless SWITCHYARD_TEST_LOG is set.
+ * it). Logs are silent unless SWITCHYARD_TEST_LOG is set, or kept in
+ * `handle.logs` with `captureLogs`.
  */
-export async function startSwitchyard(raw: Record<string, unknown>, dir: string): Promise<SwitchyardHandle> {
+export async function startSwitchyard(raw: Record<string, unknown>, dir: string, opts: StartOptions = {}): Promise<SwitchyardHandle> {
   const full = { http: { listen: '127.0.0.1:0' }, ...raw };
   writeFileSync(join(dir, 'switchyard.json'), JSON.stringify(full, null, 2));
   const config = parseConfig(full, dir);
-  const log = process.env.SWITCHYARD_TEST_LOG ? createLogger('debug', 'text') : silentLogger();
+  const logs: LogEntry[] = [];
+  const log = opts.captureLogs ? capturingLogger(logs) : process.env.SWITCHYARD_TEST_LOG ? createLogger('debug', 'text') : silentLogger();
   const daemon = new Daemon(config, log);
   await daemon.start();
   const url = `http://127.0.0.1:${daemon.address!.port}`;
   return {
     daemon,
     url,
+    logs,
     async health() {
       const r = await httpGet(`${url}/health`);
       return { status: r.status, body: JSON.parse(r.body) };

@@ -2,7 +2,7 @@ import type { Backend, Service } from '../../src/state/model.js';
 
 /** A backend on loopback, healthy unless said otherwise. */
 export function backend(id: string, port: number, extra: Partial<Backend> = {}): Backend {
-  return { id, host: '127.0.0.1', port, weight: 1, healthy: true, draining: false, ...extra };
+  return { id, host: '127.0.0.1', port, weight: 1, healthy: true, draining: false, checkPort: null, ...extra };
 }
 
 /** A plain HTTP service from the file source with the given backends. */
@@ -20,6 +20,11 @@ export function service(id: string, backends: Backend[] = [], extra: Partial<Ser
     balance: 'roundrobin',
     sticky: false,
     healthCheck: null,
+    bindAddress: null,
+    sslCert: null,
+    redirectToHttps: false,
+    backendWeight: 0,
+    raw: {},
     labels: {},
     env: {},
     backends,

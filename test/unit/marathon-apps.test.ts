@@ -70,13 +70,13 @@ describe('marathon apps → services', () => {
       record({
         id: '/a',
         ports: [10000],
-        labels: { HAPROXY_0_VHOST: 'A.example.com, b.example.com', HAPROXY_0_PATH: '/api', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_STICKY: 'true', HAPROXY_0_PORT: '8443', HAPROXY_0_MODE: 'tcp' },
+        labels: { HAPROXY_0_VHOST: 'A.example.com, b.example.com', HAPROXY_0_PATH: '/api', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_STICKY: 'true', HAPROXY_0_PORT: '8443' },
         tasks: [],
       }),
       '*',
       problem,
     );
-    expect(s).to.include({ servicePort: 8443, mode: 'tcp', balance: 'leastconn', sticky: true });
+    expect(s).to.include({ servicePort: 8443, mode: 'http', balance: 'leastconn', sticky: true });
     expect(s!.vhosts).to.deep.equal(['a.example.com', 'b.example.com']);
     expect(s!.paths).to.deep.equal(['/api']);
   });

@@ -119,14 +119,14 @@ describe('zookeeper services from instances', () => {
       'web',
       [
         member('i-1', '10.0.0.1', 80),
-        member('i-2', '10.0.0.2', 80, { labels: { HAPROXY_0_VHOST: 'Web.Example.com', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_PORT: '10080', HAPROXY_0_MODE: 'tcp' } }),
+        member('i-2', '10.0.0.2', 80, { labels: { HAPROXY_0_VHOST: 'Web.Example.com', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_PORT: '10080' } }),
         member('i-3', '10.0.0.3', 80, { labels: { HAPROXY_0_VHOST: 'other.example.com' } }),
       ],
       () => undefined,
     )!;
     expect(s.vhosts).to.deep.equal(['web.example.com']);
-    expect(s).to.include({ balance: 'leastconn', servicePort: 10080, mode: 'tcp' });
-    expect(s.labels).to.deep.equal({ HAPROXY_0_VHOST: 'Web.Example.com', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_PORT: '10080', HAPROXY_0_MODE: 'tcp' });
+    expect(s).to.include({ balance: 'leastconn', servicePort: 10080 });
+    expect(s.labels).to.deep.equal({ HAPROXY_0_VHOST: 'Web.Example.com', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_PORT: '10080' });
   });
 
   it('reports label values that fail their check and leaves them out', () => {

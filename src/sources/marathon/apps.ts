@@ -1,7 +1,8 @@
 import type { Backend, HealthCheck, Service } from '../../state/model.js';
 import { sortBackends } from '../../state/merge.js';
-import { isBackendId, isHost, isPort, isServiceId, safeStringMap } from '../../state/validate.js';
+import { describeValue, isBackendId, isHost, isIntegerIn, isPort, isServiceId, isSingleLine, safeStringMap } from '../../state/validate.js';
 import { inGroup, routingFromLabels } from '../labels.js';
+import { ignoredLabelsNote } from '../raw-labels.js';
 import type { MarathonApp, MarathonHealthCheck, MarathonTask } from './types.js';
 
 // Pure translation of Marathon's JSON into checked records and services.
@@ -31,31 +32,55 @@ export type Problem = (appId: string, field: string, why: string) => void;
 
 const SERVING = new Set(['TASK_RUNNING', 'TASK_KILLING']);
 
-/** Checks one app of /v2/apps; null when its id is unusable. */
+/**
+ * Checks one app of /v2/apps; null when its id is unusable. Nothing in it is
+ * trusted to have the type Marathon documents: a field of the wrong type is
+ * reported and left out, never thrown over.
+ */
 export function toAppRecord(app: MarathonApp, problem: Problem): AppRecord | null {
+  if (!isObject(app)) {
+    problem(describeValue(app), 'app', 'expected a JSON object');
+    return null;
+  }
   if (!isServiceId(app.id)) {
-    problem(String(app.id).slice(0, 80), 'id', 'expected [A-Za-z0-9._/-]');
+    // JSON-quoted: the id may hold a line break, which must not forge a log line.
+    problem(describeValue(app.id), 'id', 'expected [A-Za-z0-9._/-]');
     return null;
   }
   const id = app.id;
-  const labels = safeStringMap(app.labels, (k) => problem(id, `labels.${k.slice(0, 60)}`, 'not a single-line string'));
-  const env = safeStringMap(app.env, (k) => problem(id, `env.${k.slice(0, 60)}`, 'not a single-line string'));
+  for (const field of ['labels', 'env'] as const) {
+    if (app[field] !== undefined && app[field] !== null && !isObject(app[field])) problem(id, field, `ignored: expected an object of strings, got ${describeValue(app[field])}`);
+  }
+  // A key that is itself hostile is shown JSON-quoted, so it cannot forge a log line.
+  const key = (k: string) => (isSingleLine(k, 60) ? k : describeValue(k, 60));
+  const labels = safeStringMap(app.labels, (k) => problem(id, `labels.${key(k)}`, 'not a single-line string'));
+  const env = safeStringMap(app.env, (k) => problem(id, `env.${key(k)}`, 'not a single-line string'));
   const tasks = new Map<string, TaskRecord>();
-  for (const t of app.tasks ?? []) {
+  if (app.tasks !== undefined && app.tasks !== null && !Array.isArray(app.tasks)) problem(id, 'tasks', `ignored: expected an array, got ${describeValue(app.tasks)}`);
+  for (const t of Array.isArray(app.tasks) ? app.tasks : []) {
     const rec = toTaskRecord(t, id, problem);
     if (rec) tasks.set(rec.id, rec);
   }
-  return { id, labels, env, servicePorts: servicePorts(app), healthChecks: Array.isArray(app.healthChecks) ? app.healthChecks : [], tasks };
+  const healthChecks = Array.isArray(app.healthChecks) ? app.healthChecks : [];
+  healthChecks.forEach((hc, i) => {
+    if (!isObject(hc)) problem(id, `healthChecks[${i}]`, `expected an object, got ${describeValue(hc)}`);
+    else if (hc.path !== undefined && hc.path !== null && !isCheckPath(hc.path)) problem(id, `healthChecks[${i}].path`, `${describeValue(hc.path)} ignored: expected a path of printable ASCII without quotes, "#", ";", braces or "\\"`);
+  });
+  return { id, labels, env, servicePorts: servicePorts(app, (why) => problem(id, 'servicePorts', why)), healthChecks, tasks };
 }
 
 /** Checks one task; null when it cannot be a backend of anything. */
 export function toTaskRecord(t: MarathonTask, appId: string, problem: Problem): TaskRecord | null {
+  if (!isObject(t)) {
+    problem(appId, 'tasks[]', `expected an object, got ${describeValue(t)}`);
+    return null;
+  }
   if (!isBackendId(t.id)) {
-    problem(appId, 'tasks[].id', `bad task id ${JSON.stringify(t.id)?.slice(0, 80)}`);
+    problem(appId, 'tasks[].id', `bad task id ${describeValue(t.id)}`);
     return null;
   }
   if (!isHost(t.host)) {
-    problem(appId, `task ${t.id} host`, `expected a hostname or IP, got ${JSON.stringify(t.host)?.slice(0, 80)}`);
+    problem(appId, `task ${t.id} host`, `expected a hostname or IP, got ${describeValue(t.host)}`);
     return null;
   }
   const ports = Array.isArray(t.ports) ? t.ports.map((p) => (isPort(p) ? p : 0)) : [];
@@ -66,12 +91,35 @@ export function toTaskRecord(t: MarathonTask, appId: string, problem: Problem): 
   return { id: t.id, host: t.host, ports, state, health };
 }
 
-function servicePorts(app: MarathonApp): (number | null)[] {
-  const fromDefs = app.portDefinitions?.map((p) => p?.port);
-  const mappings = app.container?.docker?.portMappings ?? app.container?.portMappings;
-  const fromMappings = mappings?.map((m) => m?.servicePort);
-  const list = (fromMappings && fromMappings.length > 0 ? fromMappings : undefined) ?? (fromDefs && fromDefs.length > 0 ? fromDefs : undefined) ?? app.ports ?? [];
+function servicePorts(app: MarathonApp, problem: (why: string) => void): (number | null)[] {
+  const array = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
+  const fromDefs = array(app.portDefinitions)?.map((p) => (p as { port?: unknown } | null)?.port);
+  const container = isObject(app.container) ? app.container : undefined;
+  const mappings = array(isObject(container?.docker) ? container.docker.portMappings : undefined) ?? array(container?.portMappings);
+  const fromMappings = mappings?.map((m) => (m as { servicePort?: unknown } | null)?.servicePort);
+  const list = (fromMappings && fromMappings.length > 0 ? fromMappings : undefined) ?? (fromDefs && fromDefs.length > 0 ? fromDefs : undefined) ?? array(app.ports) ?? [];
+  const expect = (name: string, v: unknown, object: boolean) => {
+    if (v !== undefined && v !== null && (object ? !isObject(v) : !Array.isArray(v))) problem(`${name} ${describeValue(v, 40)} ignored: expected ${object ? 'an object' : 'an array'}`);
+  };
+  expect('portDefinitions', app.portDefinitions, false);
+  expect('ports', app.ports, false);
+  expect('container', app.container, true);
+  expect('container.portMappings', container?.portMappings, false);
+  expect('container.docker', container?.docker, true);
+  expect('container.docker.portMappings', isObject(container?.docker) ? container.docker.portMappings : undefined, false);
+  // 0 is Marathon's "none assigned"; anything else outside 1-65535 is bad data.
+  const bad = list.filter((p) => !isPort(p) && p !== 0 && p !== null && p !== undefined);
+  if (bad.length > 0) problem(`${bad.map((p) => describeValue(p, 40)).join(', ')} ignored: expected ports 1-65535`);
   return list.map((p) => (isPort(p) ? p : null));
+}
+
+/** A health-check path Switchyard passes on: printable ASCII without quotes, `#`, `;`, braces or backslash. */
+function isCheckPath(p: unknown): p is string {
+  return typeof p === 'string' && /^\/[\x21-\x7e]{0,254}$/.test(p) && !/["'#;{}\\]/.test(p);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** A task serves when running (or draining) and, where the app has health checks, every reported check passed. */
@@ -80,21 +128,33 @@ export function isHealthy(app: AppRecord, task: TaskRecord): boolean {
   return task.health.length > 0 && task.health.every(Boolean);
 }
 
-/** The services of an app, one per port that is enabled and in the group; ids are `<appId>` and `<appId>_<n>`. */
-export function appServices(app: AppRecord, group: string, problem: Problem): Service[] {
+/**
+ * The services of an app, one per port that is enabled and in the group; ids
+ * are `<appId>` and `<appId>_<n>`. Labels left out (raw config not allowed by
+ * `allowRaw`, marathon-lb labels not supported) are reported once, for the app.
+ */
+export function appServices(app: AppRecord, group: string, problem: Problem, allowRaw = false): Service[] {
   const count = Math.max(app.servicePorts.length, ...[...app.tasks.values()].map((t) => t.ports.length));
   const services: Service[] = [];
+  const refused: string[] = [];
+  const unsupported: string[] = [];
   for (let n = 0; n < count; n++) {
-    const routing = routingFromLabels(app.labels, app.env, n, (key, value, expected) =>
-      problem(app.id, key, `${JSON.stringify(value).slice(0, 80)} ignored: expected ${expected}`),
-    );
+    const reject = (key: string, value: string, expected: string) => problem(app.id, key, `${JSON.stringify(value).slice(0, 80)} ignored: expected ${expected}`);
+    const routing = routingFromLabels(app.labels, app.env, n, reject, allowRaw);
+    refused.push(...routing.refusedRaw);
+    unsupported.push(...routing.unsupported);
     if (!routing.enabled || !inGroup(routing, group)) continue;
-    const healthCheck = healthCheckFor(app.healthChecks, n);
+    // marathon-lb: a port without a check of its own takes the one of the port it is checked on.
+    const checkIndex = routing.healthCheckPortIndex ?? n;
+    const healthCheck = healthCheckFor(app.healthChecks, n) ?? (checkIndex !== n ? healthCheckFor(app.healthChecks, checkIndex) : null);
+    const httpCheck = healthCheck !== null && healthCheck.protocol !== 'TCP';
+    if (httpCheck && routing.mode === 'tcp') reject(`HAPROXY_${n}_MODE`, 'tcp', 'http: a service with an HTTP health check is served in http mode');
     const backends: Backend[] = [];
     for (const t of app.tasks.values()) {
       const port = t.ports[n];
       if (!SERVING.has(t.state) || !port) continue;
-      backends.push({ id: t.id, host: t.host, port, weight: 1, healthy: isHealthy(app, t), draining: t.state === 'TASK_KILLING' });
+      const checkPort = checkIndex !== n ? t.ports[checkIndex] || null : null;
+      backends.push({ id: t.id, host: t.host, port, weight: 1, healthy: isHealthy(app, t), draining: t.state === 'TASK_KILLING', checkPort });
     }
     services.push({
       id: n === 0 ? app.id : `${app.id}_${n}`,
@@ -102,26 +162,39 @@ export function appServices(app: AppRecord, group: string, problem: Problem): Se
       source: 'marathon',
       portIndex: n,
       servicePort: routing.port ?? app.servicePorts[n] ?? null,
-      mode: routing.mode ?? 'http',
+      mode: httpCheck ? 'http' : (routing.mode ?? 'http'),
       vhosts: routing.vhosts,
       paths: routing.paths,
       acl: null,
       balance: routing.balance,
       sticky: routing.sticky,
       healthCheck,
+      bindAddress: routing.bindAddress,
+      sslCert: routing.sslCert,
+      redirectToHttps: routing.redirectToHttps,
+      backendWeight: routing.backendWeight,
+      raw: routing.raw,
       labels: app.labels,
       env: app.env,
       backends: sortBackends(backends),
     });
   }
+  const note = ignoredLabelsNote(refused, unsupported);
+  if (note) problem(app.id, 'labels', note);
   return services;
 }
 
 function healthCheckFor(checks: readonly MarathonHealthCheck[], n: number): HealthCheck | null {
-  const hc = checks.find((c) => (c.portIndex ?? 0) === n && c.port === undefined);
+  const hc = checks.find((c) => isObject(c) && (c.portIndex ?? 0) === n && c.port === undefined);
   if (!hc) return null;
-  const protocol = String(hc.protocol ?? 'HTTP').replace(/^MESOS_/, '');
+  const protocol = (hc.protocol === undefined ? 'HTTP' : typeof hc.protocol === 'string' ? hc.protocol : '').replace(/^MESOS_/, '');
   if (protocol !== 'HTTP' && protocol !== 'HTTPS' && protocol !== 'TCP') return null;
-  const path = protocol !== 'TCP' && typeof hc.path === 'string' && /^\/[\x21-\x7e]{0,254}$/.test(hc.path) && !/["'#;{}\\]/.test(hc.path) ? hc.path : undefined;
-  return path ? { protocol, path } : { protocol };
+  const path = protocol !== 'TCP' && isCheckPath(hc.path) ? hc.path : undefined;
+  return {
+    protocol,
+    ...(path !== undefined && { path }),
+    ...(isIntegerIn(hc.intervalSeconds, 1, 86_400) && { intervalSeconds: hc.intervalSeconds }),
+    ...(isIntegerIn(hc.timeoutSeconds, 1, 86_400) && { timeoutSeconds: hc.timeoutSeconds }),
+    ...(isIntegerIn(hc.maxConsecutiveFailures, 0, 1000) && { maxConsecutiveFailures: hc.maxConsecutiveFailures }),
+  };
 }

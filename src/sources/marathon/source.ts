@@ -152,7 +152,7 @@ export class MarathonSource implements Source {
     const services: Service[] = [];
     this.emitted.clear();
     for (const app of next.values()) {
-      const list = appServices(app, this.config.group, this.problem);
+      const list = appServices(app, this.config.group, this.problem, this.config.allowRawLabels);
       this.emitted.set(app.id, list.map((s) => s.id));
       services.push(...list);
     }
@@ -296,7 +296,7 @@ export class MarathonSource implements Source {
   private emitApp(appId: string): void {
     if (!this.sink || !this.delivered) return;
     const app = this.apps.get(appId);
-    const services = app ? appServices(app, this.config.group, this.problem) : [];
+    const services = app ? appServices(app, this.config.group, this.problem, this.config.allowRawLabels) : [];
     const ids = services.map((s) => s.id);
     for (const old of this.emitted.get(appId) ?? []) if (!ids.includes(old)) this.sink({ kind: 'remove', source: this.name, id: old });
     for (const s of services) this.sink({ kind: 'upsert', source: this.name, service: s });

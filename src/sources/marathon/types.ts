@@ -7,6 +7,9 @@ export interface MarathonHealthCheck {
   path?: string;
   portIndex?: number;
   port?: number;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  maxConsecutiveFailures?: number;
 }
 
 export interface MarathonHealthResult {

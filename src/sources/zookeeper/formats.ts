@@ -3,6 +3,7 @@ import { sortBackends } from '../../state/merge.js';
 import { isBackendId, isHost, isWeight, parsePort, safeStringMap } from '../../state/validate.js';
 import { show } from '../file-registry.js';
 import { routingFromLabels } from '../labels.js';
+import { ignoredLabelsNote } from '../raw-labels.js';
 
 // What the instance znodes of each registry format say, decoded and checked:
 // nothing here has been trusted yet, so every value passes validate.ts before
@@ -32,7 +33,13 @@ export type Decoded =
 
 /** Decodes an instance znode's data in its registry's format. */
 export function decodeInstance(format: RegistryFormat, data: Buffer | string): Decoded {
-  const text = typeof data === 'string' ? data : data.toString('utf8');
+  let text: string;
+  try {
+    // JSON is UTF-8 (RFC 8259): bytes that are not are malformed data, not U+FFFD to pass on.
+    text = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    return invalid('not UTF-8: expected JSON');
+  }
   if (text.trim() === '') return invalid('empty znode: expected JSON');
   let doc: unknown;
   try {
@@ -93,6 +100,8 @@ function endpoint(host: unknown, rawPort: unknown, weight: number, labels: Recor
 export interface Member {
   readonly znode: string;
   readonly instance: Instance;
+  /** The instance znode's full path, to name it when its labels are refused. */
+  readonly path?: string;
 }
 
 /**
@@ -102,9 +111,12 @@ export interface Member {
  * first instance that carries any, may say otherwise. Null when the labels
  * disable the service. `problem` hears of labels and backends left out.
  */
-export function toService(name: string, members: readonly Member[], problem: (reason: string) => void): Service | null {
-  const labels = members.find((m) => m.instance.labels !== null && Object.keys(m.instance.labels).length > 0)?.instance.labels ?? {};
-  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) => problem(`label ${key}=${show(value)} ignored: expected ${expected}`));
+export function toService(name: string, members: readonly Member[], problem: (reason: string, znode?: string) => void): Service | null {
+  const labelled = members.find((m) => m.instance.labels !== null && Object.keys(m.instance.labels).length > 0);
+  const labels = labelled?.instance.labels ?? {};
+  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) => problem(`label ${key}=${show(value)} ignored: expected ${expected}`, labelled?.path));
+  const note = ignoredLabelsNote(routing.refusedRaw, routing.unsupported);
+  if (note) problem(note);
   if (!routing.enabled) return null;
   const backends: Backend[] = [];
   const addresses = new Set<string>();
@@ -119,7 +131,7 @@ export function toService(name: string, members: readonly Member[], problem: (re
     }
     addresses.add(address);
     ids.add(id);
-    backends.push({ id, host: instance.host, port: instance.port, weight: instance.weight, healthy: true, draining: false });
+    backends.push({ id, host: instance.host, port: instance.port, weight: instance.weight, healthy: true, draining: false, checkPort: null });
   }
   return {
     id: name,
@@ -134,6 +146,11 @@ export function toService(name: string, members: readonly Member[], problem: (re
     balance: routing.balance,
     sticky: routing.sticky,
     healthCheck: null,
+    bindAddress: routing.bindAddress,
+    sslCert: routing.sslCert,
+    redirectToHttps: routing.redirectToHttps,
+    backendWeight: routing.backendWeight,
+    raw: {},
     labels,
     env: {},
     backends: sortBackends(backends),

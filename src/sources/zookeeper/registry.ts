@@ -209,11 +209,11 @@ export class ZookeeperSource implements Source {
       present = true;
       for (const child of node.dir.names()) {
         const d = node.decoded.get(child);
-        if (d?.kind === 'instance') members.push({ znode: child, instance: d.instance });
+        if (d?.kind === 'instance') members.push({ znode: child, instance: d.instance, path: node.dir.childPath(child) });
       }
     });
     if (!present) return null;
-    return toService(name, members, (reason) => this.once.warnOnce('zookeeper service value ignored', { source: this.name, service: name, reason }));
+    return toService(name, members, (reason, znode) => this.once.warnOnce('zookeeper service value ignored', { source: this.name, service: name, ...(znode !== undefined && { znode }), reason }));
   }
 
   private readFailed(path: string, reason: string): void {
