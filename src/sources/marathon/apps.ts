@@ -61,6 +61,7 @@ export function toAppRecord(app: MarathonApp, problem: Problem): AppRecord | nul
     const rec = toTaskRecord(t, id, problem);
     if (rec) tasks.set(rec.id, rec);
   }
+  if (app.healthChecks !== undefined && app.healthChecks !== null && !Array.isArray(app.healthChecks)) problem(id, 'healthChecks', `ignored: expected an array, got ${describeValue(app.healthChecks)}`);
   const healthChecks = Array.isArray(app.healthChecks) ? app.healthChecks : [];
   healthChecks.forEach((hc, i) => {
     if (!isObject(hc)) problem(id, `healthChecks[${i}]`, `expected an object, got ${describeValue(hc)}`);
@@ -83,6 +84,7 @@ export function toTaskRecord(t: MarathonTask, appId: string, problem: Problem): 
     problem(appId, `task ${t.id} host`, `expected a hostname or IP, got ${describeValue(t.host)}`);
     return null;
   }
+  if (t.ports !== undefined && t.ports !== null && !Array.isArray(t.ports)) problem(appId, `task ${t.id} ports`, `ignored: expected an array, got ${describeValue(t.ports)}`);
   const ports = Array.isArray(t.ports) ? t.ports.map((p) => (isPort(p) ? p : 0)) : [];
   if (ports.includes(0)) problem(appId, `task ${t.id} ports`, 'a port outside 1-65535 is ignored');
   // Marathon before 1.4 has no task state; a started task there is running.
