@@ -418,7 +418,7 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
 
   it('keeps serving through a ZooKeeper outage longer than the session timeout, tells /health, and converges after the restart', async () => {
     const own = await startZookeeper();
-    const ownReg = await Registrar.connect(own.connect);
+    let ownReg = await Registrar.connect(own.connect);
     const p = '/outage';
     await ownReg.put(`${p}/nerve/web/a`, nerve(b[0]!));
     await ownReg.put(`${p}/nerve/web/b`, nerve(b[1]!));
@@ -442,6 +442,10 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       expect(await readFile(stack.output, 'utf8')).to.include(`:${b[1]!.port}`);
 
       await own.start();
+      // The test's own client gets a fresh connection: node-zookeeper-client can stall for good when it reconnects
+      // while the server is still starting (seen here; the daemon's client has a probe for exactly that).
+      ownReg.close();
+      ownReg = await Registrar.connect(own.connect);
       await eventually(() => ownReg.put(`${p}/nerve/web/c`, nerve(b[2]!)), { timeoutMs: 30_000, message: 'registering after the restart' });
       await eventually(() => ownReg.remove(`${p}/nerve/web/a`), { timeoutMs: 30_000, message: 'deregistering after the restart' });
       // Reconnecting takes the client's retry interval plus, on a busy machine, a session expiry and a full re-read.
