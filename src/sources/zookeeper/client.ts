@@ -200,11 +200,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     client.on('expired', () => {
       if (this.client !== client) return;
       this.log.warn('zookeeper session expired; opening a new one', { source: 'zookeeper', connect: this.connect, sessionId: this.current.sessionId });
-      client.removeAllListeners();
-      client.close();
-      this.set('expired');
-      this.emit('expired');
-      if (this.users > 0) this.open();
+      this.replace();
     });
     client.on('authenticationFailed', () => {
       if (this.client !== client) return;
@@ -223,6 +219,15 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
    */
   private async probe(): Promise<void> {
     if (this.probing || !this.client) return;
+    // node-zookeeper-client can stall for good when it reaches a server that is still starting (it never
+    // reads the handshake answer). Switchyard only reads, so after two session timeouts without a session the
+    // cheapest way back is a new one and a full re-read.
+    const waiting = this.current.state === 'disconnected' || this.current.state === 'connecting';
+    if (waiting && this.client.getState() !== zookeeper.State.SYNC_CONNECTED && Date.now() - this.current.since > 2 * this.opts.sessionTimeoutMs) {
+      this.log.warn('zookeeper client has not reconnected; opening a new session', { source: 'zookeeper', connect: this.connect, sinceMs: Date.now() - this.current.since });
+      this.replace();
+      return;
+    }
     const answering = this.current.state === 'connected';
     const stalled = this.current.state === 'disconnected' && this.client.getState() === zookeeper.State.SYNC_CONNECTED;
     if (!answering && !stalled) return;
@@ -243,6 +248,16 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     } finally {
       this.probing = false;
     }
+  }
+
+  /** Drops the current client and session for a new one; the sources re-read everything once it is up. */
+  private replace(): void {
+    const client = this.client!;
+    client.removeAllListeners();
+    client.close();
+    this.set('expired');
+    this.emit('expired');
+    if (this.users > 0) this.open();
   }
 
   private set(state: ZkSessionState['state'], extra: Partial<ZkSessionState> = {}): void {
