@@ -1,7 +1,6 @@
 import type { Backend, Service } from '../state/model.js';
-import { sortBackends } from '../state/merge.js';
 import { describeValue, isBackendId, isHost, isPort, isServiceId, isWeight, parsePort, safeStringMap } from '../state/validate.js';
-import { routingFromLabels } from './labels.js';
+import { labelledService, routingFromLabels } from './labels.js';
 import { ignoredLabelsNote } from './raw-labels.js';
 
 /** Something in a registry file that was skipped: where, and why. */
@@ -62,28 +61,7 @@ function parseEntry(entry: unknown, where: string, problem: FileProblem): Servic
     backends.push({ id, host: b.host, port: b.port, weight, healthy: b.healthy !== false, draining: b.draining === true, checkPort: null });
   });
   if (!Array.isArray(entry.backends)) problem(at, 'no "backends" array: rendering it with none');
-  return {
-    id: entry.id,
-    name: entry.id,
-    source: 'file',
-    portIndex: 0,
-    servicePort: routing.port ?? servicePort,
-    mode: routing.mode ?? 'http',
-    vhosts: routing.vhosts,
-    paths: routing.paths,
-    acl: null,
-    balance: routing.balance,
-    sticky: routing.sticky,
-    healthCheck: null,
-    bindAddress: routing.bindAddress,
-    sslCert: routing.sslCert,
-    redirectToHttps: routing.redirectToHttps,
-    backendWeight: routing.backendWeight,
-    raw: {},
-    labels,
-    env: {},
-    backends: sortBackends(backends),
-  };
+  return labelledService({ id: entry.id, source: 'file', servicePort, labels, backends }, routing);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

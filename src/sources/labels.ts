@@ -1,4 +1,5 @@
-import type { Balance, Mode, RawConfig } from '../state/model.js';
+import { sortBackends } from '../state/merge.js';
+import type { Backend, Balance, Mode, RawConfig, Service } from '../state/model.js';
 import { isBalance, isBindAddress, isCertPath, isMode, isPathPrefix, isVhost, parseInteger, parsePort, splitList } from '../state/validate.js';
 import { otherPortLabels } from './raw-labels.js';
 
@@ -142,4 +143,40 @@ function isTrue(v: string | undefined): boolean {
 /** marathon-lb's group filter: "*" takes everything; otherwise the port must name the group. */
 export function inGroup(routing: PortRouting, group: string): boolean {
   return group === '*' || routing.groups.includes(group);
+}
+
+/** What a single-port registry (file, ZooKeeper) knows of a service besides its labels. */
+export interface PlainService {
+  readonly id: string;
+  readonly source: string;
+  /** The registry's own port for the service's listener; a PORT label wins over it. */
+  readonly servicePort: number | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly backends: readonly Backend[];
+}
+
+/** A single-port service routed as its labels say: no health checks, env or raw labels of its own. */
+export function labelledService(s: PlainService, routing: PortRouting): Service {
+  return {
+    id: s.id,
+    name: s.id,
+    source: s.source,
+    portIndex: 0,
+    servicePort: routing.port ?? s.servicePort,
+    mode: routing.mode ?? 'http',
+    vhosts: routing.vhosts,
+    paths: routing.paths,
+    acl: null,
+    balance: routing.balance,
+    sticky: routing.sticky,
+    healthCheck: null,
+    bindAddress: routing.bindAddress,
+    sslCert: routing.sslCert,
+    redirectToHttps: routing.redirectToHttps,
+    backendWeight: routing.backendWeight,
+    raw: {},
+    labels: s.labels,
+    env: {},
+    backends: sortBackends([...s.backends]),
+  };
 }

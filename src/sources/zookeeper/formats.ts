@@ -1,8 +1,7 @@
 import type { Backend, Service } from '../../state/model.js';
-import { sortBackends } from '../../state/merge.js';
 import { isBackendId, isHost, isWeight, parsePort, safeStringMap } from '../../state/validate.js';
 import { show } from '../file-registry.js';
-import { routingFromLabels } from '../labels.js';
+import { labelledService, routingFromLabels } from '../labels.js';
 import { ignoredLabelsNote } from '../raw-labels.js';
 
 // What the instance znodes of each registry format say, decoded and checked:
@@ -133,28 +132,7 @@ export function toService(name: string, members: readonly Member[], problem: (re
     ids.add(id);
     backends.push({ id, host: instance.host, port: instance.port, weight: instance.weight, healthy: true, draining: false, checkPort: null });
   }
-  return {
-    id: name,
-    name,
-    source: 'zookeeper',
-    portIndex: 0,
-    servicePort: routing.port,
-    mode: routing.mode ?? 'http',
-    vhosts: routing.vhosts,
-    paths: routing.paths,
-    acl: null,
-    balance: routing.balance,
-    sticky: routing.sticky,
-    healthCheck: null,
-    bindAddress: routing.bindAddress,
-    sslCert: routing.sslCert,
-    redirectToHttps: routing.redirectToHttps,
-    backendWeight: routing.backendWeight,
-    raw: {},
-    labels,
-    env: {},
-    backends: sortBackends(backends),
-  };
+  return labelledService({ id: name, source: 'zookeeper', servicePort: null, labels, backends }, routing);
 }
 
 function invalid(reason: string): Decoded {
