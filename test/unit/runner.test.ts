@@ -108,6 +108,7 @@ describe('runner', () => {
     await runner.start();
     const sink = sources[0]!.sink!;
     sink({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
+    while (reloads.length === 0) await sleep(10);
     await sleep(30);
     const base = reloads.length;
     sink({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
