@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseServersState, type ServerState } from '../src/targets/haproxy/runtime.js';
 import { serversOf } from '../src/targets/haproxy/servers.js';
-import { startHaproxy } from '../test/support/haproxy.js';
+import { haproxyTarget, startHaproxy } from '../test/support/haproxy.js';
 import { httpGet } from '../test/support/http.js';
 import { MarathonDouble } from '../test/support/marathon-double.js';
 import { freePort } from '../test/support/ports.js';
@@ -124,11 +124,7 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
     marathon: { endpoints: [url], pollIntervalMs: 600_000 },
     targets: [
       {
-        name: 'haproxy',
-        template: join(repo, 'templates/haproxy.cfg.hbs'),
-        output,
-        validate: 'haproxy -c -f {{file}}',
-        reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
+        ...haproxyTarget(dir, output),
         ...(mode === 'runtime' ? { runtimeApi: admin } : {}),
         vars,
       },

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { startBackends } from '../test/support/backends.js';
-import { startHaproxy } from '../test/support/haproxy.js';
+import { haproxyTarget, startHaproxy } from '../test/support/haproxy.js';
 import { httpGet } from '../test/support/http.js';
 import { MarathonDouble } from '../test/support/marathon-double.js';
 import { freePort } from '../test/support/ports.js';
@@ -55,11 +55,7 @@ async function main() {
       marathon: { endpoints: [url], pollIntervalMs: 600_000 },
       targets: [
         {
-          name: 'haproxy',
-          template: join(repo, 'templates/haproxy.cfg.hbs'),
-          output,
-          validate: 'haproxy -c -f {{file}}',
-          reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
+          ...haproxyTarget(dir, output),
           vars: { bind: '127.0.0.1', httpPort: await freePort() },
         },
       ],

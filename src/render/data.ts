@@ -1,4 +1,4 @@
-import type { Backend, HealthCheck, RawConfig, Service, Snapshot } from '../state/model.js';
+import type { Backend, Service, Snapshot } from '../state/model.js';
 import { defaultPath, escapedId, mesosDnsId, safeName } from './names.js';
 import type { SlotTable } from './slots.js';
 
@@ -27,33 +27,11 @@ export interface TemplateSlot {
 }
 
 /** A service as templates see it: the model's fields plus names and routing worked out once. */
-export interface TemplateService {
-  readonly id: string;
-  readonly name: string;
-  readonly source: string;
-  readonly portIndex: number;
+export interface TemplateService extends Omit<Service, 'backends'> {
   readonly escapedId: string;
   readonly safeName: string;
-  readonly servicePort: number | null;
-  readonly mode: 'http' | 'tcp';
-  readonly vhosts: readonly string[];
   /** The path prefixes it is reachable at; `/<id>` when it has neither vhost, path nor acl. */
   readonly paths: readonly string[];
-  readonly acl: string | null;
-  readonly balance: string;
-  readonly sticky: boolean;
-  readonly healthCheck: HealthCheck | null;
-  /** Address of its own listener; null: `vars.bind`. */
-  readonly bindAddress: string | null;
-  /** PEM file to serve its listener and vhosts with over TLS; null: none. */
-  readonly sslCert: string | null;
-  readonly redirectToHttps: boolean;
-  /** Route priority among routes of the same kind, higher first. */
-  readonly backendWeight: number;
-  /** Raw config lines from allowed marathon-lb template labels, by camelCase template name. */
-  readonly raw: RawConfig;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly env: Readonly<Record<string, string>>;
   /** Backends to send traffic to: healthy and not draining. */
   readonly backends: readonly TemplateBackend[];
   /** Every known backend, with its health and drain state. */

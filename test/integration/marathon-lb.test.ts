@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits, httpGet, httpsGet } from '../support/http.js';
 import type { AppInput } from '../support/marathon-double.js';
 import { MarathonDouble } from '../support/marathon-double.js';
@@ -12,7 +12,6 @@ import { tempDir } from '../support/tmp.js';
 import { selfSignedPem } from '../support/tls.js';
 import { eventually } from '../support/wait.js';
 
-const repo = process.cwd();
 const hits = async (url: string, n: number, headers: Record<string, string> = {}) => [...(await countHits(url, n, headers)).keys()].sort();
 
 // Marathon apps labelled for marathon-lb, through the Marathon double, into
@@ -66,11 +65,7 @@ describe('marathon-lb labels, served by a real HAProxy', function () {
         marathon: { endpoints: [marathonUrl], pollIntervalMs: 60_000, requestTimeoutMs: 2000 },
         targets: [
           {
-            name: 'haproxy',
-            template: join(repo, 'templates/haproxy.cfg.hbs'),
-            output,
-            validate: 'haproxy -c -f {{file}}',
-            reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
+            ...haproxyTarget(dir, output),
             vars: { bind: '127.0.0.1', httpPort, httpsPort, timeoutClient: '5s' },
           },
         ],

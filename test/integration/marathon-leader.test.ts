@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits, httpGet } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
@@ -21,7 +21,6 @@ import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../suppor
 import { tempDir } from '../support/tmp.js';
 import { eventually, sleep } from '../support/wait.js';
 
-const repo = process.cwd();
 const APP = '/shop/web';
 
 describe('Marathon leader change and election (two Marathons, real HAProxy)', function () {
@@ -98,11 +97,7 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
         marathon: { endpoints: [urlA, urlB], pollIntervalMs: 60_000, streamIdleTimeoutMs: 2000, requestTimeoutMs: 2000 },
         targets: [
           {
-            name: 'haproxy',
-            template: join(repo, 'templates/haproxy.cfg.hbs'),
-            output,
-            validate: 'haproxy -c -q -f {{file}}',
-            reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
+            ...haproxyTarget(dir, output),
             vars: { bind: '127.0.0.1', httpPort: await freePort(), hardStopAfter: '2s' },
           },
         ],

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits, httpGet, httpPost } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
@@ -51,11 +51,7 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
         marathon: { endpoints: [marathonUrl], pollIntervalMs: 60_000, streamIdleTimeoutMs: 2000, requestTimeoutMs: 2000 },
         targets: [
           {
-            name: 'haproxy',
-            template: join(repo, 'templates/haproxy.cfg.hbs'),
-            output,
-            validate: 'haproxy -c -f {{file}}',
-            reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
+            ...haproxyTarget(dir, output),
             vars: { bind: '127.0.0.1', httpPort, timeoutClient: '5s' },
           },
         ],

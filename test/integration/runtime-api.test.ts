@@ -5,7 +5,7 @@ import { parseServersState } from '../../src/targets/haproxy/runtime.js';
 import { serversOf } from '../../src/targets/haproxy/servers.js';
 import type { ApplyResult } from '../../src/targets/target.js';
 import { startBackends, type Backend } from '../support/backends.js';
-import { startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
@@ -13,7 +13,6 @@ import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../suppor
 import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
-const repo = process.cwd();
 const served = async (port: number, n = 16) => [...(await countHits(`http://127.0.0.1:${port}/`, n)).keys()].sort();
 
 // Switchyard with `runtimeApi` beside a real HAProxy in master-worker mode:
@@ -47,11 +46,7 @@ describe('HAProxy runtime API: membership without reloads', function () {
         marathon: { endpoints: [url], pollIntervalMs: 60_000 },
         targets: [
           {
-            name: 'haproxy',
-            template: join(repo, 'templates/haproxy.cfg.hbs'),
-            output,
-            validate: 'haproxy -c -f {{file}}',
-            reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
+            ...haproxyTarget(dir, output),
             runtimeApi: admin,
             vars: { bind: '127.0.0.1', httpPort: await freePort(), statsSocket: admin, serverStateFile: join(dir, 'servers.state'), serverSlots: 8 },
           },

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
 import { httpGet } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
@@ -48,11 +48,8 @@ describe('template edited while the daemon runs', function () {
         file: { path: 'registry.json' },
         targets: [
           {
-            name: 'haproxy',
+            ...haproxyTarget(dir, 'haproxy.cfg'),
             template: 'haproxy.cfg.hbs',
-            output: 'haproxy.cfg',
-            validate: 'haproxy -c -f {{file}}',
-            reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
             vars: { bind: '127.0.0.1', httpPort },
           },
         ],

@@ -134,3 +134,19 @@ function parseShowProc(answer: string): ProcList {
   if (list.reloads < 0) throw new Error(`unexpected show proc answer:\n${answer}`);
   return list;
 }
+
+/**
+ * A Switchyard target for the default HAProxy template, validated with
+ * `haproxy -c` and reloaded, checked, through the master CLI of an HAProxy
+ * started by `startHaproxy({ dir })`. Spread it and add `vars` and the rest.
+ */
+export function haproxyTarget(dir: string, output: string) {
+  const repo = process.cwd();
+  return {
+    name: 'haproxy',
+    template: join(repo, 'templates/haproxy.cfg.hbs'),
+    output,
+    validate: 'haproxy -c -f {{file}}',
+    reload: `${join(repo, 'bin/haproxy-reload')} ${join(dir, 'master.sock')}`,
+  };
+}
