@@ -25,6 +25,14 @@ describe('app list splitter', () => {
     }
   });
 
+  it('tells escaped quotes from closing ones across any chunk boundary, whatever the run of backslashes', () => {
+    const tricky = ['\\', '\\"', '"\\', '\\\\"}', 'a\\\\\\"]{', '\\"\\"\\'];
+    const text = JSON.stringify({ apps: tricky.map((v, i) => ({ id: `/t${i}`, labels: { [v]: v }, env: { K: `${v}}` } })) });
+    for (let size = 1; size <= text.length; size++) {
+      expect(split(text, size).map((j) => JSON.parse(j)), `chunks of ${size}`).to.deep.equal(JSON.parse(text).apps);
+    }
+  });
+
   it('ignores other keys of the top-level object, arrays included', () => {
     const apps = split(JSON.stringify({ version: '1', other: [{ id: '/nope' }], apps: [{ id: '/yes' }], more: {} }), 5);
     expect(apps.map((j) => JSON.parse(j).id)).to.deep.equal(['/yes']);

@@ -37,22 +37,38 @@ export class AppSplitter {
   push(chunk: Buffer): void {
     let appStart = this.app ? 0 : -1;
     let keyStart = -1;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
       if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) {
-          this.inString = false;
-          if (this.depth === 1) {
-            this.key.push(chunk.subarray(keyStart < 0 ? 0 : keyStart, i));
-            this.lastKey = Buffer.concat(this.key).toString('utf8');
-            this.key = [];
-            keyStart = -1;
-          }
+        if (this.escaped) {
+          this.escaped = false;
+          i++;
+          continue;
+        }
+        // Most of the body is inside strings: jump to the next quote (memchr) instead of visiting every byte.
+        const q = chunk.indexOf(QUOTE, i);
+        const stop = q < 0 ? n : q;
+        let k = stop - 1;
+        while (k >= i && chunk[k] === BACKSLASH) k--;
+        const oddBackslashes = (stop - 1 - k) % 2 === 1;
+        if (q < 0) {
+          // The chunk ends inside the string; a lone backslash at its end escapes the next chunk's first byte.
+          this.escaped = oddBackslashes;
+          break;
+        }
+        i = q + 1;
+        if (oddBackslashes) continue;
+        this.inString = false;
+        if (this.depth === 1) {
+          this.key.push(chunk.subarray(keyStart < 0 ? 0 : keyStart, q));
+          this.lastKey = Buffer.concat(this.key).toString('utf8');
+          this.key = [];
+          keyStart = -1;
         }
         continue;
       }
+      const b = chunk[i]!;
       if (b === QUOTE) {
         this.inString = true;
         if (this.depth === 1) keyStart = i + 1;
@@ -66,14 +82,16 @@ export class AppSplitter {
         }
       } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
         if (this.depth === 3 && this.inApps && this.app) {
-          this.app.push(chunk.subarray(appStart, i + 1));
-          this.onApp(Buffer.concat(this.app).toString('utf8'));
+          // An app within one chunk (the common case) is decoded straight from it, without a copy.
+          const text = this.app.length === 0 ? chunk.toString('utf8', appStart, i + 1) : Buffer.concat([...this.app, chunk.subarray(appStart, i + 1)]).toString('utf8');
           this.app = null;
           appStart = -1;
+          this.onApp(text);
         } else if (this.depth === 2 && this.inApps) this.inApps = false;
         this.depth--;
         if (this.depth < 0) throw new AppListError('unbalanced brackets');
       }
+      i++;
     }
     if (this.app && appStart >= 0) this.app.push(chunk.subarray(appStart));
     if (this.inString && this.depth === 1) this.key.push(chunk.subarray(keyStart < 0 ? 0 : keyStart));
