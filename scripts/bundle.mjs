@@ -1,14 +1,14 @@
-// Bundles the command line into dist/bundle/ (one file per load phase), so
-// start-up reads and compiles a few files instead of hundreds of modules:
-// about half the import time. bin/switchyard.js uses it when it is at least
-// as new as dist/src.
+// Bundles the command line into one CommonJS file, dist/bundle/switchyard.cjs,
+// which bin/switchyard.js loads with V8's code cache (see there): start-up
+// then neither resolves hundreds of modules nor compiles megabytes of
+// JavaScript. bin/switchyard.js uses it when it is at least as new as dist/src.
 //
 // Two parts of axios that Switchyard never uses are left out of the bundle,
 // because merely loading them costs more than the rest of the start-up: the
 // fetch adapter probes `globalThis.fetch` as it loads, which makes Node load
 // undici (~50 ms and ~15 MB of RSS), and form-data pulls in mime-db (a
 // 200 KB JSON table). Switchyard's requests are plain GETs through axios'
-// Node http adapter. The compiled modules (dist/src), which the tests also
+// Node http adapter. The compiled modules (dist/src), which the unit tests
 // run, keep the whole of axios.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
@@ -31,19 +31,18 @@ const leaveOut = {
   },
 };
 
-// Chunk names carry a content hash: clear out the previous build's.
+// A new bundle invalidates every code cache made for the old one.
 rmSync('dist/bundle', { recursive: true, force: true });
 await build({
   entryPoints: ['src/cli.ts'],
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
-  splitting: true,
-  outdir: 'dist/bundle',
-  outExtension: { '.js': '.mjs' },
+  outfile: 'dist/bundle/switchyard.cjs',
   plugins: [leaveOut],
-  // Bundled CommonJS dependencies still call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  // The modules find package.json relative to themselves; the bundle sits as deep in dist/ as they do.
+  define: { 'import.meta.url': '__importMetaUrl' },
+  banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });

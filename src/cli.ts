@@ -41,8 +41,14 @@ Exits 0 when all pass, 1 otherwise, naming what failed.
 `,
 };
 
+/** What the launcher (bin/switchyard.js) offers the commands. */
+export interface LaunchHooks {
+  /** The daemon has installed its first config: the code that start-up needs is compiled, worth caching now. */
+  readonly warm?: () => void;
+}
+
 /** Runs the command line; resolves with the exit code (serve resolves only when it stops). */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], hooks: LaunchHooks = {}): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -75,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { runCommand } = await import('./commands.js');
-  return runCommand(command as 'serve' | 'render' | 'check', file, { target: values.target, diff: values.diff === true, timeoutMs: Number(values['timeout-ms'] ?? 30_000) });
+  return runCommand(command as 'serve' | 'render' | 'check', file, { target: values.target, diff: values.diff === true, timeoutMs: Number(values['timeout-ms'] ?? 30_000), warm: hooks.warm });
 }
 
 function print(text: string): number {

@@ -18,6 +18,8 @@ export interface CommandOptions {
   readonly target?: string;
   readonly diff: boolean;
   readonly timeoutMs: number;
+  /** Called once the daemon has installed its first config (see LaunchHooks in cli.ts). */
+  readonly warm?: () => void;
 }
 
 /** Loads the config and runs one command; resolves with the exit code. */
@@ -35,7 +37,7 @@ export async function runCommand(command: 'serve' | 'render' | 'check', file: st
   const log = createLogger(config.log.level, config.log.format);
   switch (command) {
     case 'serve':
-      return serve(config, log);
+      return serve(config, log, opts.warm);
     case 'render':
       return render(config, log, opts.target, opts.diff, opts.timeoutMs);
     default:
@@ -43,8 +45,15 @@ export async function runCommand(command: 'serve' | 'render' | 'check', file: st
   }
 }
 
-async function serve(config: Config, log: Logger): Promise<number> {
+async function serve(config: Config, log: Logger, warm?: () => void): Promise<number> {
   const daemon = new Daemon(config, log);
+  if (warm) {
+    // Off the first config's path: making the cache takes a few milliseconds.
+    const off = daemon.runner.onCycle(() => {
+      off();
+      setTimeout(warm, 500).unref();
+    });
+  }
   try {
     await daemon.start();
   } catch (e) {

@@ -86,7 +86,7 @@ export class Daemon {
     await this.runner.start();
     if (this.opts.watchTemplates !== false) {
       const byName = new Map(this.runner.targets.map((t) => [t.name, t]));
-      this.unwatch = watchTemplates(this.config.targets, (name) => this.runner.templateEdited(byName.get(name)!));
+      this.unwatch = await watchTemplates(this.config.targets, (name) => this.runner.templateEdited(byName.get(name)!));
     }
   }
 

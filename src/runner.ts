@@ -47,6 +47,7 @@ export class Runner {
   /** Services changed since the last cycle: the reason logged with what the cycle did. */
   private readonly changedIds = new Set<string>();
   private stopped = false;
+  private targetsLoaded: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(results: readonly ApplyResult[]) => void>();
 
   constructor(
@@ -58,9 +59,14 @@ export class Runner {
     private readonly metrics: Metrics,
   ) {}
 
+  /**
+   * Loading templates and the first fetches run side by side: a big
+   * registry's first answer takes long enough to hide the template work.
+   * No cycle runs before every target has loaded.
+   */
   async start(): Promise<void> {
-    await Promise.all(this.targets.map((t) => t.init()));
-    await Promise.all(this.sources.map((s) => s.start((c) => this.onChange(s.name, c))));
+    this.targetsLoaded = Promise.all(this.targets.map((t) => t.init())).then(() => undefined);
+    await Promise.all([this.targetsLoaded, ...this.sources.map((s) => s.start((c) => this.onChange(s.name, c)))]);
   }
 
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
@@ -188,6 +194,7 @@ export class Runner {
   }
 
   private async cycle(): Promise<void> {
+    await this.targetsLoaded;
     if (!this.ready() && this.pendingTemplates.size === 0) return;
     const snapshot = this.ready() ? this.store.snapshot() : null;
     const since = this.firstChangeAt;

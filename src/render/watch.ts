@@ -1,4 +1,3 @@
-import { watch } from 'chokidar';
 import { dirname, join } from 'node:path';
 
 /** A template file (or a partial beside it) changed; `name` is the target's. */
@@ -7,9 +6,11 @@ export type TemplateEdit = (name: string) => void;
 /**
  * Watches each target's template and its `partials/` directory. Editors save
  * in bursts (write, rename, chmod), so events for one target within
- * `settleMs` become one call.
+ * `settleMs` become one call. The watcher library is loaded here, once
+ * the sources are started, so the first fetch does not wait for it.
  */
-export function watchTemplates(targets: readonly { name: string; template: string }[], onEdit: TemplateEdit, settleMs = 50): () => Promise<void> {
+export async function watchTemplates(targets: readonly { name: string; template: string }[], onEdit: TemplateEdit, settleMs = 50): Promise<() => Promise<void>> {
+  const { watch } = await import('chokidar');
   const owners = new Map<string, string[]>();
   const own = (path: string, name: string) => owners.set(path, [...(owners.get(path) ?? []), name]);
   for (const t of targets) {

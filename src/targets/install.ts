@@ -41,13 +41,8 @@ export async function writeCandidate(output: string, text: string | Buffer): Pro
   };
 }
 
-/** Atomically replaces `output` with `text`. */
-export async function installText(output: string, text: string): Promise<void> {
-  await installBytes(output, text);
-}
-
 /** Atomically replaces `output` with the content. */
-export async function installBytes(output: string, content: string | Buffer): Promise<void> {
+export async function installText(output: string, content: string | Buffer): Promise<void> {
   const c = await writeCandidate(output, content);
   try {
     await c.install();
@@ -75,30 +70,5 @@ async function syncDir(dir: string): Promise<void> {
     // Some filesystems refuse fsync on a directory; the rename is still atomic there.
   } finally {
     await fh.close();
-  }
-}
-
-
-/**
- * UTF-8 bytes of a render's fragments, keeping the bytes of fragments that
- * were in the last render: a change re-encodes what changed, not the file.
- */
-export class FragmentBytes {
-  private last = new Map<string, Buffer>();
-
-  encode(fragments: readonly string[]): Buffer {
-    const next = new Map<string, Buffer>();
-    const parts: Buffer[] = [];
-    for (const f of fragments) {
-      const b = next.get(f) ?? this.last.get(f) ?? Buffer.from(f, 'utf8');
-      next.set(f, b);
-      parts.push(b);
-    }
-    this.last = next;
-    return Buffer.concat(parts);
-  }
-
-  clear(): void {
-    this.last = new Map();
   }
 }

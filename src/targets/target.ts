@@ -8,7 +8,7 @@ import type { Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
-import { FragmentBytes, installBytes, installText, readInstalled, writeCandidate } from './install.js';
+import { installText, readInstalled, writeCandidate } from './install.js';
 
 /** The step of the pipeline a failure happened in. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
@@ -71,10 +71,10 @@ export interface TargetDeps {
 export class Target {
   readonly name: string;
   private template: CompiledTemplate | null = null;
+  /** The installed text when it did not come from a render of this process (the file found at start, a restored one). */
   private installed: string | null = null;
   /** The installed text as the fragments of the render that produced it; null when it came from elsewhere (disk at start). */
   private installedFragments: string[] | null = null;
-  private readonly bytes = new FragmentBytes();
   private last: ApplyResult | null = null;
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
@@ -204,21 +204,21 @@ export class Target {
     const same = narrow ? narrow.before === narrow.after : text() === this.installedText();
     lap('render');
     if (same) {
-      this.installedFragments = fragments;
+      this.setInstalled(fragments);
       this.succeeded(snapshot, slots);
       return (this.last = this.result(true, false, false, null, null, snapshot.version, started, stages));
     }
 
-    if (this.live && this.installedText() !== null) {
+    if (this.live && (this.installedFragments !== null || this.installed !== null)) {
       const update = await this.tryLive(narrow?.before ?? this.installedText()!, narrow?.after ?? text());
       if (update) {
         try {
-          await installBytes(this.config.output, this.bytes.encode(fragments));
+          await installText(this.config.output, text());
         } catch (e) {
           return fail('install', `${this.config.output}: ${(e as Error).message}`);
         }
         lap('install');
-        this.setInstalled(fragments, joined);
+        this.setInstalled(fragments);
         this.succeeded(snapshot, slots);
         return (this.last = this.result(true, true, false, null, null, snapshot.version, started, stages, update));
       }
@@ -231,7 +231,7 @@ export class Target {
 
     let candidate;
     try {
-      candidate = await writeCandidate(this.config.output, this.bytes.encode(fragments));
+      candidate = await writeCandidate(this.config.output, text());
     } catch (e) {
       return fail('install', `${this.config.output}: ${(e as Error).message}`);
     }
@@ -254,8 +254,8 @@ export class Target {
 
     let reloaded = false;
     if (this.config.reload) {
-      const previous = this.installedText();
-      this.setInstalled(fragments, joined);
+      const previous = { fragments: this.installedFragments, text: this.installed };
+      this.setInstalled(fragments);
       await this.live?.beforeReload(text).catch((e: Error) =>
         this.deps.log.warn('could not save the server state before the reload', { target: this.name, error: e.message }),
       );
@@ -263,24 +263,27 @@ export class Target {
       const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
       lap('reload');
       if (r.code !== 0) {
-        await this.restore(previous);
+        await this.restore(previous.fragments?.join('') ?? previous.text);
         return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));
       }
       reloaded = true;
-    } else this.setInstalled(fragments, joined);
+    } else this.setInstalled(fragments);
     this.succeeded(snapshot, slots);
     return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started, stages));
   }
 
-  /** The installed text, joined from its fragments only when something needs it whole. */
+  /**
+   * The installed text. What Switchyard rendered itself is kept as fragments
+   * only (the render caches hold the same strings) and joined when something
+   * needs it whole: a second whole copy of a big config is not worth keeping.
+   */
   private installedText(): string | null {
-    if (this.installed === null && this.installedFragments) this.installed = this.installedFragments.join('');
-    return this.installed;
+    return this.installedFragments ? this.installedFragments.join('') : this.installed;
   }
 
-  private setInstalled(fragments: string[], joined: string | null): void {
+  private setInstalled(fragments: string[]): void {
     this.installedFragments = fragments;
-    this.installed = joined;
+    this.installed = null;
   }
 
   /**
@@ -292,7 +295,6 @@ export class Target {
   private async restore(previous: string | null): Promise<void> {
     this.installed = previous;
     this.installedFragments = null;
-    this.bytes.clear();
     if (previous === null) return;
     try {
       await installText(this.config.output, previous);
