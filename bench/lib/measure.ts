@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MarathonDouble } from '../../test/support/marathon-double.js';
 import { freePort } from '../../test/support/ports.js';
@@ -16,8 +16,10 @@ import { OutputWatcher } from './watch.js';
 /** What one cluster size measured. */
 export interface SizeResult {
   readonly apps: number;
-  /** Spawn → output file in place, one per cold start. */
+  /** Spawn → output file in place, one per cold start (with the code cache a previous start left). */
   readonly coldSpawnMs: number[];
+  /** The same for a start with no code cache (the first after an install or a build); null without a bundle. */
+  readonly coldFirstMs: number | null;
   /** First GET /v2/apps seen by the double → output file in place. */
   readonly coldRequestMs: number[];
   /** First GET /v2/apps → the double finished sending it. */
@@ -63,6 +65,25 @@ export interface SizeOptions {
 }
 
 const COLD_TIMEOUT_MS = 120_000;
+
+function codeCaches(repo: string): string[] {
+  const dir = join(repo, 'dist/bundle');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cache')).map((f) => join(dir, f)) : [];
+}
+
+function removeCodeCache(repo: string): void {
+  for (const f of codeCaches(repo)) rmSync(f, { force: true });
+}
+
+/** Waits for the daemon to write its code cache (it does so shortly after its first config). */
+async function codeCacheWritten(repo: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (codeCaches(repo).length > 0) return true;
+    await sleep(50);
+  }
+  return false;
+}
 const WARMUP_EVENTS = 2;
 
 /** Rejects when the child exits before `p` settles, quoting its last log lines. */
@@ -138,8 +159,13 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
     let configText = '';
     let coldWindow: [bigint, bigint] = [0n, 0n];
     let startRssMb = NaN;
-    for (let r = 0; r < o.coldRuns; r++) {
+    let coldFirstMs: number | null = null;
+    // Run -1 starts without a code cache and leaves one for the runs that follow (bin/switchyard.js).
+    const withBundle = existsSync(join(o.repo, 'dist/bundle'));
+    for (let r = withBundle ? -1 : 0; r < o.coldRuns; r++) {
       const last = r === o.coldRuns - 1;
+      const first = r < 0;
+      if (first) removeCodeCache(o.repo);
       const dir = tempDir(`scale-${o.apps}-`);
       mkdirSync(join(dir, 'out'));
       output = join(dir, 'out', 'haproxy.cfg');
@@ -149,23 +175,28 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
       run = spawnSwitchyard(o.repo, dir, config, o.nodeArgs ?? []);
       try {
         const v = await unlessExits(run, watcher.next((c) => c.length > 0, COLD_TIMEOUT_MS));
-        const req = appList.list[0];
-        coldSpawnMs.push(msBetween(run.spawnedAt, v.at));
-        if (req) {
-          coldRequestMs.push(msBetween(req.requestedAt, v.at));
-          if (req.finishedAt !== null) coldServeMs.push(msBetween(req.requestedAt, req.finishedAt));
+        if (first) {
+          coldFirstMs = msBetween(run.spawnedAt, v.at);
+          if (!(await codeCacheWritten(o.repo, 10_000))) warnings.push('no code cache was written after the first start');
+        } else {
+          const req = appList.list[0];
+          coldSpawnMs.push(msBetween(run.spawnedAt, v.at));
+          if (req) {
+            coldRequestMs.push(msBetween(req.requestedAt, v.at));
+            if (req.finishedAt !== null) coldServeMs.push(msBetween(req.requestedAt, req.finishedAt));
+          }
+          if (v.polled) warnings.push('a cold start was detected by the backup poll (±250 ms)');
+          configText = v.content;
+          coldWindow = [run.spawnedAt, v.at];
+          await unlessExits(run, run.log.installsAtLeast(1, 30_000));
+          coldStages.push(run.log.installs[0]!.stages);
+          if (run.log.synced[0]) coldSyncMs.push(run.log.synced[0].ms);
+          if (last) startRssMb = statusMb(run.pid, 'VmRSS');
         }
-        if (v.polled) warnings.push('a cold start was detected by the backup poll (±250 ms)');
-        configText = v.content;
-        coldWindow = [run.spawnedAt, v.at];
-        await unlessExits(run, run.log.installsAtLeast(1, 30_000));
-        coldStages.push(run.log.installs[0]!.stages);
-        if (run.log.synced[0]) coldSyncMs.push(run.log.synced[0].ms);
-        if (last) startRssMb = statusMb(run.pid, 'VmRSS');
       } finally {
         watcher.close();
       }
-      o.progress(`  cold start ${r + 1}/${o.coldRuns}: ${coldSpawnMs[coldSpawnMs.length - 1]!.toFixed(0)} ms from spawn`);
+      o.progress(first ? `  first start, no code cache: ${coldFirstMs!.toFixed(0)} ms from spawn` : `  cold start ${r + 1}/${o.coldRuns}: ${coldSpawnMs[coldSpawnMs.length - 1]!.toFixed(0)} ms from spawn`);
       if (!last) {
         await terminate(run.child, 'SIGTERM');
         run = null;
@@ -235,6 +266,7 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
     const result: SizeResult = {
       apps: o.apps,
       coldSpawnMs,
+      coldFirstMs,
       coldRequestMs,
       coldServeMs,
       coldStages,

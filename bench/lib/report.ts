@@ -38,6 +38,7 @@ export function sizeTable(r: SizeResult, validate: boolean): string {
   const stages = validate ? ['render', 'validate', 'install', 'reload'] : ['render', 'install', 'reload'];
   const rows: string[][] = [
     [`cold start: spawn → first config (median of ${r.coldSpawnMs.length}; min–max)`, `${fmt(cold, 0)}${mark(cold, target?.coldMs)} (${fmt(Math.min(...r.coldSpawnMs), 0)}–${fmt(max(r.coldSpawnMs), 0)})`, target ? `≤ ${target.coldMs}` : '', bamboo.coldMs ?? '', mlb.coldMs ?? ''],
+    ...(r.coldFirstMs !== null ? [['cold start without a code cache (first start after a build or install)', fmt(r.coldFirstMs, 0), '', '', '']] : []),
     ['cold start: first GET /v2/apps → first config', fmt(median(r.coldRequestMs), 0), '', '', ''],
     ['  of which the double sending /v2/apps', fmt(median(r.coldServeMs), 0), '', '', ''],
     ['  of which Switchyard\'s "marathon synced" (fetch + translate)', fmt(median(r.coldSyncMs), 0), '', '', ''],

@@ -141,10 +141,16 @@ export function templateService(s: Service, slotIds?: readonly (string | null)[]
     env: s.env,
     backends: all.filter((b) => b.healthy && !b.draining),
     allBackends: all,
-    slots: (slotIds ?? all.map((b) => b.id)).map((id, i) => ({ name: `s${i + 1}`, backend: id === null ? null : (byId.get(id) ?? null) })),
+    slots: (slotIds ?? all.map((b) => b.id)).map((id, i) => ({ name: slotName(i), backend: id === null ? null : (byId.get(id) ?? null) })),
   };
   cache.set(s, { slots: slotIds, value: t });
   return t;
+}
+
+/** Slot names, made once: every service has an s1, an s2, ... */
+const slotNames: string[] = [];
+function slotName(i: number): string {
+  return (slotNames[i] ??= `s${i + 1}`);
 }
 
 function templateBackend(b: Backend): TemplateBackend {

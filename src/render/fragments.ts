@@ -140,7 +140,7 @@ export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.Helpe
         data.key = i;
         data.first = i === 0;
         data.last = i === context.length - 1;
-        text = options.fn(item, { data, blockParams: [item, i] });
+        text = flatten(options.fn(item, { data, blockParams: [item, i] }));
         if (cacheable) cache.set(item, text);
       }
       out.push(text);
@@ -148,6 +148,17 @@ export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.Helpe
     into.loops.push(out);
     return `${FRAGMENT_MARK}${into.loops.length - 1}${FRAGMENT_MARK}`;
   };
+}
+
+/**
+ * The same string as one flat copy. A template's output is built by
+ * concatenation, which V8 keeps as a tree of the pieces (tens of bytes per
+ * piece: at 5000 services the cached fragments took 21 MB of tree nodes for
+ * a 4.8 MB config). Reading a character makes V8 flatten the string in place.
+ */
+function flatten(s: string): string {
+  s.charCodeAt(0);
+  return s;
 }
 
 /**
