@@ -47,7 +47,7 @@ export function routingFromLabels(
   reject: Rejection,
   allowRaw = false,
 ): PortRouting {
-  const key = (suffix: string) => `HAPROXY_${n}_${suffix}`;
+  const key = (suffix: string) => portKey(n, suffix);
   const label = (suffix: string): string | undefined => labels[key(suffix)];
 
   const vhosts: string[] = [];
@@ -134,6 +134,20 @@ export function routingFromLabels(
     unsupported: other.unsupported,
   };
 }
+
+/**
+ * `HAPROXY_{n}_{suffix}`, built once per port and suffix: a key string made
+ * afresh for every lookup must be hashed again every time, and with a dozen
+ * lookups per port of every app that is most of reading the labels.
+ */
+function portKey(n: number, suffix: string): string {
+  if (n >= 64) return `HAPROXY_${n}_${suffix}`;
+  const keys = (portKeys[n] ??= new Map());
+  let k = keys.get(suffix);
+  if (k === undefined) keys.set(suffix, (k = `HAPROXY_${n}_${suffix}`));
+  return k;
+}
+const portKeys: Map<string, string>[] = [];
 
 /** marathon-lb's reading of a boolean label. */
 function isTrue(v: string | undefined): boolean {

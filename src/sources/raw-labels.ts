@@ -31,8 +31,7 @@ export function otherPortLabels(labels: Readonly<Record<string, string>>, n: num
   const raw: Record<string, string> = {};
   const refused: string[] = [];
   const unsupported: string[] = [];
-  for (const key of Object.keys(labels).sort()) {
-    if (!key.startsWith(prefix)) continue;
+  for (const key of Object.keys(labels).filter((k) => k.startsWith(prefix)).sort()) {
     const name = key.slice(prefix.length);
     if (known.has(name)) continue;
     if (UNSUPPORTED.has(name)) {
