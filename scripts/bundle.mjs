@@ -7,11 +7,13 @@
 // because merely loading them costs more than the rest of the start-up: the
 // fetch adapter probes `globalThis.fetch` as it loads, which makes Node load
 // undici (~50 ms and ~15 MB of RSS), and form-data pulls in mime-db (a
-// 200 KB JSON table). Switchyard's requests are plain GETs through axios'
-// Node http adapter. The compiled modules (dist/src), which the unit tests
-// run, keep the whole of axios.
+// 200 KB JSON table). For the same reason axios' utils must not look up the
+// global FormData as they load (it too is undici's): they only use it to
+// recognise a FormData request body, which Switchyard never sends.
+// Switchyard's requests are plain GETs through axios' Node http adapter. The
+// compiled modules (dist/src), which the unit tests run, keep the whole of axios.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const stubs = {
   // The adapter list still names `fetch`; asked for, it reports itself unavailable, as it would without fetch.
@@ -28,6 +30,13 @@ const leaveOut = {
       /node_modules\/axios\//.test(args.importer) ? { path: 'axios-fetch-adapter', namespace: 'stub' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'stub' }, (args) => ({ contents: stubs[args.path], loader: 'js' }));
+    b.onLoad({ filter: /node_modules\/axios\/lib\/utils\.js$/ }, (args) => {
+      const probe = "typeof G.FormData !== 'undefined' ? G.FormData : undefined";
+      const source = readFileSync(args.path, 'utf8');
+      // An axios that no longer reads it this way must be looked at again, not bundled blindly.
+      if (!source.includes(probe)) throw new Error(`${args.path}: the global FormData probe changed; review scripts/bundle.mjs`);
+      return { contents: source.replace(probe, 'undefined'), loader: 'js' };
+    });
   },
 };
 
