@@ -140,7 +140,7 @@ export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.Helpe
         data.key = i;
         data.first = i === 0;
         data.last = i === context.length - 1;
-        text = flatten(options.fn(item, { data, blockParams: [item, i] }));
+        text = flatten('' + options.fn(item, { data, blockParams: [item, i] }));
         if (cacheable) cache.set(item, text);
       }
       out.push(text);

@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { compileTemplate, createEnvironment } from './compile.js';
 import type { TemplateData } from './data.js';
 import { assemble, CACHED_EACH, cachedEach, markCachedBlocks, type FragmentCollector } from './fragments.js';
 import { helpers } from './helpers.js';
@@ -27,7 +28,12 @@ export interface CompiledTemplate {
   renderFragments(data: TemplateData): string[];
   /** How many loops render per item from a cache. */
   readonly cachedBlocks: number;
+  /** What renders it: compile.ts, or Handlebars for a template using something that compiler leaves to it. */
+  readonly engine: Engine;
 }
+
+/** What renders a template: Switchyard's compiler (compile.ts) or Handlebars' runtime; the bytes are the same. */
+export type Engine = 'compiled' | 'handlebars';
 
 const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
 
@@ -36,9 +42,11 @@ const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
  * file name without `.hbs`), checks every one parses, and compiles them into
  * an environment of their own, so two targets never share partials or
  * fragment caches. Loops that qualify render per item once (fragments.ts).
+ * It renders with compile.ts when the template and its partials allow;
+ * `engine: 'handlebars'` insists on Handlebars, to compare the two.
  */
-export async function loadTemplate(file: string): Promise<CompiledTemplate> {
-  const hbs = Handlebars.create();
+export async function loadTemplate(file: string, options: { engine?: Engine } = {}): Promise<CompiledTemplate> {
+  const hbs = createEnvironment();
   hbs.registerHelper(helpers);
   let collector: FragmentCollector | null = null;
   hbs.registerHelper(CACHED_EACH, cachedEach(hbs, hbs.helpers.each!, () => collector));
@@ -54,12 +62,13 @@ export async function loadTemplate(file: string): Promise<CompiledTemplate> {
   }
   const ast = parse(hbs, file, await read(file));
   const cachedBlocks = markCachedBlocks(ast, partials);
-  const template = hbs.compile(ast, COMPILE);
+  const compiled = options.engine === 'handlebars' ? null : compileTemplate(hbs, ast, partials);
+  const template = compiled ?? handlebarsTemplate(hbs, ast);
   const renderFragments = (data: TemplateData): string[] => {
     const into: FragmentCollector = { loops: [] };
     collector = into;
     try {
-      return assemble(template(data, { allowProtoPropertiesByDefault: false }), into);
+      return assemble(template(data), into);
     } catch (e) {
       throw asTemplateError(file, e);
     } finally {
@@ -70,9 +79,15 @@ export async function loadTemplate(file: string): Promise<CompiledTemplate> {
     file,
     files,
     cachedBlocks,
+    engine: compiled ? 'compiled' : 'handlebars',
     renderFragments,
     render: (data) => renderFragments(data).join(''),
   };
+}
+
+function handlebarsTemplate(hbs: typeof Handlebars, ast: hbs.AST.Program): (data: TemplateData) => string {
+  const template = hbs.compile(ast, COMPILE);
+  return (data) => template(data, { allowProtoPropertiesByDefault: false });
 }
 
 async function listPartials(dir: string): Promise<string[]> {

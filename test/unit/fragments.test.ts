@@ -36,6 +36,13 @@ describe('fragment cache', () => {
     expect((await loadTemplate(tempTemplate('{{#each services}}{{../vars.x}}{{@root.vars.y}}{{/each}}'))).cachedBlocks).to.equal(1);
   });
 
+  it('caches a loop whose body is a single value that is not a string', async () => {
+    const t = await loadTemplate(tempTemplate('{{#each services}}{{servicePort}}{{/each}}'));
+    const snapshot: Snapshot = { version: 1, services: cluster(3), rules: [] };
+    expect(t.cachedBlocks).to.equal(1);
+    expect(t.render(templateData(snapshot, {}))).to.equal('100001000110002');
+  });
+
   it('renders, after any sequence of changes, exactly what a fresh render gives', async () => {
     for (const name of ['haproxy.cfg.hbs', 'nginx.conf.hbs']) {
       const cached = await loadTemplate(join(templates, name));
