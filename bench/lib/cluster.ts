@@ -24,8 +24,8 @@ export function vhostOf(i: number): string {
   return `svc-${i}.team-${i % 50}.bench.example.com`;
 }
 
-/** The cluster's apps, ready for MarathonDouble.bulkLoad. */
-export function syntheticCluster(apps: number): BulkApp[] {
+/** The cluster's apps, ready for MarathonDouble.bulkLoad; `healthChecks: false` leaves out their Marathon health checks. */
+export function syntheticCluster(apps: number, opts: { healthChecks?: boolean } = {}): BulkApp[] {
   const out: BulkApp[] = [];
   for (let i = 0; i < apps; i++) {
     const tasks: AddTaskOptions[] = [];
@@ -39,7 +39,7 @@ export function syntheticCluster(apps: number): BulkApp[] {
       env: { SERVICE_NAME: `svc-${i}`, LOG_LEVEL: 'info' },
       labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: vhostOf(i), team: `team-${i % 50}` },
       portDefinitions: [{ port: SERVICE_PORT_BASE + i, protocol: 'tcp', labels: {} }],
-      healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 30, intervalSeconds: 10, maxConsecutiveFailures: 3 }],
+      healthChecks: opts.healthChecks === false ? [] : [{ protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 30, intervalSeconds: 10, maxConsecutiveFailures: 3 }],
       tasks,
     });
   }
