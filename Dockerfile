@@ -24,7 +24,8 @@ COPY bin ./bin
 COPY templates ./templates
 COPY docker/switchyard.json ./config/switchyard.json
 COPY docker/sidecar.sh ./docker/sidecar.sh
-RUN mkdir -p /run/haproxy && chown node:node /run/haproxy
+# The daemon keeps V8's code cache beside the bundle (bin/switchyard.js): its directory is the user's.
+RUN mkdir -p /run/haproxy && chown node:node /run/haproxy ./dist/bundle
 USER node
 ENV SWITCHYARD_CONFIG=/opt/switchyard/config/switchyard.json
 EXPOSE 80 8000

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
 import { countHits, httpGet } from '../support/http.js';
@@ -34,6 +34,9 @@ describe('sidecar image steps', function () {
     copyFileSync(join(repo, 'package-lock.json'), join(home, 'package-lock.json'));
     execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: home, stdio: 'ignore', timeout: 150_000 });
     for (const dir of ['dist/src', 'dist/bundle']) cpSync(join(repo, dir), join(home, dir), { recursive: true, preserveTimestamps: true });
+    // The image's build makes the bundle afresh, without a code cache, and leaves its directory to the user that runs.
+    for (const f of readdirSync(join(home, 'dist/bundle')).filter((n) => n.endsWith('.cache'))) rmSync(join(home, 'dist/bundle', f));
+    chownSync(join(home, 'dist/bundle'), NOBODY, NOBODY);
     for (const dir of ['bin', 'templates']) cpSync(join(repo, dir), join(home, dir), { recursive: true });
     mkdirSync(join(home, 'config'));
     copyFileSync(join(repo, 'docker/switchyard.json'), join(home, 'config/switchyard.json'));
@@ -98,6 +101,18 @@ describe('sidecar image steps', function () {
     expect(users).to.match(/switchyard\.js serve/).and.match(/haproxy -W -S/);
   });
 
+  it('keeps a code cache of its start-up beside the bundle, for the next start', async () => {
+    const dir = join(home, 'dist/bundle');
+    await eventually(
+      async () => {
+        const caches = readdirSync(dir).filter((n) => n.endsWith('.cache'));
+        if (caches.length !== 1) throw new Error(`code caches: ${caches.join(', ') || 'none'}`);
+        expect(statSync(join(dir, caches[0]!)).uid).to.equal(NOBODY);
+      },
+      { timeoutMs: 10_000, message: 'the daemon wrote its code cache' },
+    );
+  });
+
   it("passes the image's HEALTHCHECK command", async () => {
     await eventually(() =>
       execFileSync('node', ['-e', `fetch('http://127.0.0.1:${healthPort}/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))`]),
@@ -112,7 +127,8 @@ describe('sidecar image steps', function () {
   it('applies a scale-up live', async () => {
     marathon.addTask('/shop', { host: '127.0.0.1', ports: [backends[1]!.port] });
     await eventually(async () => expect([...(await countHits(`http://127.0.0.1:${servicePort}/`, 8)).keys()].sort()).to.deep.equal(['i1', 'i2']));
-    expect(logs).to.contain('"how":"live"');
+    // HAProxy serves the new task before the install that follows the runtime commands is logged.
+    await eventually(() => expect(logs).to.contain('"how":"live"'), { timeoutMs: 5000 });
   });
 
   it('stops both processes on SIGTERM and exits 0', async () => {
