@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import zookeeper from 'node-zookeeper-client';
+import type * as zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../../log.js';
 import type { SourceHealth } from '../source.js';
 
@@ -62,12 +62,32 @@ export interface ZkSessionOptions {
   readonly callTimeoutMs?: number;
 }
 
-const EVENT_TYPES: Record<number, ZkWatchEvent['type']> = {
-  [zookeeper.Event.NODE_CREATED]: 'created',
-  [zookeeper.Event.NODE_DELETED]: 'deleted',
-  [zookeeper.Event.NODE_DATA_CHANGED]: 'dataChanged',
-  [zookeeper.Event.NODE_CHILDREN_CHANGED]: 'childrenChanged',
-};
+type Library = typeof zookeeper;
+
+/**
+ * node-zookeeper-client, loaded when the first session opens, so a daemon
+ * without ZooKeeper never loads it (~10 ms of every start). A client exists
+ * only once it is loaded.
+ */
+let library: Library | null = null;
+let eventTypes: Record<number, ZkWatchEvent['type']> = {};
+
+async function loadLibrary(): Promise<Library> {
+  if (!library) {
+    const lib = ((await import('node-zookeeper-client')) as unknown as { default: Library }).default;
+    eventTypes = {
+      [lib.Event.NODE_CREATED]: 'created',
+      [lib.Event.NODE_DELETED]: 'deleted',
+      [lib.Event.NODE_DATA_CHANGED]: 'dataChanged',
+      [lib.Event.NODE_CHILDREN_CHANGED]: 'childrenChanged',
+    };
+    library = lib;
+  }
+  return library;
+}
+
+/** ZooKeeper's CreateMode.PERSISTENT, as the protocol numbers it. */
+const PERSISTENT = 0;
 
 type Callback<T> = (error: Error | zookeeper.Exception | null, value: T) => void;
 
@@ -153,7 +173,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   }
 
   /** Creates a persistent znode (or the given mode); the parent must exist. */
-  create(path: string, data: Buffer, mode: number = zookeeper.CreateMode.PERSISTENT): Promise<string> {
+  create(path: string, data: Buffer, mode: number = PERSISTENT): Promise<string> {
     return this.call<string>('create', path, (c, cb) => c.create(path, data, mode, cb));
   }
 
@@ -174,7 +194,17 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   }
 
   private open(): void {
-    const client = zookeeper.createClient(this.connect, {
+    if (!library) {
+      if (this.current.state !== 'expired') this.set('connecting');
+      loadLibrary().then(
+        () => {
+          if (this.users > 0 && this.client === null) this.open();
+        },
+        (e: Error) => this.log.error('cannot load the zookeeper client library', { source: 'zookeeper', error: e.message }),
+      );
+      return;
+    }
+    const client = library.createClient(this.connect, {
       sessionTimeout: this.opts.sessionTimeoutMs,
       spinDelay: Math.min(1000, Math.max(100, Math.floor(this.opts.sessionTimeoutMs / 10))),
       retries: 0,
@@ -223,13 +253,13 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     // reads the handshake answer). Switchyard only reads, so after two session timeouts without a session the
     // cheapest way back is a new one and a full re-read.
     const waiting = this.current.state === 'disconnected' || this.current.state === 'connecting';
-    if (waiting && this.client.getState() !== zookeeper.State.SYNC_CONNECTED && Date.now() - this.current.since > 2 * this.opts.sessionTimeoutMs) {
+    if (waiting && this.client.getState() !== library!.State.SYNC_CONNECTED && Date.now() - this.current.since > 2 * this.opts.sessionTimeoutMs) {
       this.log.warn('zookeeper client has not reconnected; opening a new session', { source: 'zookeeper', connect: this.connect, sinceMs: Date.now() - this.current.since });
       this.replace();
       return;
     }
     const answering = this.current.state === 'connected';
-    const stalled = this.current.state === 'disconnected' && this.client.getState() === zookeeper.State.SYNC_CONNECTED;
+    const stalled = this.current.state === 'disconnected' && this.client.getState() === library!.State.SYNC_CONNECTED;
     if (!answering && !stalled) return;
     this.probing = true;
     try {
@@ -269,7 +299,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     let adapter = this.adapters.get(watcher);
     if (!adapter) {
       adapter = (event: zookeeper.Event) => {
-        const type = EVENT_TYPES[event.getType()];
+        const type = eventTypes[event.getType()];
         if (type) watcher({ type, path: event.getPath() });
       };
       this.adapters.set(watcher, adapter);
