@@ -5,7 +5,7 @@ import { MarathonDouble } from '../../test/support/marathon-double.js';
 import { freePort } from '../../test/support/ports.js';
 import { terminate } from '../../test/support/processes.js';
 import { tempDir } from '../../test/support/tmp.js';
-import { sleep } from '../../test/support/wait.js';
+import { eventually, sleep } from '../../test/support/wait.js';
 import { agentHost, eventApp, syntheticCluster, TASKS_PER_APP } from './cluster.js';
 import { firstEmit, recordAppListRequests } from './marathon.js';
 import { cpuTimes, statusMb } from './proc.js';
@@ -65,6 +65,7 @@ export interface SizeOptions {
 }
 
 const COLD_TIMEOUT_MS = 120_000;
+const WARMUP_EVENTS = 2;
 
 function codeCaches(repo: string): string[] {
   const dir = join(repo, 'dist/bundle');
@@ -74,17 +75,6 @@ function codeCaches(repo: string): string[] {
 function removeCodeCache(repo: string): void {
   for (const f of codeCaches(repo)) rmSync(f, { force: true });
 }
-
-/** Waits for the daemon to write its code cache (it does so shortly after its first config). */
-async function codeCacheWritten(repo: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (codeCaches(repo).length > 0) return true;
-    await sleep(50);
-  }
-  return false;
-}
-const WARMUP_EVENTS = 2;
 
 /** Rejects when the child exits before `p` settles, quoting its last log lines. */
 export function unlessExits<T>(run: SwitchyardRun, p: Promise<T>): Promise<T> {
@@ -177,7 +167,11 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
         const v = await unlessExits(run, watcher.next((c) => c.length > 0, COLD_TIMEOUT_MS));
         if (first) {
           coldFirstMs = msBetween(run.spawnedAt, v.at);
-          if (!(await codeCacheWritten(o.repo, 10_000))) warnings.push('no code cache was written after the first start');
+          // The daemon writes its code cache shortly after its first config.
+          const written = () => {
+            if (codeCaches(o.repo).length === 0) throw new Error('no code cache yet');
+          };
+          await eventually(written, { timeoutMs: 10_000, intervalMs: 50 }).catch(() => warnings.push('no code cache was written after the first start'));
         } else {
           const req = appList.list[0];
           coldSpawnMs.push(msBetween(run.spawnedAt, v.at));

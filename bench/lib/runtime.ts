@@ -103,26 +103,28 @@ async function reloadCount(haproxy: HaproxyHandle): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
+/** This process's file descriptor limit (soft); children inherit it. NaN when prlimit cannot tell. */
+function fdLimit(): number {
+  try {
+    return Number(execFileSync('prlimit', ['--pid', String(process.pid), '--nofile', '--output=SOFT', '--noheadings'], { encoding: 'utf8' }).trim());
+  } catch {
+    return NaN;
+  }
+}
+
 /**
  * HAProxy wants file descriptors for every listener and every checked server
  * (5000 apps: about 45 000) and refuses to start below that; children inherit
  * this process's limit, so raise it (needs CAP_SYS_RESOURCE, i.e. root, for
- * more than the hard limit). Returns the limit in force afterwards; `query`
- * only reads it.
+ * more than the hard limit). Returns the limit in force afterwards.
  */
-function raiseFdLimit(wanted: number, only?: 'query'): string {
-  if (only !== 'query') {
-    try {
-      execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${wanted}:${wanted}`], { stdio: 'ignore' });
-    } catch {
-      // Left as it is: the caller compares the limit with what HAProxy needs.
-    }
-  }
+function raiseFdLimit(wanted: number): number {
   try {
-    return execFileSync('prlimit', ['--pid', String(process.pid), '--nofile', '--output=SOFT', '--noheadings'], { encoding: 'utf8' }).trim();
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${wanted}:${wanted}`], { stdio: 'ignore' });
   } catch {
-    return '?';
+    // Left as it is: the caller compares the limit with what HAProxy needs.
   }
+  return fdLimit();
 }
 
 function cpuOf(pids: readonly number[]): number {
@@ -150,14 +152,14 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
   // Slots: the next power of two above the tasks, at least 4 (templates/haproxy.cfg.hbs); each checked one holds a descriptor.
   const checkedServers = o.apps * 2 ** Math.ceil(Math.log2(TASKS_PER_APP + 1));
   const fds = checkedServers + o.apps + 5_000;
-  let limit = Number(raiseFdLimit(0, 'query'));
-  if (fds > limit) {
-    limit = Number(raiseFdLimit(Math.max(fds, 65_536)));
+  let limit = fdLimit();
+  if (!(fds <= limit)) {
+    limit = raiseFdLimit(Math.max(fds, 65_536));
     o.progress(`  file descriptor limit now ${limit} (HAProxy needs one per listener and checked server: about ${fds})`);
   }
   // Where the limit cannot be raised (no CAP_SYS_RESOURCE), HAProxy refuses to start with every server
   // checked; the cluster then goes without Marathon health checks, while the probe app, the one measured, keeps its own.
-  const unchecked = fds > limit;
+  const unchecked = !(fds <= limit);
   if (unchecked) o.progress(`  the cluster's apps go without health checks: ${fds} descriptors needed, ${limit} allowed`);
   const double = new MarathonDouble({ keepAliveMs: 10_000 });
   const url = await double.start();

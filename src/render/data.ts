@@ -7,17 +7,9 @@ import type { SlotTable } from './slots.js';
 
 export type Vars = Readonly<Record<string, string | number | boolean>>;
 
-/** A backend as templates see it. `name` is the proxy's server name: stable for the same backend. */
-export interface TemplateBackend {
-  readonly id: string;
+/** A backend as templates see it: the model's fields, and `name`, the proxy's server name: stable for the same backend. */
+export interface TemplateBackend extends Backend {
   readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly weight: number;
-  readonly healthy: boolean;
-  readonly draining: boolean;
-  /** The port health checks probe when it is not `port`; null otherwise. */
-  readonly checkPort: number | null;
 }
 
 /** A named proxy server slot: a backend's for as long as it lives, or parked (backend null). */
@@ -154,7 +146,7 @@ function slotName(i: number): string {
 }
 
 function templateBackend(b: Backend): TemplateBackend {
-  return { id: b.id, name: b.id, host: b.host, port: b.port, weight: b.weight, healthy: b.healthy, draining: b.draining, checkPort: b.checkPort };
+  return { ...b, name: b.id };
 }
 
 /**
