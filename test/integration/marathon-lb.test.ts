@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits, httpGet, httpsGet } from '../support/http.js';
 import type { AppInput } from '../support/marathon-double.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
-import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
+import { haproxyOnFirstConfig, startSwitchyard, type SwitchyardHandle } from '../support/switchyard.js';
 import { tempDir } from '../support/tmp.js';
 import { selfSignedPem } from '../support/tls.js';
 import { eventually } from '../support/wait.js';
@@ -74,9 +74,7 @@ describe('marathon-lb labels, served by a real HAProxy', function () {
       dir,
       { captureLogs: true },
     );
-    await eventually(() => readFileSync(output, 'utf8'), { message: 'first config never installed' });
-    haproxy = await startHaproxy({ configFile: output, dir });
-    await waitForHealth(sy, 'ok');
+    haproxy = await haproxyOnFirstConfig(sy, output, dir);
   });
 
   after(async () => {

@@ -13,11 +13,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits, httpGet } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
-import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
+import { haproxyOnFirstConfig, startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
 import { tempDir } from '../support/tmp.js';
 import { eventually, sleep } from '../support/wait.js';
 
@@ -108,9 +108,7 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
       dir,
       { captureLogs: true },
     );
-    await eventually(() => readFileSync(output, 'utf8'), { message: 'first config never installed' });
-    haproxy = await startHaproxy({ configFile: output, dir });
-    await waitForHealth(sy, 'ok');
+    haproxy = await haproxyOnFirstConfig(sy, output, dir);
     await eventually(async () => expect(await hits()).to.deep.equal(['b1', 'b2']), { message: 'serving b1 and b2' });
   });
 

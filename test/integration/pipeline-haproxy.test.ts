@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits, httpGet, httpPost } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
-import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
+import { haproxyOnFirstConfig, startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
 import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
@@ -60,10 +60,7 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
       },
       dir,
     );
-    // The first install comes before HAProxy runs, as on a real host: its reload fails and is retried.
-    await eventually(() => readFileSync(output, 'utf8'), { message: 'first config never installed' });
-    haproxy = await startHaproxy({ configFile: output, dir });
-    await waitForHealth(sy, 'ok');
+    haproxy = await haproxyOnFirstConfig(sy, output, dir);
   });
 
   after(async () => {

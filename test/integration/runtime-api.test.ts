@@ -5,11 +5,11 @@ import { parseServersState } from '../../src/targets/haproxy/runtime.js';
 import { serversOf } from '../../src/targets/haproxy/servers.js';
 import type { ApplyResult } from '../../src/targets/target.js';
 import { startBackends, type Backend } from '../support/backends.js';
-import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
-import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
+import { haproxyOnFirstConfig, startSwitchyard, type SwitchyardHandle } from '../support/switchyard.js';
 import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
@@ -56,9 +56,7 @@ describe('HAProxy runtime API: membership without reloads', function () {
       dir,
     );
     sy.daemon.runner.onCycle((rs) => results.push(...rs));
-    await eventually(() => readFileSync(output, 'utf8'));
-    haproxy = await startHaproxy({ configFile: output, dir });
-    await waitForHealth(sy, 'ok');
+    haproxy = await haproxyOnFirstConfig(sy, output, dir);
     expect(await served(port)).to.deep.equal(['r1']);
   });
 

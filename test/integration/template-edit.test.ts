@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
-import { haproxyTarget, startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
+import { haproxyTarget, type HaproxyHandle } from '../support/haproxy.js';
 import { httpGet } from '../support/http.js';
 import { freePort } from '../support/ports.js';
-import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
+import { haproxyOnFirstConfig, startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
 import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
@@ -58,9 +58,7 @@ describe('template edited while the daemon runs', function () {
       dir,
       { captureLogs: true },
     );
-    await eventually(() => readFileSync(output, 'utf8'), { message: 'first config never installed' });
-    haproxy = await startHaproxy({ configFile: output, dir });
-    await waitForHealth(sy, 'ok');
+    haproxy = await haproxyOnFirstConfig(sy, output, dir);
   });
 
   after(async () => {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import type { ApplyResult } from '../../src/targets/target.js';
+import { startHaproxy, type HaproxyHandle } from './haproxy.js';
 import { httpGet } from './http.js';
 import { eventually } from './wait.js';
 
@@ -91,4 +92,16 @@ export async function waitForHealth(sy: SwitchyardHandle, status: 'ok' | 'degrad
     },
     { timeoutMs, message: `health never became ${status}` },
   );
+}
+
+/**
+ * Starts HAProxy on the first config Switchyard installs, as on a real host,
+ * and waits for /health to say ok: the install came before HAProxy ran, so its
+ * reload failed and Switchyard retries it.
+ */
+export async function haproxyOnFirstConfig(sy: SwitchyardHandle, output: string, dir: string): Promise<HaproxyHandle> {
+  await eventually(() => readFileSync(output, 'utf8'), { message: 'first config never installed' });
+  const haproxy = await startHaproxy({ configFile: output, dir });
+  await waitForHealth(sy, 'ok');
+  return haproxy;
 }

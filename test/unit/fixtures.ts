@@ -1,3 +1,5 @@
+import { toAppRecord, type AppRecord, type Problem } from '../../src/sources/marathon/apps.js';
+import type { MarathonApp } from '../../src/sources/marathon/types.js';
 import type { Backend, Service } from '../../src/state/model.js';
 
 /** A backend on loopback, healthy unless said otherwise. */
@@ -30,4 +32,25 @@ export function service(id: string, backends: Backend[] = [], extra: Partial<Ser
     backends,
     ...extra,
   };
+}
+
+/** A running Marathon task on 10.0.0.1 with the given ports. */
+export function task(id: string, ports: number[], extra: object = {}) {
+  return { id, host: '10.0.0.1', ports, state: 'TASK_RUNNING', ...extra };
+}
+
+/**
+ * Checks Marathon apps as the source does: `problems` collects what was
+ * reported (empty it between tests), `record` is an app's checked record
+ * and throws when the app is rejected outright.
+ */
+export function appChecker(): { problems: string[]; problem: Problem; record: (app: MarathonApp) => AppRecord } {
+  const problems: string[] = [];
+  const problem: Problem = (app, field, why) => problems.push(`${app} ${field}: ${why}`);
+  const record = (app: MarathonApp): AppRecord => {
+    const r = toAppRecord(app, problem);
+    if (!r) throw new Error('app rejected');
+    return r;
+  };
+  return { problems, problem, record };
 }

@@ -1,17 +1,9 @@
 import { expect } from 'chai';
-import { appServices, toAppRecord, type AppRecord } from '../../src/sources/marathon/apps.js';
+import { appServices } from '../../src/sources/marathon/apps.js';
 import type { MarathonApp } from '../../src/sources/marathon/types.js';
+import { appChecker, task } from './fixtures.js';
 
-const problems: string[] = [];
-const problem = (app: string, field: string, why: string) => problems.push(`${app} ${field}: ${why}`);
-
-function record(app: MarathonApp): AppRecord {
-  const r = toAppRecord(app, problem);
-  if (!r) throw new Error('app rejected');
-  return r;
-}
-
-const task = (id: string, ports: number[], extra: object = {}) => ({ id, host: '10.0.0.1', ports, state: 'TASK_RUNNING', ...extra });
+const { problems, problem, record } = appChecker();
 const port0 = (labels: Record<string, string>, extra: Partial<MarathonApp> = {}, allowRaw = false) =>
   appServices(record({ id: '/a', ports: [10000], labels, tasks: [], ...extra }), '*', problem, allowRaw)[0]!;
 
