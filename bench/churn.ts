@@ -48,7 +48,13 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
+  console.log(
+    readFileSync(new URL(import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('//'))
+      .map((l) => l.slice(3))
+      .join('\n'),
+  );
   process.exit(0);
 }
 const num = (name: keyof typeof flags): number => {
@@ -82,7 +88,8 @@ const VHOST_A = 'a.churn.test';
 /** Delay per request per connection that gives `rate` requests/s over both wrk runs. */
 /** The part of each mode's load during which the churn is played. */
 const CHURN_WINDOW_MS = opts.seconds * 1000 - WARMUP_MS - SETTLE_MS - CHECK_MS - 1000;
-if (CHURN_WINDOW_MS <= 0) throw new Error(`--duration ${opts.seconds} leaves no time for the churn (it needs more than 7 s)`);
+if (CHURN_WINDOW_MS <= 0)
+  throw new Error(`--duration ${opts.seconds} leaves no time for the churn (it needs more than 7 s)`);
 const delayMs = opts.rate > 0 ? Math.max(1, Math.round((2 * opts.connections * 1000) / opts.rate)) : 0;
 const log = (s: string) => process.stderr.write(`[churn] ${s}\n`);
 
@@ -135,7 +142,10 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
   });
   const cleanup: Array<() => Promise<unknown>> = [() => host.stop(), () => marathon.stop(), () => sy.stop()];
   try {
-    await eventually(() => readFileSync(output, 'utf8'), { timeoutMs: 20_000, message: `no config from Switchyard:\n${sy.tail.join('\n')}` });
+    await eventually(() => readFileSync(output, 'utf8'), {
+      timeoutMs: 20_000,
+      message: `no config from Switchyard:\n${sy.tail.join('\n')}`,
+    });
     const haproxy = await startHaproxy({ configFile: output, dir });
     cleanup.push(() => haproxy.stop());
     const hapFollower = followText(() => haproxy.logs());
@@ -143,7 +153,11 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
       async () => {
         const h = await sy.health();
         if (h.status !== 200) throw new Error(h.body);
-        for (const [port, hostHeader] of [[portA, undefined], [httpPort, VHOST_A], [portB, undefined]] as const) {
+        for (const [port, hostHeader] of [
+          [portA, undefined],
+          [httpPort, VHOST_A],
+          [portB, undefined],
+        ] as const) {
           const r = await httpGet(`http://127.0.0.1:${port}/`, hostHeader ? { headers: { host: hostHeader } } : {});
           if (r.status !== 200) throw new Error(`port ${port}: ${r.status}`);
         }
@@ -159,7 +173,12 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
 
     const wrkOpts = { connections: opts.connections, seconds: opts.seconds, delayMs, dir };
     const wrks = Promise.all([
-      runWrk({ ...wrkOpts, label: `${VHOST_A} on the shared listener`, url: `http://127.0.0.1:${httpPort}/`, host: VHOST_A }),
+      runWrk({
+        ...wrkOpts,
+        label: `${VHOST_A} on the shared listener`,
+        url: `http://127.0.0.1:${httpPort}/`,
+        host: VHOST_A,
+      }),
       runWrk({ ...wrkOpts, label: '/churn/b on its service port', url: `http://127.0.0.1:${portB}/` }),
     ]);
     // Awaited below; this only keeps a failing wrk from crashing the run before the error is reported.
@@ -178,10 +197,13 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
     const checkFrom = process.hrtime.bigint();
     const wrk = await wrks;
     const wrkEnd = process.hrtime.bigint();
-    if (Number(wrkEnd - checkFrom) / 1e6 < 500) log(`${mode}: warning: the end-state check window is only ${Number(wrkEnd - checkFrom) / 1e6} ms`);
+    if (Number(wrkEnd - checkFrom) / 1e6 < 500)
+      log(`${mode}: warning: the end-state check window is only ${Number(wrkEnd - checkFrom) / 1e6} ms`);
     // The installed file must say what HAProxy does: every server's address, weight and maintenance state.
     const fileServers = serversOf(readFileSync(output, 'utf8'));
-    const liveServers = new Map<string, ServerState>(parseServersState(await haproxy.runtime('show servers state')).map((x) => [`${x.backend}/${x.name}`, x]));
+    const liveServers = new Map<string, ServerState>(
+      parseServersState(await haproxy.runtime('show servers state')).map((x) => [`${x.backend}/${x.name}`, x]),
+    );
     const drift: string[] = [];
     for (const [key, f] of fileServers) {
       const x = liveServers.get(key);
@@ -197,11 +219,17 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
     // End state: every backend of the loaded apps gets requests iff the registry says it serves.
     const mismatches: string[] = [];
     for (const app of LOADED) {
-      const backends = new Set([...core(app), ...plan.ops.flatMap((o) => (o.type === 'membership' && o.app === app ? [o.backend] : []))]);
+      const backends = new Set([
+        ...core(app),
+        ...plan.ops.flatMap((o) => (o.type === 'membership' && o.app === app ? [o.backend] : [])),
+      ]);
       for (const b of backends) {
         const expected = core(app).includes(b) || alive.get(b)?.state === 'serving';
         const got = (hits.get(b) ?? []).some((t) => t >= Number(checkFrom) && t <= Number(wrkEnd));
-        if (expected !== got) mismatches.push(`${app} ${b}: registry says ${expected ? 'serving' : (alive.get(b)?.state ?? 'gone')}, HAProxy ${got ? 'sends' : 'sends nothing'}`);
+        if (expected !== got)
+          mismatches.push(
+            `${app} ${b}: registry says ${expected ? 'serving' : (alive.get(b)?.state ?? 'gone')}, HAProxy ${got ? 'sends' : 'sends nothing'}`,
+          );
       }
     }
 
@@ -221,7 +249,9 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
     const hapLogs = hapLog.text;
     if (hapLog.lost) log(`${mode}: warning: part of HAProxy's log was lost between two reads`);
     // A server HAProxy's own checks took down (a slot pointing at the wrong port would), or a failed load.
-    const checkDownLines = hapLogs.split('\n').filter((l) => (/is DOWN/.test(l) && /reason:/.test(l)) || /Loading failure/.test(l));
+    const checkDownLines = hapLogs
+      .split('\n')
+      .filter((l) => (/is DOWN/.test(l) && /reason:/.test(l)) || /Loading failure/.test(l));
     const result: ModeResult = {
       mode: mode === 'runtime' ? 'runtime API' : 'reload only',
       wrk,
@@ -251,7 +281,15 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
         {
           ...result,
           played: played.map((p) => ({ ...p.op, emittedAt: String(p.emittedAt), lateMs: p.lateMs })),
-          measured: measured.map((m) => ({ ...m.op, emittedAt: String(m.emittedAt), via: m.via, ms: m.ms, gapMs: m.gapMs, duringReload: m.duringReload, alreadyThere: m.alreadyThere })),
+          measured: measured.map((m) => ({
+            ...m.op,
+            emittedAt: String(m.emittedAt),
+            via: m.via,
+            ms: m.ms,
+            gapMs: m.gapMs,
+            duringReload: m.duringReload,
+            alreadyThere: m.alreadyThere,
+          })),
           membershipReloads: membershipReloads.map((i) => ({ ...i, at: String(i.at) })),
           structuralVia: Object.fromEntries(structuralVia),
           wrk: wrk.map((w) => ({ ...w, statuses: Object.fromEntries(w.statuses) })),
@@ -266,7 +304,9 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
     for (const p of result.problems.slice(0, 10)) log(`${mode}: switchyard: ${p}`);
     for (const m of mismatches.slice(0, 10)) log(`${mode}: end state: ${m}`);
     for (const d of drift.slice(0, 10)) log(`${mode}: file ≠ HAProxy: ${d}`);
-    if (mode === 'runtime') for (const i of membershipReloads.slice(0, 10)) log(`${mode}: reload for membership alone: ${JSON.stringify({ ...i, at: undefined })}`);
+    if (mode === 'runtime')
+      for (const i of membershipReloads.slice(0, 10))
+        log(`${mode}: reload for membership alone: ${JSON.stringify({ ...i, at: undefined })}`);
     for (const l of checkDownLines.slice(0, 10)) log(`${mode}: haproxy: ${l}`);
     log(`${mode}: done; raw data in ${dir} (KEEP_TMP=1 keeps it)`);
     return result;
@@ -276,7 +316,13 @@ async function runMode(mode: 'runtime' | 'reload', plan: Plan): Promise<ModeResu
 }
 
 async function main(): Promise<void> {
-  const plan = makePlan({ seed: opts.seed, membershipOps: opts.ops, structuralOps: opts.structural, maxChurn: opts.maxChurn, loadedApps: LOADED });
+  const plan = makePlan({
+    seed: opts.seed,
+    membershipOps: opts.ops,
+    structuralOps: opts.structural,
+    maxChurn: opts.maxChurn,
+    loadedApps: LOADED,
+  });
   const hv = (await runCommand('haproxy', ['-v'])).output.split('\n')[0]!.trim();
   const load0 = loadavg()[0]!.toFixed(2);
   const results: ModeResult[] = [];

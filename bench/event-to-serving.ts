@@ -28,18 +28,22 @@ const repo = process.cwd();
 /** One GET with a fresh connection; resolves with status and body, or status 0 when refused. */
 function get(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { Connection: 'close' } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/', agent: false, headers: { Connection: 'close' } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', () => resolve({ status: 0, body: '' }));
     req.end();
   });
 }
 
 const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function main() {
   const dir = tempDir('bench-e2s-');
@@ -52,19 +56,24 @@ async function main() {
   const output = join(dir, 'haproxy.cfg');
   const httpListen = `127.0.0.1:${await freePort()}`;
   const config = {
-      marathon: { endpoints: [url], pollIntervalMs: 600_000 },
-      targets: [
-        {
-          ...haproxyTarget(dir, output),
-          vars: { bind: '127.0.0.1', httpPort: await freePort() },
-        },
-      ],
-      reload: { quietMs, maxDelayMs: Math.max(quietMs, 1000) },
-      http: { listen: httpListen },
-      log: { level: 'info', format: 'json' },
+    marathon: { endpoints: [url], pollIntervalMs: 600_000 },
+    targets: [
+      {
+        ...haproxyTarget(dir, output),
+        vars: { bind: '127.0.0.1', httpPort: await freePort() },
+      },
+    ],
+    reload: { quietMs, maxDelayMs: Math.max(quietMs, 1000) },
+    http: { listen: httpListen },
+    log: { level: 'info', format: 'json' },
   };
   writeFileSync(join(dir, 'switchyard.json'), JSON.stringify(config));
-  const child = spawnTracked('node', [join(repo, 'bin/switchyard.js'), 'serve', '--config', join(dir, 'switchyard.json')]);
+  const child = spawnTracked('node', [
+    join(repo, 'bin/switchyard.js'),
+    'serve',
+    '--config',
+    join(dir, 'switchyard.json'),
+  ]);
   const logs = captureOutput(child, 10_000_000);
   await eventually(() => readFileSync(output, 'utf8'));
   const haproxy = await startHaproxy({ configFile: output, dir });
@@ -96,8 +105,14 @@ async function main() {
   }
 
   const row = (name: string, xs: number[]) =>
-    `| ${name.padEnd(34)} | ${pct(xs, 50).toFixed(1).padStart(7)} | ${pct(xs, 90).toFixed(1).padStart(7)} | ${Math.max(...xs).toFixed(1).padStart(7)} |`;
-  console.log(`\nMarathon event → HAProxy, ${runs} runs, reload.quietMs=${quietMs}, validate=haproxy -c, reload=bin/haproxy-reload (checked)\n`);
+    `| ${name.padEnd(34)} | ${pct(xs, 50).toFixed(1).padStart(7)} | ${pct(xs, 90).toFixed(1).padStart(7)} | ${Math.max(
+      ...xs,
+    )
+      .toFixed(1)
+      .padStart(7)} |`;
+  console.log(
+    `\nMarathon event → HAProxy, ${runs} runs, reload.quietMs=${quietMs}, validate=haproxy -c, reload=bin/haproxy-reload (checked)\n`,
+  );
   console.log('| measure                            |  median |     p90 |     max |');
   console.log('|------------------------------------|---------|---------|---------|');
   console.log(row('event → new backend serving (ms)', toServing));

@@ -63,10 +63,13 @@ const nodeArgs = args['node-args'].split(' ').filter(Boolean);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const started = Date.now();
 // Everything is bounded: past the deadline the process exits, and its exit handlers kill every child.
-setTimeout(() => {
-  progress(`scale: deadline of ${args['deadline-min']} min passed; stopping`);
-  process.exit(3);
-}, Number(args['deadline-min']) * 60_000).unref();
+setTimeout(
+  () => {
+    progress(`scale: deadline of ${args['deadline-min']} min passed; stopping`);
+    process.exit(3);
+  },
+  Number(args['deadline-min']) * 60_000,
+).unref();
 
 interface Floors {
   apps: number;
@@ -84,7 +87,15 @@ async function floorsFor(r: SizeResult, body: Buffer): Promise<Floors> {
   const file = join(dir, 'haproxy.cfg');
   const writeMs = await writeFloor(file, r.configText);
   const checkMs = await haproxyCheckFloor(file, r.apps >= 5000 ? 2 : 3);
-  return { apps: r.apps, bodyMb: body.length / 2 ** 20, decodeMs, parseMs, writeMs, checkMs, configKb: r.configText.length / 1024 };
+  return {
+    apps: r.apps,
+    bodyMb: body.length / 2 ** 20,
+    decodeMs,
+    parseMs,
+    writeMs,
+    checkMs,
+    configKb: r.configText.length / 1024,
+  };
 }
 
 async function modeRun(validate: boolean, withFloors: boolean): Promise<{ results: SizeResult[]; floors: Floors[] }> {
@@ -103,17 +114,26 @@ async function modeRun(validate: boolean, withFloors: boolean): Promise<{ result
         validate,
         progress,
         nodeArgs,
-        withDouble: withFloors ? async (url) => void (body = await fetchBody(`${url}/v2/apps?embed=apps.tasks`)) : undefined,
+        withDouble: withFloors
+          ? async (url) => void (body = await fetchBody(`${url}/v2/apps?embed=apps.tasks`))
+          : undefined,
       });
     } catch (e) {
-      console.log(`\n> ${apps} apps (${validate ? 'validate' : 'no validate'}) failed: ${(e as Error).message.split('\n').slice(0, 15).join('\n> ')}`);
+      console.log(
+        `\n> ${apps} apps (${validate ? 'validate' : 'no validate'}) failed: ${(e as Error).message.split('\n').slice(0, 15).join('\n> ')}`,
+      );
       continue;
     }
     results.push(r);
     if (withFloors && body) floors.push(await floorsFor(r, body));
-    console.log(`\n### ${apps} apps × 5 tasks — ${validate ? 'validate `haproxy -c -f {{file}}`' : 'no validate'}, reload \`true\`, reload.quietMs 0\n`);
+    console.log(
+      `\n### ${apps} apps × 5 tasks — ${validate ? 'validate `haproxy -c -f {{file}}`' : 'no validate'}, reload \`true\`, reload.quietMs 0\n`,
+    );
     console.log(sizeTable(r, validate));
-    if (validate) console.log('> The targets and peers are the figures of issue 7; `haproxy -c` alone takes what the floors table says at this size.');
+    if (validate)
+      console.log(
+        '> The targets and peers are the figures of issue 7; `haproxy -c` alone takes what the floors table says at this size.',
+      );
     for (const w of r.warnings) console.log(`> note: ${w}`);
   }
   return { results, floors };
@@ -121,8 +141,24 @@ async function modeRun(validate: boolean, withFloors: boolean): Promise<{ result
 
 function floorsTable(floors: readonly Floors[]): string {
   return table(
-    ['apps × tasks', '/v2/apps body MB', 'bytes → string ms', 'JSON.parse ms', 'write+fsync+rename config ms', 'haproxy -c ms', 'config KB'],
-    floors.map((f) => [`${f.apps} × 5`, fmt(f.bodyMb, 1), fmt(f.decodeMs, 1), fmt(f.parseMs, 1), fmt(f.writeMs, 1), fmt(f.checkMs, 0), fmt(f.configKb, 0)]),
+    [
+      'apps × tasks',
+      '/v2/apps body MB',
+      'bytes → string ms',
+      'JSON.parse ms',
+      'write+fsync+rename config ms',
+      'haproxy -c ms',
+      'config KB',
+    ],
+    floors.map((f) => [
+      `${f.apps} × 5`,
+      fmt(f.bodyMb, 1),
+      fmt(f.decodeMs, 1),
+      fmt(f.parseMs, 1),
+      fmt(f.writeMs, 1),
+      fmt(f.checkMs, 0),
+      fmt(f.configKb, 0),
+    ]),
   );
 }
 
@@ -142,12 +178,18 @@ async function profileRun(apps: number): Promise<void> {
   });
   const file = newestProfile(profDir);
   const w = r.windows!;
-  console.log(`\n### Profile, ${apps} apps × 5 tasks (node --cpu-prof, 250 µs sampling; times are inflated by the profiler)\n`);
+  console.log(
+    `\n### Profile, ${apps} apps × 5 tasks (node --cpu-prof, 250 µs sampling; times are inflated by the profiler)\n`,
+  );
   console.log('```');
-  console.log(`cold start under the profiler: ${fmt(msBetween(w.cold[0], w.cold[1]), 0)} ms; ${r.eventMs.length} events, median ${fmt(r.eventMs.sort((a, b) => a - b)[r.eventMs.length >> 1], 1)} ms`);
+  console.log(
+    `cold start under the profiler: ${fmt(msBetween(w.cold[0], w.cold[1]), 0)} ms; ${r.eventMs.length} events, median ${fmt(r.eventMs.sort((a, b) => a - b)[r.eventMs.length >> 1], 1)} ms`,
+  );
   console.log(formatSummary('cold start (spawn → first config in place)', summarize(file, repo, w.cold[0], w.cold[1])));
   const ev = summarize(file, repo, w.events[0], w.events[1]);
-  console.log(`events: ${fmt(ev.busyMs / r.eventMs.length, 1)} ms of CPU per event (incl. the ${r.eventMs.length} reload commands spawned)`);
+  console.log(
+    `events: ${fmt(ev.busyMs / r.eventMs.length, 1)} ms of CPU per event (incl. the ${r.eventMs.length} reload commands spawned)`,
+  );
   console.log(formatSummary(`events (${r.eventMs.length} events, first emit → last install)`, ev));
   console.log('```');
   console.log(`profile: ${file}${process.env.KEEP_TMP ? '' : ' (removed at exit; set KEEP_TMP=1 to keep it)'}`);
@@ -157,7 +199,12 @@ async function profileRun(apps: number): Promise<void> {
 function gitState(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'templates'], { cwd: repo, encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'templates'], {
+      cwd: repo,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean).length;
     return `${head}${dirty > 0 ? ` + ${dirty} uncommitted file(s) in src/ and templates/ (dist/ built from the working tree)` : ''}`;
   } catch {
     return 'unknown (no git)';
@@ -165,11 +212,17 @@ function gitState(): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`# Switchyard scale benchmark — ${new Date().toISOString()}, ${(await import('node:os')).cpus().length} cores, node ${process.version}`);
+  console.log(
+    `# Switchyard scale benchmark — ${new Date().toISOString()}, ${(await import('node:os')).cpus().length} cores, node ${process.version}`,
+  );
   console.log(`Switchyard build: ${gitState()}; load average at the start ${loadAverage()}.`);
-  console.log(`Apps × 5 tasks, vhost label + HTTP health check each, tasks healthy. reload.quietMs 0 (no coalescing wait), reload \`true\`.`);
+  console.log(
+    `Apps × 5 tasks, vhost label + HTTP health check each, tasks healthy. reload.quietMs 0 (no coalescing wait), reload \`true\`.`,
+  );
   if (nodeArgs.length > 0) console.log(`Switchyard runs with node ${nodeArgs.join(' ')}.`);
-  console.log(`Event = one task added (healthy) or killed; timed from the double's emit to the new file in place (inotify). ${events} events per size, after 2 warm-up events.`);
+  console.log(
+    `Event = one task added (healthy) or killed; timed from the double's emit to the new file in place (inotify). ${events} events per size, after 2 warm-up events.`,
+  );
   let floors: Floors[] = [];
   const overview: string[] = [];
   if (!args['no-plain']) {
@@ -193,7 +246,9 @@ async function main(): Promise<void> {
         const r = await measureRuntime({ repo, apps, events, progress, nodeArgs: [...nodeArgs, ...prof] });
         if (profDir) {
           const ev = summarize(newestProfile(profDir), repo, r.window[0], r.window[1]);
-          console.log(`\n### Profile of the runtime-API path, ${apps} apps × 5 tasks (under the profiler: its latencies are not in the table)\n`);
+          console.log(
+            `\n### Profile of the runtime-API path, ${apps} apps × 5 tasks (under the profiler: its latencies are not in the table)\n`,
+          );
           console.log('```');
           console.log(formatSummary(`events (${r.events} events)`, ev));
           console.log('```');
@@ -201,10 +256,15 @@ async function main(): Promise<void> {
           runtime.push(r);
         }
       } catch (e) {
-        console.log(`\n> runtime path at ${apps} apps failed: ${(e as Error).message.split('\n').slice(0, 12).join('\n> ')}`);
+        console.log(
+          `\n> runtime path at ${apps} apps failed: ${(e as Error).message.split('\n').slice(0, 12).join('\n> ')}`,
+        );
       }
     }
-    if (runtime.length > 0) overview.push(`#### Runtime API path (real HAProxy; validate on, reload bin/haproxy-reload)\n\n${runtimeTable(runtime)}`);
+    if (runtime.length > 0)
+      overview.push(
+        `#### Runtime API path (real HAProxy; validate on, reload bin/haproxy-reload)\n\n${runtimeTable(runtime)}`,
+      );
   }
   if (floors.length > 0) {
     const nodeStart = await nodeStartFloor();

@@ -23,7 +23,8 @@ const runs = Number(process.argv[2] ?? 25);
 const quietMs = Number(process.argv[3] ?? 0);
 const repo = process.cwd();
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 function zkCall<T>(send: (cb: (e: Error | zookeeper.Exception | null, v: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => send((e, v) => (e ? reject(e) : resolve(v))));
@@ -39,10 +40,16 @@ async function main(): Promise<void> {
   const dir = tempDir('bench-zk-');
   const output = join(dir, 'haproxy.cfg');
   await zkCall<string>((cb) => client.mkdirp('/bench/nerve/web', cb));
-  await zkCall<string>((cb) => client.create('/bench/nerve/web/base', Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 39999 })), cb));
+  await zkCall<string>((cb) =>
+    client.create('/bench/nerve/web/base', Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 39999 })), cb),
+  );
   const config = parseConfig(
     {
-      zookeeper: { connect: zk.connect, registries: [{ path: '/bench/nerve', format: 'nerve' }], rulesPath: '/bench/rules' },
+      zookeeper: {
+        connect: zk.connect,
+        registries: [{ path: '/bench/nerve', format: 'nerve' }],
+        rulesPath: '/bench/rules',
+      },
       targets: [
         {
           name: 'haproxy',
@@ -72,20 +79,35 @@ async function main(): Promise<void> {
     const needle = `127.0.0.1:${40000 + i} `;
     const path = `/bench/nerve/web/i-${i}`;
     const t0 = performance.now();
-    await zkCall<string>((cb) => client.create(path, Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 40000 + i })), zookeeper.CreateMode.EPHEMERAL, cb));
-    await eventually(async () => {
-      if (!(await readFile(output, 'utf8')).includes(needle)) throw new Error('not installed yet');
-    }, { intervalMs: 1, message: `run ${i}` });
+    await zkCall<string>((cb) =>
+      client.create(
+        path,
+        Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 40000 + i })),
+        zookeeper.CreateMode.EPHEMERAL,
+        cb,
+      ),
+    );
+    await eventually(
+      async () => {
+        if (!(await readFile(output, 'utf8')).includes(needle)) throw new Error('not installed yet');
+      },
+      { intervalMs: 1, message: `run ${i}` },
+    );
     samples.push(performance.now() - t0);
     await zkCall<void>((cb) => client.remove(path, -1, (e) => cb(e, undefined)));
-    await eventually(async () => {
-      if ((await readFile(output, 'utf8')).includes(needle)) throw new Error('not removed yet');
-    }, { intervalMs: 2, message: `run ${i} removal` });
+    await eventually(
+      async () => {
+        if ((await readFile(output, 'utf8')).includes(needle)) throw new Error('not removed yet');
+      },
+      { intervalMs: 2, message: `run ${i} removal` },
+    );
   }
 
   const f = (x: number) => x.toFixed(1);
   console.log(`znode create -> installed config, ${runs} runs, quietMs ${quietMs}, validate haproxy -c:`);
-  console.log(`  median ${f(pct(samples, 50))} ms  p90 ${f(pct(samples, 90))} ms  min ${f(Math.min(...samples))} ms  max ${f(Math.max(...samples))} ms`);
+  console.log(
+    `  median ${f(pct(samples, 50))} ms  p90 ${f(pct(samples, 90))} ms  min ${f(Math.min(...samples))} ms  max ${f(Math.max(...samples))} ms`,
+  );
   console.log(`  the target's apply per install (render + haproxy -c + install): median ${f(pct(applyMs, 50))} ms`);
   await daemon.stop();
   client.close();

@@ -35,7 +35,10 @@ function loadBundle(file) {
     cachedData = undefined;
   }
   const source = readFileSync(file, 'utf8');
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+  });
   const module = { exports: {} };
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   let wanted = cachedData === undefined || script.cachedDataRejected === true;
@@ -55,7 +58,9 @@ function loadBundle(file) {
 
 // A bundle older than the compiled modules is left from an earlier build.
 const current = existsSync(bundle) && (!existsSync(modules) || statSync(bundle).mtimeMs >= statSync(modules).mtimeMs);
-const { main, warm } = current ? loadBundle(bundle) : { main: (await import(modules.href)).main, warm: () => undefined };
+const { main, warm } = current
+  ? loadBundle(bundle)
+  : { main: (await import(modules.href)).main, warm: () => undefined };
 const code = await main(process.argv.slice(2), { warm });
 process.exitCode = code;
 // Exit even if a library left a handle open; unref'd, so a clean exit is not delayed.

@@ -34,7 +34,8 @@ const leaveOut = {
       const probe = "typeof G.FormData !== 'undefined' ? G.FormData : undefined";
       const source = readFileSync(args.path, 'utf8');
       // An axios that no longer reads it this way must be looked at again, not bundled blindly.
-      if (!source.includes(probe)) throw new Error(`${args.path}: the global FormData probe changed; review scripts/bundle.mjs`);
+      if (!source.includes(probe))
+        throw new Error(`${args.path}: the global FormData probe changed; review scripts/bundle.mjs`);
       return { contents: source.replace(probe, 'undefined'), loader: 'js' };
     });
   },

@@ -81,11 +81,15 @@ export async function main(argv: string[], hooks: LaunchHooks = {}): Promise<num
     return 2;
   }
   const { runCommand } = await import('./commands.js');
-  return runCommand(command as 'serve' | 'render' | 'check', file, { target: values.target, diff: values.diff === true, timeoutMs: Number(values['timeout-ms'] ?? 30_000), warm: hooks.warm });
+  return runCommand(command as 'serve' | 'render' | 'check', file, {
+    target: values.target,
+    diff: values.diff === true,
+    timeoutMs: Number(values['timeout-ms'] ?? 30_000),
+    warm: hooks.warm,
+  });
 }
 
 function print(text: string): number {
   process.stdout.write(text);
   return 0;
 }
-

@@ -23,7 +23,11 @@ export interface CommandOptions {
 }
 
 /** Loads the config and runs one command; resolves with the exit code. */
-export async function runCommand(command: 'serve' | 'render' | 'check', file: string, opts: CommandOptions): Promise<number> {
+export async function runCommand(
+  command: 'serve' | 'render' | 'check',
+  file: string,
+  opts: CommandOptions,
+): Promise<number> {
   let config: Config;
   try {
     config = loadConfig(file);
@@ -87,10 +91,18 @@ function print(text: string): number {
   return 0;
 }
 
-async function render(config: Config, log: Logger, name: string | undefined, diff: boolean, timeoutMs: number): Promise<number> {
+async function render(
+  config: Config,
+  log: Logger,
+  name: string | undefined,
+  diff: boolean,
+  timeoutMs: number,
+): Promise<number> {
   const targetConfig = pickTarget(config, name);
   if (!targetConfig) {
-    process.stderr.write(`switchyard render: no target named "${name}" (targets: ${config.targets.map((t) => t.name).join(', ')})\n`);
+    process.stderr.write(
+      `switchyard render: no target named "${name}" (targets: ${config.targets.map((t) => t.name).join(', ')})\n`,
+    );
     return 1;
   }
   let snapshot: Snapshot;
@@ -122,7 +134,9 @@ async function fetchOnce(config: Config, log: Logger, timeoutMs: number): Promis
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const why = sources.filter((s) => pending.has(s.name)).map((s) => `${s.name}: ${s.status().lastError ?? 'no answer yet'}`);
+        const why = sources
+          .filter((s) => pending.has(s.name))
+          .map((s) => `${s.name}: ${s.status().lastError ?? 'no answer yet'}`);
         reject(new Error(`sources not synced after ${timeoutMs} ms (${why.join('; ')})`));
       }, timeoutMs);
       const sink = (name: string) => (c: Change) => {
@@ -182,7 +196,11 @@ async function validateDry(target: TargetConfig, text: string, timeoutMs: number
   }
   const candidate = await writeCandidate(join(dir, 'check.cfg'), text);
   try {
-    const r = await shellExec(target.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path)), timeoutMs, cwd);
+    const r = await shellExec(
+      target.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path)),
+      timeoutMs,
+      cwd,
+    );
     return r.code === 0 ? null : `\`${target.validate}\` ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${r.output}`;
   } finally {
     await candidate.discard();

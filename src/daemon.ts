@@ -29,7 +29,9 @@ export interface DaemonOptions {
 export function createSources(config: Config, log: Logger): Source[] {
   const sources: Source[] = [];
   const zk = config.zookeeper;
-  const session = zk ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' })) : undefined;
+  const session = zk
+    ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' }))
+    : undefined;
   if (config.marathon) {
     const mlog = log.child({ component: 'marathon' });
     const zkUrl = config.marathon.endpoints[0]!.startsWith('zk://') ? config.marathon.endpoints[0]! : null;
@@ -66,11 +68,22 @@ export class Daemon {
   private unwatch: (() => Promise<void>) | null = null;
   address: AddressInfo | null = null;
 
-  constructor(readonly config: Config, private readonly log: Logger, private readonly opts: DaemonOptions = {}) {
+  constructor(
+    readonly config: Config,
+    private readonly log: Logger,
+    private readonly opts: DaemonOptions = {},
+  ) {
     const targets = createTargets(config, log, opts.exec);
     const sources = createSources(config, log);
     const rules = sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
-    this.runner = new Runner(config, new StateStore(config.guard.enabled ? config.guard : null), sources, targets, log.child({ component: 'runner' }), this.metrics);
+    this.runner = new Runner(
+      config,
+      new StateStore(config.guard.enabled ? config.guard : null),
+      sources,
+      targets,
+      log.child({ component: 'runner' }),
+      this.metrics,
+    );
     const routes = [
       ...(opts.extraRoutes ?? []),
       ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' })),

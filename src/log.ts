@@ -13,9 +13,15 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto
   return winston.createLogger({
     level,
     format: json
-      ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json())
+      ? winston.format.combine(
+          winston.format.timestamp(),
+          winston.format.errors({ stack: false }),
+          winston.format.json(),
+        )
       : winston.format.combine(winston.format.timestamp({ format: 'HH:mm:ss.SSS' }), winston.format.printf(readable)),
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
+    transports: [
+      new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] }),
+    ],
   });
 }
 

@@ -3,22 +3,114 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** The daemon's Prometheus metrics, in a registry of its own (several daemons may share a process in tests). */
 export class Metrics {
   readonly registry = new Registry();
-  readonly changes = new Counter({ name: 'switchyard_source_changes_total', help: 'Changes sources sent to the state, by source and kind (sync, upsert, remove, rules)', labelNames: ['source', 'kind'], registers: [this.registry] });
-  readonly events = new Counter({ name: 'switchyard_source_events_total', help: 'Events received from registries, by source and type', labelNames: ['source', 'type'], registers: [this.registry] });
-  readonly stateChanges = new Counter({ name: 'switchyard_state_changes_total', help: 'Changes that altered the effective state', labelNames: ['source'], registers: [this.registry] });
-  readonly applies = new Counter({ name: 'switchyard_renders_total', help: 'Render attempts per target, by outcome', labelNames: ['target', 'outcome'], registers: [this.registry] });
-  readonly installs = new Counter({ name: 'switchyard_installs_total', help: 'Config files installed', labelNames: ['target'], registers: [this.registry] });
-  readonly reloads = new Counter({ name: 'switchyard_reloads_total', help: 'Proxy reloads, by outcome', labelNames: ['target', 'outcome'], registers: [this.registry] });
-  readonly liveUpdates = new Counter({ name: 'switchyard_runtime_updates_total', help: 'Changes applied through the runtime API without a reload', labelNames: ['target'], registers: [this.registry] });
-  readonly failures = new Counter({ name: 'switchyard_failures_total', help: 'Failed attempts, by target and pipeline stage', labelNames: ['target', 'stage'], registers: [this.registry] });
-  readonly validations = new Counter({ name: 'switchyard_validations_total', help: 'Validate commands run, by outcome', labelNames: ['target', 'outcome'], registers: [this.registry] });
-  readonly stageSeconds = new Histogram({ name: 'switchyard_stage_duration_seconds', help: 'Time per pipeline stage (render, validate, install, reload)', labelNames: ['target', 'stage'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
-  readonly streamConnected = new Gauge({ name: 'switchyard_source_connected', help: '1 when the source’s event stream or session is up (sources that have one)', labelNames: ['source'], registers: [this.registry] });
-  readonly held = new Gauge({ name: 'switchyard_held_changes', help: 'Service changes held back by the drop guard', registers: [this.registry] });
-  readonly applySeconds = new Histogram({ name: 'switchyard_apply_duration_seconds', help: 'Render, validate, install and reload of one target', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly eventToInstall = new Histogram({ name: 'switchyard_event_to_install_seconds', help: 'From the first change of a batch arriving to its config being installed', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly backends = new Gauge({ name: 'switchyard_backends', help: 'Serving backends per service', labelNames: ['service'], registers: [this.registry] });
-  readonly syncAge = new Gauge({ name: 'switchyard_source_sync_age_seconds', help: 'Seconds since the source last delivered a complete view (-1: never)', labelNames: ['source'], registers: [this.registry] });
-  readonly sourceUp = new Gauge({ name: 'switchyard_source_up', help: '1 when the source is current with its registry', labelNames: ['source'], registers: [this.registry] });
-  readonly targetUp = new Gauge({ name: 'switchyard_target_up', help: '1 when the last attempt for the target succeeded', labelNames: ['target'], registers: [this.registry] });
+  readonly changes = new Counter({
+    name: 'switchyard_source_changes_total',
+    help: 'Changes sources sent to the state, by source and kind (sync, upsert, remove, rules)',
+    labelNames: ['source', 'kind'],
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: 'switchyard_source_events_total',
+    help: 'Events received from registries, by source and type',
+    labelNames: ['source', 'type'],
+    registers: [this.registry],
+  });
+  readonly stateChanges = new Counter({
+    name: 'switchyard_state_changes_total',
+    help: 'Changes that altered the effective state',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly applies = new Counter({
+    name: 'switchyard_renders_total',
+    help: 'Render attempts per target, by outcome',
+    labelNames: ['target', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly installs = new Counter({
+    name: 'switchyard_installs_total',
+    help: 'Config files installed',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'switchyard_reloads_total',
+    help: 'Proxy reloads, by outcome',
+    labelNames: ['target', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly liveUpdates = new Counter({
+    name: 'switchyard_runtime_updates_total',
+    help: 'Changes applied through the runtime API without a reload',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly failures = new Counter({
+    name: 'switchyard_failures_total',
+    help: 'Failed attempts, by target and pipeline stage',
+    labelNames: ['target', 'stage'],
+    registers: [this.registry],
+  });
+  readonly validations = new Counter({
+    name: 'switchyard_validations_total',
+    help: 'Validate commands run, by outcome',
+    labelNames: ['target', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly stageSeconds = new Histogram({
+    name: 'switchyard_stage_duration_seconds',
+    help: 'Time per pipeline stage (render, validate, install, reload)',
+    labelNames: ['target', 'stage'],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly streamConnected = new Gauge({
+    name: 'switchyard_source_connected',
+    help: '1 when the source’s event stream or session is up (sources that have one)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly held = new Gauge({
+    name: 'switchyard_held_changes',
+    help: 'Service changes held back by the drop guard',
+    registers: [this.registry],
+  });
+  readonly applySeconds = new Histogram({
+    name: 'switchyard_apply_duration_seconds',
+    help: 'Render, validate, install and reload of one target',
+    labelNames: ['target'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly eventToInstall = new Histogram({
+    name: 'switchyard_event_to_install_seconds',
+    help: 'From the first change of a batch arriving to its config being installed',
+    labelNames: ['target'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly backends = new Gauge({
+    name: 'switchyard_backends',
+    help: 'Serving backends per service',
+    labelNames: ['service'],
+    registers: [this.registry],
+  });
+  readonly syncAge = new Gauge({
+    name: 'switchyard_source_sync_age_seconds',
+    help: 'Seconds since the source last delivered a complete view (-1: never)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly sourceUp = new Gauge({
+    name: 'switchyard_source_up',
+    help: '1 when the source is current with its registry',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly targetUp = new Gauge({
+    name: 'switchyard_target_up',
+    help: '1 when the last attempt for the target succeeded',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
 }

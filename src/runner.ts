@@ -72,7 +72,8 @@ export class Runner {
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer, this.deferTimer, this.holdTimer]) if (t) clearTimeout(t);
+    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer, this.deferTimer, this.holdTimer])
+      if (t) clearTimeout(t);
     await Promise.all(this.sources.map((s) => s.stop()));
     await this.cycling;
   }
@@ -139,10 +140,18 @@ export class Runner {
     const changed = this.store.apply(change);
     if (changed.length > 0 || change.kind === 'rules') {
       this.metrics.stateChanges.inc({ source });
-      this.log.debug('state changed', { source, kind: change.kind, services: changed.slice(0, 20), count: changed.length });
+      this.log.debug('state changed', {
+        source,
+        kind: change.kind,
+        services: changed.slice(0, 20),
+        count: changed.length,
+      });
     }
     if (this.store.holds().length > holding) {
-      this.log.warn('change held by the drop guard: too many backends gone at once', { source, held: this.store.holds().slice(holding) });
+      this.log.warn('change held by the drop guard: too many backends gone at once', {
+        source,
+        held: this.store.holds().slice(holding),
+      });
     }
     this.watchHolds();
     this.changed(changed, change.kind === 'rules');
@@ -165,13 +174,17 @@ export class Runner {
     const holds = this.store.holds();
     if (holds.length === 0 || this.stopped) return;
     const next = Math.min(...holds.map((h) => h.until));
-    this.holdTimer = setTimeout(() => {
-      this.holdTimer = null;
-      const released = this.store.releaseHeld('expired');
-      if (released.length > 0) this.log.warn('held changes persisted past the hold time; applying them', { services: released });
-      this.watchHolds();
-      this.changed(released);
-    }, Math.max(0, next - Date.now()));
+    this.holdTimer = setTimeout(
+      () => {
+        this.holdTimer = null;
+        const released = this.store.releaseHeld('expired');
+        if (released.length > 0)
+          this.log.warn('held changes persisted past the hold time; applying them', { services: released });
+        this.watchHolds();
+        this.changed(released);
+      },
+      Math.max(0, next - Date.now()),
+    );
   }
 
   /** Arms the coalescing timers: a cycle runs quietMs after the last change, or maxDelayMs after the first, whichever is sooner. */
@@ -222,8 +235,10 @@ export class Runner {
       this.metrics.applySeconds.observe({ target: r.target }, r.ms / 1000);
       this.metrics.targetUp.set({ target: r.target }, r.ok ? 1 : 0);
       if (!r.ok) this.metrics.failures.inc({ target: r.target, stage: r.stage ?? 'unknown' });
-      for (const [stage, ms] of Object.entries(r.stages)) this.metrics.stageSeconds.observe({ target: r.target, stage }, ms / 1000);
-      if (r.stages.validate !== undefined) this.metrics.validations.inc({ target: r.target, outcome: r.stage === 'validate' ? 'failed' : 'ok' });
+      for (const [stage, ms] of Object.entries(r.stages))
+        this.metrics.stageSeconds.observe({ target: r.target, stage }, ms / 1000);
+      if (r.stages.validate !== undefined)
+        this.metrics.validations.inc({ target: r.target, outcome: r.stage === 'validate' ? 'failed' : 'ok' });
       if (r.changed) {
         this.metrics.installs.inc({ target: r.target });
         if (since !== null) this.metrics.eventToInstall.observe({ target: r.target }, Number(now - since) / 1e9);
@@ -281,7 +296,8 @@ export class Runner {
     const now = Date.now();
     this.metrics.held.set(this.store.holds().length);
     this.metrics.backends.reset();
-    for (const s of this.store.snapshot().services) this.metrics.backends.set({ service: s.id }, s.backends.filter((b) => b.healthy && !b.draining).length);
+    for (const s of this.store.snapshot().services)
+      this.metrics.backends.set({ service: s.id }, s.backends.filter((b) => b.healthy && !b.draining).length);
     for (const s of this.sources) {
       const st = s.status();
       this.metrics.syncAge.set({ source: s.name }, st.lastSyncAt === null ? -1 : (now - st.lastSyncAt) / 1000);

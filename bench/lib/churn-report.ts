@@ -60,7 +60,12 @@ function upperBound(xs: readonly number[], x: number): number {
  * its last request after the event (before its next change). `endNs` bounds
  * the last one.
  */
-export function measure(played: readonly Played[], installs: readonly Install[], hits: ReadonlyMap<string, number[]>, endNs: number): Measured[] {
+export function measure(
+  played: readonly Played[],
+  installs: readonly Install[],
+  hits: ReadonlyMap<string, number[]>,
+  endNs: number,
+): Measured[] {
   const out: Measured[] = [];
   played.forEach((p, i) => {
     if (p.op.type !== 'membership') return;
@@ -140,31 +145,64 @@ export interface ModeResult {
 export function renderTable(results: readonly ModeResult[]): string {
   const sum = (r: ModeResult, f: (w: WrkResult) => number) => r.wrk.reduce((s, w) => s + f(w), 0);
   const lat = (r: ModeResult, kinds: readonly string[], via: string, free = false) =>
-    latencyCell(r.measured.filter((m) => kinds.includes(m.op.kind) && m.via === via && m.ms !== null && !(free && m.duringReload)).map((m) => m.ms!));
+    latencyCell(
+      r.measured
+        .filter((m) => kinds.includes(m.op.kind) && m.via === via && m.ms !== null && !(free && m.duringReload))
+        .map((m) => m.ms!),
+    );
   const DOWN = ['kill', 'kill-via-killing', 'flap-down', 'drain'];
   const count = (r: ModeResult, pred: (p: Played) => boolean) => r.played.filter(pred).length;
   const rows: Array<[string, (r: ModeResult) => string]> = [
-    ['wrk requests (keep-alive, 2 × wrk)', (r) => `${sum(r, (w) => w.requests)} (${(sum(r, (w) => w.requests) / r.seconds).toFixed(0)}/s)`],
+    [
+      'wrk requests (keep-alive, 2 × wrk)',
+      (r) => `${sum(r, (w) => w.requests)} (${(sum(r, (w) => w.requests) / r.seconds).toFixed(0)}/s)`,
+    ],
     ['non-2xx responses', (r) => String(sum(r, (w) => w.non2xx))],
     ['responses by status', (r) => statusCell(r.wrk)],
-    ['socket errors (connect/read/write/timeout)', (r) => {
-      const s = (k: keyof WrkResult['socket']) => sum(r, (w) => w.socket[k]);
-      return `${s('connect') + s('read') + s('write') + s('timeout')} (${s('connect')}/${s('read')}/${s('write')}/${s('timeout')})`;
-    }],
-    ['wrk latency p50 / p99 / max (per wrk)', (r) => r.wrk.map((w) => `${(w.latencyUs.p50 / 1000).toFixed(1)}/${(w.latencyUs.p99 / 1000).toFixed(1)}/${(w.latencyUs.max / 1000).toFixed(0)} ms`).join(', ')],
-    ['membership changes played', (r) => {
-      const by = new Map<string, number>();
-      for (const p of r.played) if (p.op.type === 'membership') by.set(p.op.kind, (by.get(p.op.kind) ?? 0) + 1);
-      return `${count(r, (p) => p.op.type === 'membership')} (${[...by].map(([k, n]) => `${k} ${n}`).join(', ')})`;
-    }],
-    ['structural changes played (applied by: …)', (r) => `${count(r, (p) => p.op.type === 'structural')} (${[...r.structuralVia].map(([k, n]) => `${k} ${n}`).join(', ')})`],
-    ['reloads (log / metrics / HAProxy master)', (r) => `${r.reloadsLogged} / ${r.reloadsMetric} / ${r.masterReloads}${r.reloadFailuresMetric ? ` (${r.reloadFailuresMetric} failed)` : ''}`],
+    [
+      'socket errors (connect/read/write/timeout)',
+      (r) => {
+        const s = (k: keyof WrkResult['socket']) => sum(r, (w) => w.socket[k]);
+        return `${s('connect') + s('read') + s('write') + s('timeout')} (${s('connect')}/${s('read')}/${s('write')}/${s('timeout')})`;
+      },
+    ],
+    [
+      'wrk latency p50 / p99 / max (per wrk)',
+      (r) =>
+        r.wrk
+          .map(
+            (w) =>
+              `${(w.latencyUs.p50 / 1000).toFixed(1)}/${(w.latencyUs.p99 / 1000).toFixed(1)}/${(w.latencyUs.max / 1000).toFixed(0)} ms`,
+          )
+          .join(', '),
+    ],
+    [
+      'membership changes played',
+      (r) => {
+        const by = new Map<string, number>();
+        for (const p of r.played) if (p.op.type === 'membership') by.set(p.op.kind, (by.get(p.op.kind) ?? 0) + 1);
+        return `${count(r, (p) => p.op.type === 'membership')} (${[...by].map(([k, n]) => `${k} ${n}`).join(', ')})`;
+      },
+    ],
+    [
+      'structural changes played (applied by: …)',
+      (r) =>
+        `${count(r, (p) => p.op.type === 'structural')} (${[...r.structuralVia].map(([k, n]) => `${k} ${n}`).join(', ')})`,
+    ],
+    [
+      'reloads (log / metrics / HAProxy master)',
+      (r) =>
+        `${r.reloadsLogged} / ${r.reloadsMetric} / ${r.masterReloads}${r.reloadFailuresMetric ? ` (${r.reloadFailuresMetric} failed)` : ''}`,
+    ],
     ['reloads for membership alone', (r) => String(r.membershipReloads.length)],
     ['runtime updates (log / metrics)', (r) => `${r.liveLogged} / ${r.liveMetric}`],
-    ['membership changes applied live / by reload', (r) => {
-      const m = r.measured;
-      return `${m.filter((x) => x.via === 'live').length} / ${m.filter((x) => x.via === 'reload').length}${m.some((x) => x.via === null) ? ` (${m.filter((x) => x.via === null).length} no cycle found)` : ''}`;
-    }],
+    [
+      'membership changes applied live / by reload',
+      (r) => {
+        const m = r.measured;
+        return `${m.filter((x) => x.via === 'live').length} / ${m.filter((x) => x.via === 'reload').length}${m.some((x) => x.via === null) ? ` (${m.filter((x) => x.via === null).length} no cycle found)` : ''}`;
+      },
+    ],
     ['**scale-up → serving, via runtime API** (median / p99)', (r) => lat(r, ['scale-up'], 'live')],
     ['  … of those, not arriving during a reload', (r) => lat(r, ['scale-up'], 'live', true)],
     ['**scale-up → serving, via reload** (median / p99)', (r) => lat(r, ['scale-up'], 'reload')],
@@ -172,12 +210,21 @@ export function renderTable(results: readonly ModeResult[]): string {
     ['health back up → serving, via reload', (r) => lat(r, ['flap-up'], 'reload')],
     ['taken out → last request, via runtime API', (r) => lat(r, DOWN, 'live')],
     ['taken out → last request, via reload', (r) => lat(r, DOWN, 'reload')],
-    ['membership changes arriving during a reload (they wait for it)', (r) => String(r.measured.filter((m) => m.duringReload).length)],
-    ['resolution: new backend, 1st → 2nd request (median)', (r) => {
-      const gaps = r.measured.filter((m) => m.gapMs !== null).map((m) => m.gapMs!);
-      return gaps.length ? `${median(gaps).toFixed(1)} ms` : '–';
-    }],
-    ['changes not timed: HAProxy already there / undone before served', (r) => `${r.measured.filter((m) => m.alreadyThere).length} / ${r.unresolved}`],
+    [
+      'membership changes arriving during a reload (they wait for it)',
+      (r) => String(r.measured.filter((m) => m.duringReload).length),
+    ],
+    [
+      'resolution: new backend, 1st → 2nd request (median)',
+      (r) => {
+        const gaps = r.measured.filter((m) => m.gapMs !== null).map((m) => m.gapMs!);
+        return gaps.length ? `${median(gaps).toFixed(1)} ms` : '–';
+      },
+    ],
+    [
+      'changes not timed: HAProxy already there / undone before served',
+      (r) => `${r.measured.filter((m) => m.alreadyThere).length} / ${r.unresolved}`,
+    ],
     ['end state: backends serving ≠ registry', (r) => String(r.finalMismatches.length)],
     ['end state: installed file ≠ HAProxy `show servers state`', (r) => `${r.drift.length} of ${r.servers} servers`],
     ['HAProxy log: servers DOWN by its checks, failed loads', (r) => String(r.checkDownLines.length)],
@@ -192,5 +239,10 @@ export function renderTable(results: readonly ModeResult[]): string {
 function statusCell(wrk: readonly WrkResult[]): string {
   const all = new Map<number, number>();
   for (const w of wrk) for (const [code, n] of w.statuses) all.set(code, (all.get(code) ?? 0) + n);
-  return [...all].sort(([a], [b]) => a - b).map(([code, n]) => `${code}: ${n}`).join(', ') || '–';
+  return (
+    [...all]
+      .sort(([a], [b]) => a - b)
+      .map(([code, n]) => `${code}: ${n}`)
+      .join(', ') || '–'
+  );
 }

@@ -18,7 +18,13 @@ import type { AppHealthCheck } from '../../test/support/marathon-types.js';
 // a service losing all its backends for guard.holdMs (60 s by default), so a
 // removal would not reach HAProxy within the run.
 
-export const HEALTH_CHECK: AppHealthCheck = { protocol: 'HTTP', path: '/health', portIndex: 0, intervalSeconds: 1, maxConsecutiveFailures: 3 };
+export const HEALTH_CHECK: AppHealthCheck = {
+  protocol: 'HTTP',
+  path: '/health',
+  portIndex: 0,
+  intervalSeconds: 1,
+  maxConsecutiveFailures: 3,
+};
 
 export type MembershipKind = 'scale-up' | 'kill' | 'kill-via-killing' | 'flap-down' | 'flap-up' | 'drain';
 export type StructuralKind = 'new-app' | 'port-change' | 'vhost-loaded-app' | 'vhost-idle-app';
@@ -32,7 +38,14 @@ interface PlannedTask {
 }
 
 export type Op =
-  | { readonly type: 'membership'; readonly kind: MembershipKind; readonly app: string; readonly task: number; readonly backend: string; readonly direction: 'up' | 'down' | null }
+  | {
+      readonly type: 'membership';
+      readonly kind: MembershipKind;
+      readonly app: string;
+      readonly task: number;
+      readonly backend: string;
+      readonly direction: 'up' | 'down' | null;
+    }
   | { readonly type: 'structural'; readonly kind: StructuralKind; readonly app: string; readonly k: number };
 
 export interface PlanOptions {
@@ -70,7 +83,9 @@ export function makePlan(o: PlanOptions): Plan {
   const ops: Op[] = [];
   const total = o.membershipOps + o.structuralOps;
   // Structural operations evenly spread, the first one a little way in.
-  const structuralAt = new Set(Array.from({ length: o.structuralOps }, (_, k) => Math.floor(((k + 0.5) * total) / o.structuralOps)));
+  const structuralAt = new Set(
+    Array.from({ length: o.structuralOps }, (_, k) => Math.floor(((k + 0.5) * total) / o.structuralOps)),
+  );
   let nextTask = 0;
   let k = 0;
   const added: string[] = [];
@@ -195,7 +210,10 @@ export async function play(
         const st = states.get(op.task);
         switch (op.kind) {
           case 'scale-up':
-            ids.set(op.task, marathon.addTask(op.app, { host: '127.0.0.1', ports: [ctx.ports.get(op.backend)!], healthy: true }));
+            ids.set(
+              op.task,
+              marathon.addTask(op.app, { host: '127.0.0.1', ports: [ctx.ports.get(op.backend)!], healthy: true }),
+            );
             states.set(op.task, { app: op.app, backend: op.backend, state: 'serving' });
             break;
           case 'kill':
@@ -223,14 +241,18 @@ export async function play(
         switch (op.kind) {
           case 'new-app':
             marathon.addApp({ id: op.app, ports: [ctx.newAppPort(op.k)], healthChecks: [HEALTH_CHECK] });
-            for (const b of ctx.newAppBackends) marathon.addTask(op.app, { host: '127.0.0.1', ports: [ctx.ports.get(b)!], healthy: true });
+            for (const b of ctx.newAppBackends)
+              marathon.addTask(op.app, { host: '127.0.0.1', ports: [ctx.ports.get(b)!], healthy: true });
             break;
           case 'port-change':
             marathon.updateApp(op.app, { ports: [ctx.newAppPort(op.k)] });
             break;
           case 'vhost-loaded-app':
           case 'vhost-idle-app': {
-            const labels = { ...(marathon.getApp(op.app)?.labels ?? {}), HAPROXY_0_VHOST: `v${op.k}.${op.app.split('/').pop()}.churn.test` };
+            const labels = {
+              ...(marathon.getApp(op.app)?.labels ?? {}),
+              HAPROXY_0_VHOST: `v${op.k}.${op.app.split('/').pop()}.churn.test`,
+            };
             marathon.updateApp(op.app, { labels });
             break;
           }

@@ -34,7 +34,11 @@ export class SwitchyardProcess {
     }
   }
 
-  static spawn(repo: string, dir: string, config: Record<string, unknown> & { http: { listen: string } }): SwitchyardProcess {
+  static spawn(
+    repo: string,
+    dir: string,
+    config: Record<string, unknown> & { http: { listen: string } },
+  ): SwitchyardProcess {
     const file = join(dir, 'switchyard.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
     const child = spawnTracked('node', [join(repo, 'bin/switchyard.js'), 'serve', '--config', file], { cwd: repo });
@@ -75,7 +79,8 @@ export class SwitchyardProcess {
     if (r.status !== 200) throw new Error(`GET /metrics: ${r.status}`);
     const sum = (name: string, filter: (labels: string) => boolean = () => true): number => {
       let total = 0;
-      for (const m of r.body.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) if (filter(m[1] ?? '')) total += Number(m[2]);
+      for (const m of r.body.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm')))
+        if (filter(m[1] ?? '')) total += Number(m[2]);
       return total;
     };
     return {

@@ -73,7 +73,19 @@ export interface WrkOptions {
 export function runWrk(o: WrkOptions): Promise<WrkResult> {
   const script = join(o.dir, 'churn.lua');
   writeFileSync(script, SCRIPT);
-  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--timeout', '2s', '-s', script, o.url, '--', String(o.delayMs), o.host ?? ''];
+  const args = [
+    '-t1',
+    `-c${o.connections}`,
+    `-d${o.seconds}s`,
+    '--timeout',
+    '2s',
+    '-s',
+    script,
+    o.url,
+    '--',
+    String(o.delayMs),
+    o.host ?? '',
+  ];
   const child = spawnTracked('wrk', args);
   const out = captureOutput(child);
   return new Promise((resolve, reject) => {
@@ -108,8 +120,19 @@ export function parseWrk(label: string, text: string): WrkResult {
   for (const m of text.matchAll(/^CHURN-STATUS (\d+) (\d+)$/gm)) statuses.set(Number(m[1]), Number(m[2]));
   const summary = /^CHURN-SUMMARY (.*)$/m.exec(text);
   if (!summary) throw new Error(`wrk output without the script's summary:\n${text}`);
-  const s = Object.fromEntries(summary[1]!.split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k!, Number(v)]));
-  const same = s.requests === requests && s.status === non2xx && s.connect === socket.connect && s.read === socket.read && s.write === socket.write && s.timeout === socket.timeout;
+  const s = Object.fromEntries(
+    summary[1]!
+      .split(' ')
+      .map((kv) => kv.split('='))
+      .map(([k, v]) => [k!, Number(v)]),
+  );
+  const same =
+    s.requests === requests &&
+    s.status === non2xx &&
+    s.connect === socket.connect &&
+    s.read === socket.read &&
+    s.write === socket.write &&
+    s.timeout === socket.timeout;
   if (!same) throw new Error(`wrk's summary lines and its script disagree:\n${text}`);
   return {
     label,

@@ -39,7 +39,19 @@ export function syntheticCluster(apps: number, opts: { healthChecks?: boolean } 
       env: { SERVICE_NAME: `svc-${i}`, LOG_LEVEL: 'info' },
       labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: vhostOf(i), team: `team-${i % 50}` },
       portDefinitions: [{ port: SERVICE_PORT_BASE + i, protocol: 'tcp', labels: {} }],
-      healthChecks: opts.healthChecks === false ? [] : [{ protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 30, intervalSeconds: 10, maxConsecutiveFailures: 3 }],
+      healthChecks:
+        opts.healthChecks === false
+          ? []
+          : [
+              {
+                protocol: 'HTTP',
+                path: '/health',
+                portIndex: 0,
+                gracePeriodSeconds: 30,
+                intervalSeconds: 10,
+                maxConsecutiveFailures: 3,
+              },
+            ],
       tasks,
     });
   }

@@ -69,7 +69,11 @@ const WARMUP_EVENTS = 2;
 
 function codeCaches(repo: string): string[] {
   const dir = join(repo, 'dist/bundle');
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cache')).map((f) => join(dir, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.cache'))
+        .map((f) => join(dir, f))
+    : [];
 }
 
 function removeCodeCache(repo: string): void {
@@ -89,7 +93,9 @@ export function unlessExits<T>(run: SwitchyardRun, p: Promise<T>): Promise<T> {
       },
       (e: unknown) => {
         run.child.off('exit', onExit);
-        reject(e instanceof Error ? new Error(`${e.message}\n--- switchyard log tail ---\n${run.log.tail.join('\n')}`) : e);
+        reject(
+          e instanceof Error ? new Error(`${e.message}\n--- switchyard log tail ---\n${run.log.tail.join('\n')}`) : e,
+        );
       },
     );
   });
@@ -135,7 +141,9 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
   const appList = recordAppListRequests(double);
   const t = performance.now();
   double.bulkLoad(syntheticCluster(o.apps));
-  o.progress(`  ${o.apps} apps × ${TASKS_PER_APP} tasks loaded into the double in ${(performance.now() - t).toFixed(0)} ms`);
+  o.progress(
+    `  ${o.apps} apps × ${TASKS_PER_APP} tasks loaded into the double in ${(performance.now() - t).toFixed(0)} ms`,
+  );
   const warnings: string[] = [];
   let run: SwitchyardRun | null = null;
   try {
@@ -164,14 +172,19 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
       appList.reset();
       run = spawnSwitchyard(o.repo, dir, config, o.nodeArgs ?? []);
       try {
-        const v = await unlessExits(run, watcher.next((c) => c.length > 0, COLD_TIMEOUT_MS));
+        const v = await unlessExits(
+          run,
+          watcher.next((c) => c.length > 0, COLD_TIMEOUT_MS),
+        );
         if (first) {
           coldFirstMs = msBetween(run.spawnedAt, v.at);
           // The daemon writes its code cache shortly after its first config.
           const written = () => {
             if (codeCaches(o.repo).length === 0) throw new Error('no code cache yet');
           };
-          await eventually(written, { timeoutMs: 10_000, intervalMs: 50 }).catch(() => warnings.push('no code cache was written after the first start'));
+          await eventually(written, { timeoutMs: 10_000, intervalMs: 50 }).catch(() =>
+            warnings.push('no code cache was written after the first start'),
+          );
         } else {
           const req = appList.list[0];
           coldSpawnMs.push(msBetween(run.spawnedAt, v.at));
@@ -190,7 +203,11 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
       } finally {
         watcher.close();
       }
-      o.progress(first ? `  first start, no code cache: ${coldFirstMs!.toFixed(0)} ms from spawn` : `  cold start ${r + 1}/${o.coldRuns}: ${coldSpawnMs[coldSpawnMs.length - 1]!.toFixed(0)} ms from spawn`);
+      o.progress(
+        first
+          ? `  first start, no code cache: ${coldFirstMs!.toFixed(0)} ms from spawn`
+          : `  cold start ${r + 1}/${o.coldRuns}: ${coldSpawnMs[coldSpawnMs.length - 1]!.toFixed(0)} ms from spawn`,
+      );
       if (!last) {
         await terminate(run.child, 'SIGTERM');
         run = null;
@@ -256,7 +273,8 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
     }
     const cpu1 = cpuTimes(live.pid);
     const eventInstalls = live.log.installs.slice(installsBefore);
-    if (eventInstalls.length !== o.events) warnings.push(`${eventInstalls.length} installs logged for ${o.events} events`);
+    if (eventInstalls.length !== o.events)
+      warnings.push(`${eventInstalls.length} installs logged for ${o.events} events`);
     const result: SizeResult = {
       apps: o.apps,
       coldSpawnMs,
@@ -280,7 +298,9 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
       windows: { cold: coldWindow, events: [eventsFrom, eventsTo] },
       warnings: [...warnings, ...live.log.errors.slice(0, 5)],
     };
-    o.progress(`  events: median ${median(eventMs).toFixed(1)} ms over ${eventMs.length}; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
+    o.progress(
+      `  events: median ${median(eventMs).toFixed(1)} ms over ${eventMs.length}; peak RSS ${result.peakRssMb.toFixed(0)} MB`,
+    );
     return result;
   } finally {
     if (run) await stopSwitchyard(run.child);

@@ -34,7 +34,9 @@ export interface ProfileSummary {
 
 /** The newest .cpuprofile file in dir. */
 export function newestProfile(dir: string): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
   if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
   return join(dir, files[files.length - 1]!);
 }
@@ -119,11 +121,14 @@ export function summarize(file: string, repo: string, fromNs: bigint | null, toN
 /** Renders the top entries of a summary as text lines. */
 export function formatSummary(title: string, s: ProfileSummary, n = 15): string {
   const lines = [`${title}: ${s.busyMs.toFixed(0)} ms on CPU (idle excluded)`, '  top self time by file:function'];
-  for (const e of s.byFunction.slice(0, n)) lines.push(`    ${e.ms.toFixed(1).padStart(8)} ms  ${pctOf(e.ms, s.busyMs)}  ${e.key}`);
+  for (const e of s.byFunction.slice(0, n))
+    lines.push(`    ${e.ms.toFixed(1).padStart(8)} ms  ${pctOf(e.ms, s.busyMs)}  ${e.key}`);
   lines.push('  self time by file / package');
-  for (const e of s.byFile.slice(0, 10)) lines.push(`    ${e.ms.toFixed(1).padStart(8)} ms  ${pctOf(e.ms, s.busyMs)}  ${e.key}`);
+  for (const e of s.byFile.slice(0, 10))
+    lines.push(`    ${e.ms.toFixed(1).padStart(8)} ms  ${pctOf(e.ms, s.busyMs)}  ${e.key}`);
   lines.push("  inclusive time (self + callees) of Switchyard's own functions");
-  for (const e of s.inclusiveSrc.slice(0, 12)) lines.push(`    ${e.ms.toFixed(1).padStart(8)} ms  ${pctOf(e.ms, s.busyMs)}  ${e.key}`);
+  for (const e of s.inclusiveSrc.slice(0, 12))
+    lines.push(`    ${e.ms.toFixed(1).padStart(8)} ms  ${pctOf(e.ms, s.busyMs)}  ${e.key}`);
   return lines.join('\n');
 }
 

@@ -26,7 +26,8 @@ export const TARGETS: Readonly<Record<number, { eventMs: number; coldMs: number;
 const stageMedian = (installs: ReadonlyArray<{ stages: Readonly<Record<string, number>> }>, stage: string) =>
   median(installs.map((i) => i.stages[stage]).filter((x): x is number => typeof x === 'number'));
 
-const mark = (value: number, target: number | undefined) => (target === undefined || Number.isNaN(value) ? '' : value <= target ? ' ✓' : ' ✗');
+const mark = (value: number, target: number | undefined) =>
+  target === undefined || Number.isNaN(value) ? '' : value <= target ? ' ✓' : ' ✗';
 
 /** The table for one size: rows are measures, columns Switchyard, the target and the peers. */
 export function sizeTable(r: SizeResult, validate: boolean): string {
@@ -37,20 +38,58 @@ export function sizeTable(r: SizeResult, validate: boolean): string {
   const ev = median(r.eventMs);
   const stages = validate ? ['render', 'validate', 'install', 'reload'] : ['render', 'install', 'reload'];
   const rows: string[][] = [
-    [`cold start: spawn → first config (median of ${r.coldSpawnMs.length}; min–max)`, `${fmt(cold, 0)}${mark(cold, target?.coldMs)} (${fmt(Math.min(...r.coldSpawnMs), 0)}–${fmt(max(r.coldSpawnMs), 0)})`, target ? `≤ ${target.coldMs}` : '', bamboo.coldMs ?? '', mlb.coldMs ?? ''],
-    ...(r.coldFirstMs !== null ? [['cold start without a code cache (first start after a build or install)', fmt(r.coldFirstMs, 0), '', '', '']] : []),
+    [
+      `cold start: spawn → first config (median of ${r.coldSpawnMs.length}; min–max)`,
+      `${fmt(cold, 0)}${mark(cold, target?.coldMs)} (${fmt(Math.min(...r.coldSpawnMs), 0)}–${fmt(max(r.coldSpawnMs), 0)})`,
+      target ? `≤ ${target.coldMs}` : '',
+      bamboo.coldMs ?? '',
+      mlb.coldMs ?? '',
+    ],
+    ...(r.coldFirstMs !== null
+      ? [['cold start without a code cache (first start after a build or install)', fmt(r.coldFirstMs, 0), '', '', '']]
+      : []),
     ['cold start: first GET /v2/apps → first config', fmt(median(r.coldRequestMs), 0), '', '', ''],
     ['  of which the double sending /v2/apps', fmt(median(r.coldServeMs), 0), '', '', ''],
     ['  of which Switchyard\'s "marathon synced" (fetch + translate)', fmt(median(r.coldSyncMs), 0), '', '', ''],
-    ...stages.map((s) => [`  first install, stage ${s} (log)`, fmt(median(r.coldStages.map((x) => x[s] ?? NaN).filter((x) => !Number.isNaN(x))), 1), '', '', '']),
-    [`event → config installed, median (${r.eventMs.length} events)`, `${fmt(ev, 1)}${mark(ev, target?.eventMs)}`, target ? `≤ ${target.eventMs}` : '', bamboo.eventMs ?? '', mlb.eventMs ?? ''],
+    ...stages.map((s) => [
+      `  first install, stage ${s} (log)`,
+      fmt(median(r.coldStages.map((x) => x[s] ?? NaN).filter((x) => !Number.isNaN(x))), 1),
+      '',
+      '',
+      '',
+    ]),
+    [
+      `event → config installed, median (${r.eventMs.length} events)`,
+      `${fmt(ev, 1)}${mark(ev, target?.eventMs)}`,
+      target ? `≤ ${target.eventMs}` : '',
+      bamboo.eventMs ?? '',
+      mlb.eventMs ?? '',
+    ],
     ['event → config installed, p90', fmt(pct(r.eventMs, 90), 1), '', '', ''],
     ['event → config installed, max', fmt(max(r.eventMs), 1), '', '', ''],
-    ['  task added (median) / task killed (median)', `${fmt(median(r.upMs), 1)} / ${fmt(median(r.downMs), 1)}`, '', '', ''],
+    [
+      '  task added (median) / task killed (median)',
+      `${fmt(median(r.upMs), 1)} / ${fmt(median(r.downMs), 1)}`,
+      '',
+      '',
+      '',
+    ],
     ...stages.map((s) => [`  per event, stage ${s} (log median)`, fmt(stageMedian(r.eventInstalls, s), 1), '', '', '']),
     ['CPU per event, Switchyard process (ms)', fmt(r.cpuPerEventMs, 1), '', '', ''],
-    [`CPU per event, its child processes (${validate ? 'haproxy -c, ' : ''}reload \`true\`) (ms)`, fmt(r.childCpuPerEventMs, 1), '', '', ''],
-    ['peak RSS, VmHWM (MB)', `${fmt(r.peakRssMb, 0)}${mark(r.peakRssMb, target?.rssMb)}`, target ? `≤ ${target.rssMb}` : '', bamboo.rssMb ?? '', mlb.rssMb ?? ''],
+    [
+      `CPU per event, its child processes (${validate ? 'haproxy -c, ' : ''}reload \`true\`) (ms)`,
+      fmt(r.childCpuPerEventMs, 1),
+      '',
+      '',
+      '',
+    ],
+    [
+      'peak RSS, VmHWM (MB)',
+      `${fmt(r.peakRssMb, 0)}${mark(r.peakRssMb, target?.rssMb)}`,
+      target ? `≤ ${target.rssMb}` : '',
+      bamboo.rssMb ?? '',
+      mlb.rssMb ?? '',
+    ],
     ['RSS after the first config (MB)', fmt(r.startRssMb, 0), '', '', ''],
     ['config size (KB)', fmt(r.configBytes / 1024, 0), '', '', ''],
   ];
@@ -63,7 +102,9 @@ export function summaryTable(results: readonly SizeResult[]): string {
     const t = TARGETS[r.apps];
     const cold = median(r.coldSpawnMs);
     const ev = median(r.eventMs);
-    const verdict = t ? [cold <= t.coldMs, ev <= t.eventMs, r.peakRssMb <= t.rssMb].map((ok) => (ok ? '✓' : '✗')).join(' ') : '';
+    const verdict = t
+      ? [cold <= t.coldMs, ev <= t.eventMs, r.peakRssMb <= t.rssMb].map((ok) => (ok ? '✓' : '✗')).join(' ')
+      : '';
     return [
       `${r.apps} × 5`,
       fmt(cold, 0),
@@ -78,7 +119,18 @@ export function summaryTable(results: readonly SizeResult[]): string {
     ];
   });
   return table(
-    ['apps × tasks', 'cold: spawn→file', 'cold: /v2/apps→file', 'event median', 'p90', 'max', 'CPU ms/event', 'peak RSS MB', 'config KB', 'targets cold/event/RSS'],
+    [
+      'apps × tasks',
+      'cold: spawn→file',
+      'cold: /v2/apps→file',
+      'event median',
+      'p90',
+      'max',
+      'CPU ms/event',
+      'peak RSS MB',
+      'config KB',
+      'targets cold/event/RSS',
+    ],
     rows,
   );
 }

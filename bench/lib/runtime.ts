@@ -58,7 +58,14 @@ const PROBE_HOST = 'probe.bench.example.com';
 function probe(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/', agent: false, headers: { Host: PROBE_HOST, Connection: 'close' }, timeout: 2000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/',
+        agent: false,
+        headers: { Host: PROBE_HOST, Connection: 'close' },
+        timeout: 2000,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -77,7 +84,12 @@ function probe(port: number): Promise<{ status: number; body: string }> {
  * `ok` holds for `run` answers in a row; resolves with the time the first of
  * them arrived.
  */
-async function until(port: number, ok: (r: { status: number; body: string }) => boolean, timeoutMs: number, run = 1): Promise<bigint> {
+async function until(
+  port: number,
+  ok: (r: { status: number; body: string }) => boolean,
+  timeoutMs: number,
+  run = 1,
+): Promise<bigint> {
   const deadline = Date.now() + timeoutMs;
   let first: bigint | null = null;
   let streak = 0;
@@ -93,7 +105,8 @@ async function until(port: number, ok: (r: { status: number; body: string }) => 
       first = null;
       streak = 0;
     }
-    if (Date.now() > deadline) throw new Error(`HAProxy did not reach the expected answer within ${timeoutMs} ms (last: ${last})`);
+    if (Date.now() > deadline)
+      throw new Error(`HAProxy did not reach the expected answer within ${timeoutMs} ms (last: ${last})`);
     await sleep(2);
   }
 }
@@ -106,7 +119,11 @@ async function reloadCount(haproxy: HaproxyHandle): Promise<number> {
 /** This process's file descriptor limit (soft); children inherit it. NaN when prlimit cannot tell. */
 function fdLimit(): number {
   try {
-    return Number(execFileSync('prlimit', ['--pid', String(process.pid), '--nofile', '--output=SOFT', '--noheadings'], { encoding: 'utf8' }).trim());
+    return Number(
+      execFileSync('prlimit', ['--pid', String(process.pid), '--nofile', '--output=SOFT', '--noheadings'], {
+        encoding: 'utf8',
+      }).trim(),
+    );
   } catch {
     return NaN;
   }
@@ -155,12 +172,15 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
   let limit = fdLimit();
   if (!(fds <= limit)) {
     limit = raiseFdLimit(Math.max(fds, 65_536));
-    o.progress(`  file descriptor limit now ${limit} (HAProxy needs one per listener and checked server: about ${fds})`);
+    o.progress(
+      `  file descriptor limit now ${limit} (HAProxy needs one per listener and checked server: about ${fds})`,
+    );
   }
   // Where the limit cannot be raised (no CAP_SYS_RESOURCE), HAProxy refuses to start with every server
   // checked; the cluster then goes without Marathon health checks, while the probe app, the one measured, keeps its own.
   const unchecked = !(fds <= limit);
-  if (unchecked) o.progress(`  the cluster's apps go without health checks: ${fds} descriptors needed, ${limit} allowed`);
+  if (unchecked)
+    o.progress(`  the cluster's apps go without health checks: ${fds} descriptors needed, ${limit} allowed`);
   const double = new MarathonDouble({ keepAliveMs: 10_000 });
   const url = await double.start();
   const backends = await startBackends(['rt-base-1', 'rt-base-2', 'rt-new-1', 'rt-new-2']);
@@ -197,7 +217,10 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
     run = spawnSwitchyard(o.repo, dir, config, o.nodeArgs ?? []);
     const live = run;
     try {
-      await unlessExits(live, watcher.next((c) => c.length > 0, 120_000));
+      await unlessExits(
+        live,
+        watcher.next((c) => c.length > 0, 120_000),
+      );
     } finally {
       watcher.close();
     }
@@ -215,7 +238,9 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
       ),
     );
     await until(httpPort, (r) => r.status === 200 && r.body.startsWith('rt-base-'), 30_000, 4);
-    o.progress(`  HAProxy serving ${o.apps} apps × ${TASKS_PER_APP} tasks + the probe (${(configBytes / 1024).toFixed(0)} KB config)`);
+    o.progress(
+      `  HAProxy serving ${o.apps} apps × ${TASKS_PER_APP} tasks + the probe (${(configBytes / 1024).toFixed(0)} KB config)`,
+    );
 
     const addMs: number[] = [];
     const killMs: number[] = [];
@@ -247,12 +272,21 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
       }
       const next = i % 2 === 0 ? new1 : new2;
       let task = '';
-      const addedAt = firstEmit(double, () => (task = double.addTask(PROBE, { host: '127.0.0.1', ports: [next.port], healthy: true })));
+      const addedAt = firstEmit(
+        double,
+        () => (task = double.addTask(PROBE, { host: '127.0.0.1', ports: [next.port], healthy: true })),
+      );
       if (i === 0) from = addedAt;
-      const served = await unlessExits(live, until(httpPort, (r) => r.status === 200 && r.body === next.name, 60_000));
+      const served = await unlessExits(
+        live,
+        until(httpPort, (r) => r.status === 200 && r.body === next.name, 60_000),
+      );
       await sleep(50);
       const killedAt = firstEmit(double, () => double.killTask(task));
-      const gone = await unlessExits(live, until(httpPort, (r) => r.status === 200 && r.body !== next.name, 60_000, 6));
+      const gone = await unlessExits(
+        live,
+        until(httpPort, (r) => r.status === 200 && r.body !== next.name, 60_000, 6),
+      );
       if (i >= 0) {
         addMs.push(msBetween(addedAt, served));
         killMs.push(msBetween(killedAt, gone));
@@ -266,8 +300,11 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
     const installs = live.log.installs.slice(installsBefore);
     const how: Record<string, number> = {};
     for (const i of installs) how[i.how ?? '?'] = (how[i.how ?? '?'] ?? 0) + 1;
-    const stage = (name: string) => median(installs.map((i) => i.stages[name]).filter((x): x is number => typeof x === 'number'));
-    o.progress(`  runtime: add → serving median ${median(addMs).toFixed(1)} ms, ${reloads} HAProxy reloads for ${rounds * 2} events`);
+    const stage = (name: string) =>
+      median(installs.map((i) => i.stages[name]).filter((x): x is number => typeof x === 'number'));
+    o.progress(
+      `  runtime: add → serving median ${median(addMs).toFixed(1)} ms, ${reloads} HAProxy reloads for ${rounds * 2} events`,
+    );
     return {
       apps: o.apps,
       addMs,
@@ -293,36 +330,43 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
 }
 
 export function runtimeTable(results: readonly RuntimeResult[]): string {
-  return table(
-    [
-      'apps × tasks',
-      'task started → served: median',
-      'p90',
-      'max',
-      'task killed → not sent to: median',
-      'p90',
-      'max',
-      'applied how (log)',
-      'HAProxy reloads',
-      'render / install ms (log median)',
-      'CPU ms/event Switchyard / HAProxy',
-      'HAProxy idle CPU %',
-      'config KB',
-    ],
-    results.map((r) => [
-      `${r.apps} × 5${r.unchecked ? ' (cluster unchecked†)' : ''}`,
-      fmt(median(r.addMs), 1),
-      fmt(pct(r.addMs, 90), 1),
-      fmt(max(r.addMs), 1),
-      fmt(median(r.killMs), 1),
-      fmt(pct(r.killMs, 90), 1),
-      fmt(max(r.killMs), 1),
-      Object.entries(r.how).map(([k, v]) => `${k} ${v}`).join(', '),
-      `${r.reloads} / ${r.events} events`,
-      `${fmt(r.renderMs, 1)} / ${fmt(r.installMs, 1)}`,
-      `${fmt(r.cpuPerEventMs, 1)} / ${fmt(r.haproxyCpuPerEventMs, 1)}`,
-      fmt(r.haproxyIdleCpuPct, 0),
-      fmt(r.configBytes / 1024, 0),
-    ]),
-  ) + (results.some((r) => r.unchecked) ? '\n\n† The file descriptor limit could not be raised to what HAProxy wants with every server checked, so the cluster\'s apps had no health checks; the probe app, whose tasks are measured, kept its HTTP check.' : '');
+  return (
+    table(
+      [
+        'apps × tasks',
+        'task started → served: median',
+        'p90',
+        'max',
+        'task killed → not sent to: median',
+        'p90',
+        'max',
+        'applied how (log)',
+        'HAProxy reloads',
+        'render / install ms (log median)',
+        'CPU ms/event Switchyard / HAProxy',
+        'HAProxy idle CPU %',
+        'config KB',
+      ],
+      results.map((r) => [
+        `${r.apps} × 5${r.unchecked ? ' (cluster unchecked†)' : ''}`,
+        fmt(median(r.addMs), 1),
+        fmt(pct(r.addMs, 90), 1),
+        fmt(max(r.addMs), 1),
+        fmt(median(r.killMs), 1),
+        fmt(pct(r.killMs, 90), 1),
+        fmt(max(r.killMs), 1),
+        Object.entries(r.how)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+        `${r.reloads} / ${r.events} events`,
+        `${fmt(r.renderMs, 1)} / ${fmt(r.installMs, 1)}`,
+        `${fmt(r.cpuPerEventMs, 1)} / ${fmt(r.haproxyCpuPerEventMs, 1)}`,
+        fmt(r.haproxyIdleCpuPct, 0),
+        fmt(r.configBytes / 1024, 0),
+      ]),
+    ) +
+    (results.some((r) => r.unchecked)
+      ? "\n\n† The file descriptor limit could not be raised to what HAProxy wants with every server checked, so the cluster's apps had no health checks; the probe app, whose tasks are measured, kept its HTTP check."
+      : '')
+  );
 }

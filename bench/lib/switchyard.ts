@@ -58,7 +58,8 @@ export class LogTap {
         continue;
       }
       if (entry.message === 'config installed') this.installs.push(entry as unknown as InstallLog);
-      else if (entry.message === 'marathon synced') this.synced.push(entry as unknown as { ms: number; apps: number; services: number });
+      else if (entry.message === 'marathon synced')
+        this.synced.push(entry as unknown as { ms: number; apps: number; services: number });
       if (entry.level === 'error' || entry.level === 'warn') this.errors.push(line.slice(0, 400));
     }
     const waiters = this.waiters;
@@ -75,11 +76,18 @@ export interface SwitchyardRun {
 }
 
 /** Writes `config` to `dir/switchyard.json` and spawns `node [nodeArgs] bin/switchyard.js serve --config …` in its own process. */
-export function spawnSwitchyard(repo: string, dir: string, config: unknown, nodeArgs: readonly string[] = []): SwitchyardRun {
+export function spawnSwitchyard(
+  repo: string,
+  dir: string,
+  config: unknown,
+  nodeArgs: readonly string[] = [],
+): SwitchyardRun {
   const file = join(dir, 'switchyard.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   const spawnedAt = process.hrtime.bigint();
-  const child = spawnTracked('node', [...nodeArgs, join(repo, 'bin/switchyard.js'), 'serve', '--config', file], { cwd: repo });
+  const child = spawnTracked('node', [...nodeArgs, join(repo, 'bin/switchyard.js'), 'serve', '--config', file], {
+    cwd: repo,
+  });
   if (child.pid === undefined) throw new Error('could not spawn switchyard');
   return { child, pid: child.pid, spawnedAt, log: new LogTap(child) };
 }

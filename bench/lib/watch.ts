@@ -43,7 +43,10 @@ export class OutputWatcher {
    * Resolves with the time the first new version satisfying `accept(content)` appeared,
    * counting only versions installed after this call; rejects after timeoutMs.
    */
-  async next(accept: (content: string) => boolean, timeoutMs: number): Promise<{ at: bigint; polled: boolean; content: string }> {
+  async next(
+    accept: (content: string) => boolean,
+    timeoutMs: number,
+  ): Promise<{ at: bigint; polled: boolean; content: string }> {
     const deadline = Date.now() + timeoutMs;
     let from = this.seen.length;
     for (;;) {
@@ -56,7 +59,8 @@ export class OutputWatcher {
           continue;
         }
         // The file may have been replaced again meanwhile; a later version is checked in its turn.
-        if (inode(this.file) === version.ino && accept(content)) return { at: version.at, polled: version.polled, content };
+        if (inode(this.file) === version.ino && accept(content))
+          return { at: version.at, polled: version.polled, content };
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no accepted new version of ${this.file} within ${timeoutMs} ms`);

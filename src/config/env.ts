@@ -16,18 +16,31 @@ export class EnvOverrideError extends Error {}
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Applies every SWITCHYARD_* variable to the raw config; returns the dotted paths it set, for error messages. */
-export function applyEnvOverrides(raw: Record<string, Json>, env: NodeJS.ProcessEnv, schema: Schema): Map<string, string> {
+export function applyEnvOverrides(
+  raw: Record<string, Json>,
+  env: NodeJS.ProcessEnv,
+  schema: Schema,
+): Map<string, string> {
   const origins = new Map<string, string>();
   for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
     if (!name.startsWith(ENV_PREFIX) || NOT_CONFIG.has(name) || value === undefined) continue;
-    const tokens = name.slice(ENV_PREFIX.length).split('_').filter((t) => t !== '');
+    const tokens = name
+      .slice(ENV_PREFIX.length)
+      .split('_')
+      .filter((t) => t !== '');
     const path = setPath(raw, tokens, value, schema, name);
     origins.set(path.join('.'), name);
   }
   return origins;
 }
 
-function setPath(root: Record<string, Json>, tokens: string[], value: string, schema: Schema, envName: string): (string | number)[] {
+function setPath(
+  root: Record<string, Json>,
+  tokens: string[],
+  value: string,
+  schema: Schema,
+  envName: string,
+): (string | number)[] {
   let node: Json = root;
   let shape: Schema = schema;
   const path: (string | number)[] = [];
@@ -41,7 +54,10 @@ function setPath(root: Record<string, Json>, tokens: string[], value: string, sc
     let taken: number;
     if (kind === 'object') {
       const match = matchKey(Object.keys((s as z.ZodObject).shape), tokens.slice(i));
-      if (!match) throw new EnvOverrideError(`${envName}: no config key "${tokens.slice(i).join('_')}" under "${path.join('.') || '(top level)'}"`);
+      if (!match)
+        throw new EnvOverrideError(
+          `${envName}: no config key "${tokens.slice(i).join('_')}" under "${path.join('.') || '(top level)'}"`,
+        );
       [key, taken] = match;
       child = childOf(s, key)!;
     } else if (kind === 'array') {
@@ -70,7 +86,8 @@ function setPath(root: Record<string, Json>, tokens: string[], value: string, sc
     node = container[key as never] as Json;
     shape = child;
   }
-  if (i !== tokens.length) throw new EnvOverrideError(`${envName}: "${path.join('.')}" has no key "${tokens.slice(i).join('_')}"`);
+  if (i !== tokens.length)
+    throw new EnvOverrideError(`${envName}: "${path.join('.')}" has no key "${tokens.slice(i).join('_')}"`);
   return path;
 }
 
@@ -85,8 +102,8 @@ function matchKey(keys: string[], tokens: string[]): [string, number] | null {
 }
 
 const squash = (k: string) => k.replace(/_/g, '').toUpperCase();
-const camel = (tokens: string[]) => tokens.map((t, i) => (i === 0 ? t.toLowerCase() : t[0]!.toUpperCase() + t.slice(1).toLowerCase())).join('');
-
+const camel = (tokens: string[]) =>
+  tokens.map((t, i) => (i === 0 ? t.toLowerCase() : t[0]!.toUpperCase() + t.slice(1).toLowerCase())).join('');
 
 /** Turns the variable's text into the type the schema wants there; JSON is accepted for anything. */
 function convert(value: string, schema: Schema, envName: string): Json {

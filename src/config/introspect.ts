@@ -10,7 +10,11 @@ export function unwrap(s: Schema): Schema {
   let cur = s;
   for (;;) {
     const def = cur._zod.def as { type: string; innerType?: Schema; in?: Schema };
-    if ((def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') && def.innerType) cur = def.innerType;
+    if (
+      (def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') &&
+      def.innerType
+    )
+      cur = def.innerType;
     else if (def.type === 'pipe' && def.in) cur = def.in;
     else return cur;
   }

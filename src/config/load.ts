@@ -24,12 +24,18 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (e) {
     throw new ConfigError(`config file ${file}: not valid JSON: ${(e as Error).message}`);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${file}: expected a JSON object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(`config file ${file}: expected a JSON object`);
   return parseConfig(raw as Record<string, unknown>, dirname(resolve(file)), env, file);
 }
 
 /** Validates an already-parsed config object; relative paths resolve against `baseDir`. */
-export function parseConfig(raw: Record<string, unknown>, baseDir: string, env: NodeJS.ProcessEnv = {}, label = 'config'): Config {
+export function parseConfig(
+  raw: Record<string, unknown>,
+  baseDir: string,
+  env: NodeJS.ProcessEnv = {},
+  label = 'config',
+): Config {
   let origins: Map<string, string>;
   try {
     origins = applyEnvOverrides(raw as Parameters<typeof applyEnvOverrides>[0], env, configSchema);
@@ -40,7 +46,9 @@ export function parseConfig(raw: Record<string, unknown>, baseDir: string, env: 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     // A mistyped key explains the "missing" one it was meant to be: report it first.
-    const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+    const issues = [...result.error.issues].sort(
+      (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+    );
     throw new ConfigError(`${label}: ${describe(issues[0]!, origins)}`);
   }
   return resolvePaths(result.data, baseDir);
@@ -61,7 +69,10 @@ function describe(issue: z.core.$ZodIssue, origins: Map<string, string>): string
 
 /** "did you mean" for a mistyped key: the known key closest in spelling, if close enough. */
 function hint(key: string, path: readonly PropertyKey[]): string {
-  const known = keysAt(configSchema, path.map((p) => (typeof p === 'symbol' ? String(p) : p)));
+  const known = keysAt(
+    configSchema,
+    path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+  );
   let best = '';
   let bestDistance = Infinity;
   for (const k of known) {

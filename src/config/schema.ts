@@ -4,13 +4,9 @@ import { z } from 'zod';
 // error, because a typo must not silently do nothing. Keys beyond the
 // contract's are documented in the README's configuration section.
 
-const url = z
-  .string()
-  .regex(/^(https?|zk):\/\/[^\s]+$/, 'expected an http://, https:// or zk:// URL');
+const url = z.string().regex(/^(https?|zk):\/\/[^\s]+$/, 'expected an http://, https:// or zk:// URL');
 
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'expected HOST:PORT');
+const hostPort = z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'expected HOST:PORT');
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -20,7 +16,10 @@ const marathon = z.strictObject({
   pollIntervalMs: ms(1000, 3_600_000).default(30_000),
   user: z.string().default(''),
   password: z.string().default(''),
-  group: z.string().regex(/^(\*|[A-Za-z0-9._-]+)$/, 'expected "*" or a group name').default('*'),
+  group: z
+    .string()
+    .regex(/^(\*|[A-Za-z0-9._-]+)$/, 'expected "*" or a group name')
+    .default('*'),
   requestTimeoutMs: ms(100, 600_000).default(15_000),
   streamIdleTimeoutMs: ms(1000, 3_600_000).default(30_000),
   // marathon-lb's template-override labels are raw config from whoever deploys an app.
@@ -36,7 +35,10 @@ const zookeeper = z.strictObject({
   connect: z.string().regex(/^[A-Za-z0-9.:,[\]-]+(\/[A-Za-z0-9._/-]*)?$/, 'expected HOST:PORT[,HOST:PORT...]'),
   sessionTimeoutMs: ms(1000, 600_000).default(10_000),
   registries: z.array(registry).default([]),
-  rulesPath: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'expected an absolute znode path').default('/switchyard/rules'),
+  rulesPath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*$/, 'expected an absolute znode path')
+    .default('/switchyard/rules'),
 });
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -87,15 +89,24 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     if (!c.marathon && !c.file && !(c.zookeeper && c.zookeeper.registries.length > 0)) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'no source configured: expected "marathon", "file" or "zookeeper.registries"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'no source configured: expected "marathon", "file" or "zookeeper.registries"',
+      });
     }
     const seen = new Set<string>();
     c.targets.forEach((t, i) => {
-      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      if (seen.has(t.name))
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
       seen.add(t.name);
     });
     if (c.marathon?.endpoints.some((e) => e.startsWith('zk://')) && c.marathon.endpoints.length > 1) {
-      ctx.addIssue({ code: 'custom', path: ['marathon', 'endpoints'], message: 'a zk:// endpoint must be the only one' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['marathon', 'endpoints'],
+        message: 'a zk:// endpoint must be the only one',
+      });
     }
   });
 

@@ -23,8 +23,19 @@ export async function haproxyRefusesAcl(acl: string, binary = 'haproxy'): Promis
     const file = join(dir, 'acl.cfg');
     await writeFile(
       file,
-      ['defaults', '    mode http', '    timeout connect 1s', '    timeout client 1s', '    timeout server 1s', 'frontend check', '    bind 127.0.0.1:1',
-        `    acl rule ${acl}`, '    use_backend check if rule', 'backend check', ''].join('\n'),
+      [
+        'defaults',
+        '    mode http',
+        '    timeout connect 1s',
+        '    timeout client 1s',
+        '    timeout server 1s',
+        'frontend check',
+        '    bind 127.0.0.1:1',
+        `    acl rule ${acl}`,
+        '    use_backend check if rule',
+        'backend check',
+        '',
+      ].join('\n'),
     );
     return await new Promise<string | null>((resolve) => {
       execFile(binary, ['-c', '-f', file], { timeout: CHECK_TIMEOUT_MS }, (error, stdout, stderr) => {
@@ -32,8 +43,16 @@ export async function haproxyRefusesAcl(acl: string, binary = 'haproxy'): Promis
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return resolve(null);
         const alerts = `${stdout}\n${stderr}`
           .split('\n')
-          .filter((l) => l.includes('[ALERT]') && !/Fatal errors found|Error\(s\) found in configuration file|no such ACL/.test(l))
-          .map((l) => l.replace(/^.*?: config : /, '').replace(/parsing \[[^\]]*\] ?: /, '').trim());
+          .filter(
+            (l) =>
+              l.includes('[ALERT]') && !/Fatal errors found|Error\(s\) found in configuration file|no such ACL/.test(l),
+          )
+          .map((l) =>
+            l
+              .replace(/^.*?: config : /, '')
+              .replace(/parsing \[[^\]]*\] ?: /, '')
+              .trim(),
+          );
         resolve(alerts.join('; ') || `haproxy -c refused it (${error.message.split('\n')[0]})`);
       });
     });

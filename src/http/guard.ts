@@ -15,7 +15,8 @@ export function guardRoutes(runner: Runner, token: string): Route[] {
       if (!authorized(req, token)) throw unauthorized();
       const body = Number(req.headers['content-length'] ?? 0) > 0 ? await readJson(req) : {};
       const ids = (body as { ids?: unknown }).ids;
-      if (ids !== undefined && !(Array.isArray(ids) && ids.every((i) => typeof i === 'string'))) throw new HttpError(400, '"ids" must be an array of service ids');
+      if (ids !== undefined && !(Array.isArray(ids) && ids.every((i) => typeof i === 'string')))
+        throw new HttpError(400, '"ids" must be an array of service ids');
       sendJson(res, 200, { released: runner.releaseHeld(ids as string[] | undefined) });
     } catch (e) {
       if (!sendHttpError(res, e)) throw e;

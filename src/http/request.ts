@@ -9,7 +9,11 @@ export const MAX_BODY = 64 * 1024;
 
 /** A request that cannot be served as asked: an HTTP status and the reason. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }

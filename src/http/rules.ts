@@ -36,7 +36,13 @@ export function rulesRoutes(store: RuleStore | null, token: string, log: Logger)
     } catch (e) {
       // A refused body or id never reaches the store; say so, naming the request, so hostile writes leave a trace.
       if (e instanceof HttpError && (e.status === 400 || e.status === 401 || e.status === 413)) {
-        log.warn('rules API request refused', { method: req.method, path: url.pathname, remote: req.socket.remoteAddress, status: e.status, reason: e.message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ') });
+        log.warn('rules API request refused', {
+          method: req.method,
+          path: url.pathname,
+          remote: req.socket.remoteAddress,
+          status: e.status,
+          reason: e.message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' '),
+        });
       }
       fail(res, e);
     }
@@ -104,7 +110,11 @@ class RulesApi {
       }
       case 'PUT': {
         const body = bambooBody(await readJson(this.req));
-        if (body.id !== undefined && body.id !== id) throw new HttpError(400, `"id" ${JSON.stringify(body.id)} differs from the id in the URL, ${JSON.stringify(id)}`);
+        if (body.id !== undefined && body.id !== id)
+          throw new HttpError(
+            400,
+            `"id" ${JSON.stringify(body.id)} differs from the id in the URL, ${JSON.stringify(id)}`,
+          );
         return this.bambooWrite(id, body.acl);
       }
       case 'DELETE':
@@ -138,7 +148,8 @@ class RulesApi {
   private async delete(id: string): Promise<void> {
     const expected = await this.expectation(id);
     if (expected === 'absent') throw new HttpError(400, 'If-None-Match does not apply to DELETE');
-    if (!(await this.store.remove(id, typeof expected === 'number' ? expected : undefined))) throw new HttpError(404, `no rule for service ${JSON.stringify(id)}`);
+    if (!(await this.store.remove(id, typeof expected === 'number' ? expected : undefined)))
+      throw new HttpError(404, `no rule for service ${JSON.stringify(id)}`);
     this.log.info('routing rule deleted', { id });
     sendJson(this.res, 200, { deleted: id });
   }
@@ -151,7 +162,8 @@ class RulesApi {
   private async expectation(id: string): Promise<Expected> {
     const ifMatch = this.req.headers['if-match']?.trim();
     const ifNoneMatch = this.req.headers['if-none-match']?.trim();
-    if (ifMatch !== undefined && ifNoneMatch !== undefined) throw new HttpError(400, 'give If-Match or If-None-Match, not both');
+    if (ifMatch !== undefined && ifNoneMatch !== undefined)
+      throw new HttpError(400, 'give If-Match or If-None-Match, not both');
     if (ifNoneMatch !== undefined) {
       if (ifNoneMatch !== '*') throw new HttpError(400, 'If-None-Match: only "*" (create, never replace) is supported');
       return 'absent';
@@ -163,7 +175,11 @@ class RulesApi {
       return found.version;
     }
     const version = /^(?:"(\d{1,10})"|(\d{1,10}))$/.exec(ifMatch);
-    if (!version) throw new HttpError(400, `bad If-Match ${JSON.stringify(ifMatch.slice(0, 40))}: expected a quoted znode version such as "3", as the ETag gives`);
+    if (!version)
+      throw new HttpError(
+        400,
+        `bad If-Match ${JSON.stringify(ifMatch.slice(0, 40))}: expected a quoted znode version such as "3", as the ETag gives`,
+      );
     return Number(version[1] ?? version[2]);
   }
 
@@ -173,7 +189,8 @@ class RulesApi {
   }
 
   private allow(...methods: string[]): void {
-    if (!methods.includes(this.req.method ?? '')) throw new HttpError(405, `method ${this.req.method} not allowed here`, { Allow: methods.join(', ') });
+    if (!methods.includes(this.req.method ?? ''))
+      throw new HttpError(405, `method ${this.req.method} not allowed here`, { Allow: methods.join(', ') });
   }
 }
 
@@ -181,31 +198,36 @@ class RulesApi {
 async function refuseAclHaproxyRefuses(rule: Rule): Promise<void> {
   if (rule.acl === undefined) return;
   const complaint = await haproxyRefusesAcl(rule.acl);
-  if (complaint) throw new HttpError(400, `bad "acl" ${quote(rule.acl)}: HAProxy does not take it: ${complaint.slice(0, 300)}`);
+  if (complaint)
+    throw new HttpError(400, `bad "acl" ${quote(rule.acl)}: HAProxy does not take it: ${complaint.slice(0, 300)}`);
 }
 
 /** The service id from the path: one URL-encoded segment (`/` as %2F); Bamboo's alias also takes the rest of the path as it is. */
 function idFrom(rest: string, alias: boolean): string {
-  if (!alias && rest.includes('/')) throw new HttpError(400, 'the service id must be URL-encoded as one path segment ("/" as %2F)');
+  if (!alias && rest.includes('/'))
+    throw new HttpError(400, 'the service id must be URL-encoded as one path segment ("/" as %2F)');
   let id: string;
   try {
     id = decodeURIComponent(rest);
   } catch {
     throw new HttpError(400, 'the service id in the path is not valid percent-encoding');
   }
-  if (!isRuleId(id)) throw new HttpError(400, `bad service id ${quote(id)}: expected [A-Za-z0-9._/-], at most 200 characters`);
+  if (!isRuleId(id))
+    throw new HttpError(400, `bad service id ${quote(id)}: expected [A-Za-z0-9._/-], at most 200 characters`);
   return id;
 }
 
 /** Bamboo's body, keys in any case as Go's JSON decoding takes them: `{"id"?, "acl"?}`. */
 function bambooBody(body: unknown): { id?: string; acl: string } {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'expected a JSON object {"id","acl"}');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'expected a JSON object {"id","acl"}');
   let id: string | undefined;
   let acl = '';
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
     const k = key.toLowerCase();
     if (k === 'id') {
-      if (!isRuleId(value)) throw new HttpError(400, `bad "id" ${quote(value)}: expected a service id of [A-Za-z0-9._/-]`);
+      if (!isRuleId(value))
+        throw new HttpError(400, `bad "id" ${quote(value)}: expected a service id of [A-Za-z0-9._/-]`);
       id = value;
     } else if (k === 'acl') {
       if (value !== null && typeof value !== 'string') throw new HttpError(400, '"acl" must be a string');

@@ -79,7 +79,8 @@ export class HttpServer {
   }
 
   private state(res: ServerResponse): void {
-    if (!this.runner.ready()) return sendJson(res, 503, { status: 'starting', error: 'not every source has synced yet' });
+    if (!this.runner.ready())
+      return sendJson(res, 503, { status: 'starting', error: 'not every source has synced yet' });
     const snapshot = this.runner.snapshot();
     const { services, apps } = templateData(snapshot, {});
     const vars = Object.fromEntries(this.runner.targets.map((t) => [t.name, t.config.vars]));

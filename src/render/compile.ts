@@ -100,7 +100,8 @@ interface Invocation {
 }
 
 /** A piece of a program's output: text, a value to append, or statements appending to the buffer `b` (or returning, in a program of one statement). */
-type Item = { readonly content: string } | { readonly chunk: string } | { readonly statement: (simple: boolean) => string };
+type Item =
+  { readonly content: string } | { readonly chunk: string } | { readonly statement: (simple: boolean) => string };
 
 const KNOWN_HELPERS = new Set(['helperMissing', 'blockHelperMissing', 'each', 'if', 'unless', 'with', 'log', 'lookup']);
 const SCOPED = /^\.|this\b/;
@@ -134,7 +135,11 @@ export function createEnvironment(): Env {
  * partials env.partials holds compiled, by name. Helpers and partials are
  * read now: they must not change afterwards.
  */
-export function compileTemplate(env: Env, ast: hbs.AST.Program, partials: ReadonlyMap<string, hbs.AST.Program>): RenderFunction | null {
+export function compileTemplate(
+  env: Env,
+  ast: hbs.AST.Program,
+  partials: ReadonlyMap<string, hbs.AST.Program>,
+): RenderFunction | null {
   try {
     return new Generator(env, partials).compile(ast);
   } catch (e) {
@@ -160,7 +165,8 @@ class Generator {
     this.builtin = builtins.get(env);
     // The hooks Handlebars moves out of the helpers at every render (runtime.js, _setup).
     this.helperMissing = env.helpers.helperMissing;
-    if (typeof this.helperMissing !== 'function' || typeof env.helpers.blockHelperMissing !== 'function') unsupported('replaced helper hooks');
+    if (typeof this.helperMissing !== 'function' || typeof env.helpers.blockHelperMissing !== 'function')
+      unsupported('replaced helper hooks');
   }
 
   compile(ast: hbs.AST.Program): RenderFunction {
@@ -193,7 +199,9 @@ class Generator {
     if (!main) return unsupported('no program');
     const blockParams = main.usesBlockParams ? '[]' : 'void 0';
     const depths = main.usesDepths ? '{ v: c, up: void 0 }' : 'void 0';
-    this.functions.push(`function ${name}(c, d) { return "" + ${this.functionOf(main)}(c, d, ${blockParams}, ${depths}); }`);
+    this.functions.push(
+      `function ${name}(c, d) { return "" + ${this.functionOf(main)}(c, d, ${blockParams}, ${depths}); }`,
+    );
     return name;
   }
 
@@ -226,19 +234,29 @@ class Generator {
     if (node === undefined || node === null) return null;
     const program = asNode(node, 'Program');
     const body = nodeList(program.body);
-    const declared = program.blockParams === undefined || program.blockParams === null ? undefined : strings(program.blockParams);
+    const declared =
+      program.blockParams === undefined || program.blockParams === null ? undefined : strings(program.blockParams);
     const blockParams = [declared, ...outer];
     // javascript-compiler.js compiles every child before its parent's own code, and the parent takes their flags.
     const children = new Map<Node, CompiledProgram | null>();
     for (const statement of body) {
       if (statement.type !== 'BlockStatement') continue;
       for (const child of [statement.program, statement.inverse]) {
-        if (child !== undefined && child !== null) children.set(child as Node, this.program(child, blockParams, nullContext));
+        if (child !== undefined && child !== null)
+          children.set(child as Node, this.program(child, blockParams, nullContext));
       }
     }
     const compiled = [...children.values()];
     const id = this.next++;
-    const scope: Scope = { v: variables(id), blockParams, children, nullContext, locals: new Set(), blockParamsSeen: compiled.some((c) => c?.usesBlockParams), climbs: false };
+    const scope: Scope = {
+      v: variables(id),
+      blockParams,
+      children,
+      nullContext,
+      locals: new Set(),
+      blockParamsSeen: compiled.some((c) => c?.usesBlockParams),
+      climbs: false,
+    };
     const items: Item[] = [];
     for (const statement of body) this.statement(scope, statement, items);
     // compiler.js, Program: a program of one statement returns that statement's value as it is.
@@ -340,7 +358,12 @@ class Generator {
       case 'simple': {
         // blockValue: the value goes through blockHelperMissing, called on the raw context.
         const value = this.lambda(scope, this.path(scope, path, false));
-        items.push({ chunk: this.append(scope, `bhm.call(${c}, ${value}, ${this.options(scope, node, pathOriginal(path), '{}', block)})`) });
+        items.push({
+          chunk: this.append(
+            scope,
+            `bhm.call(${c}, ${value}, ${this.options(scope, node, pathOriginal(path), '{}', block)})`,
+          ),
+        });
         return;
       }
       case 'ambiguous': {
@@ -354,7 +377,9 @@ class Generator {
         const lookup = helper ? this.constant(helper) : `(h = ${value}) != null ? h : hm`;
         let code = `h = ${lookup}; o = ${options}; r = typeof h === "function" ? h.call(${T}, o) : h;`;
         if (!helper) code += ` r = bhm.call(${c}, r, o);`;
-        items.push({ statement: (simple) => (simple ? `${code} return r != null ? r : "";` : `${code} if (r != null) b += r;`) });
+        items.push({
+          statement: (simple) => (simple ? `${code} return r != null ? r : "";` : `${code} if (r != null) b += r;`),
+        });
         return;
       }
     }
@@ -366,7 +391,8 @@ class Generator {
 
   private partial(scope: Scope, node: Node, items: Item[]): void {
     const nameNode = asNode(node.name);
-    if (!(nameNode.type === 'PathExpression' && !nameNode.data) && nameNode.type !== 'StringLiteral') unsupported('partial name');
+    if (!(nameNode.type === 'PathExpression' && !nameNode.data) && nameNode.type !== 'StringLiteral')
+      unsupported('partial name');
     const name = nameNode.original;
     if (typeof name !== 'string') return unsupported('partial name');
     const params = nodeList(node.params);
@@ -377,7 +403,9 @@ class Generator {
     // preventIndent: a standalone partial's indent is printed once, before it, as text.
     if (node.indent !== undefined && typeof node.indent !== 'string') unsupported('indent');
     if (node.indent) items.push({ content: node.indent as string });
-    const registered = Object.prototype.hasOwnProperty.call(this.env.partials, name) ? (this.env.partials as Record<string, unknown>)[name] : undefined;
+    const registered = Object.prototype.hasOwnProperty.call(this.env.partials, name)
+      ? (this.env.partials as Record<string, unknown>)[name]
+      : undefined;
     if (registered === undefined) {
       items.push({ chunk: `partialMissing(${context}, ${hash}, ${JSON.stringify(name)})` });
     } else if (typeof registered === 'function' && this.partials.has(name)) {
@@ -407,7 +435,8 @@ class Generator {
     const { T } = scope.v;
     if (name !== undefined && KNOWN_HELPERS.has(name)) {
       // helpers/lookup.js.
-      if (name === 'lookup' && this.isBuiltin(name) && params.length === 2 && !hash) return `lookup(${params[0]}, ${params[1]})`;
+      if (name === 'lookup' && this.isBuiltin(name) && params.length === 2 && !hash)
+        return `lookup(${params[0]}, ${params[1]})`;
       return `${this.constant(this.helperValue(name))}.call(${T}, ${[...params, this.options(scope, node, name, hash ?? '{}', block)].join(', ')})`;
     }
     const value = this.path(scope, path, true);
@@ -423,7 +452,8 @@ class Generator {
     const helper = this.helperValue(name);
     const options = this.options(scope, node, name, '{}', null);
     const { T } = scope.v;
-    if (helper) return typeof helper === 'function' ? `${this.constant(helper)}.call(${T}, ${options})` : this.constant(helper);
+    if (helper)
+      return typeof helper === 'function' ? `${this.constant(helper)}.call(${T}, ${options})` : this.constant(helper);
     scope.locals.add('t');
     // The built-in helperMissing returns undefined for a missing value, which prints as null does.
     if (this.isBuiltin('helperMissing')) return `(typeof (t = ${value}) === "function" ? t.call(${T}, ${options}) : t)`;
@@ -440,7 +470,12 @@ class Generator {
     if (!['if', 'unless', 'each', 'with'].includes(name) || !this.isBuiltin(name)) return null;
     const params = nodeList(node.params);
     const hasHash = node.hash !== undefined && node.hash !== null;
-    if (params.length !== 1 || (name !== 'if' && name !== 'unless' && hasHash) || (name === 'unless' && !this.isBuiltin('if'))) return null;
+    if (
+      params.length !== 1 ||
+      (name !== 'if' && name !== 'unless' && hasHash) ||
+      (name === 'unless' && !this.isBuiltin('if'))
+    )
+      return null;
     const value = this.param(scope, params[0]!);
     const { T, d, bp, dp } = scope.v;
     const nc = scope.nullContext;
@@ -458,13 +493,19 @@ class Generator {
     }
     const site = this.name(name === 'each' ? 'e' : 'w');
     const locals = new Set<string>();
-    const inverse = this.invoke(block.inverse, { context: 'T', data: 'd', params: 'void 0', bp: 'bp', dp: 'dp' }, locals);
+    const inverse = this.invoke(
+      block.inverse,
+      { context: 'T', data: 'd', params: 'void 0', bp: 'bp', dp: 'dp' },
+      locals,
+    );
     let code: string[];
     if (name === 'each') {
       // helpers/each.js: arrays by index (holes skipped), other iterables in order, objects by key; one data frame, updated per item.
       const program = block.program;
       const item = (field: string) =>
-        program ? `${this.functionOf(program)}(x, f || d, ${program.usesBlockParams ? `[bpa([x, ${field}], [void 0 + ${field}, null])].concat(bp)` : 'void 0'}, ${program.usesDepths ? `push(dp, x, ${nc})` : 'void 0'})` : '""';
+        program
+          ? `${this.functionOf(program)}(x, f || d, ${program.usesBlockParams ? `[bpa([x, ${field}], [void 0 + ${field}, null])].concat(bp)` : 'void 0'}, ${program.usesDepths ? `push(dp, x, ${nc})` : 'void 0'})`
+          : '""';
       code = [
         'if (typeof v === "function") v = v.call(T);',
         'const f = d ? createFrame(d) : void 0;',
@@ -486,12 +527,26 @@ class Generator {
       ];
     } else {
       // helpers/with.js.
-      const body = this.invoke(block.program, { context: 'v', data: 'd', params: 'bpa([v], [d && d.contextPath])', bp: 'bp', dp: 'dp' }, locals);
+      const body = this.invoke(
+        block.program,
+        { context: 'v', data: 'd', params: 'bpa([v], [d && d.contextPath])', bp: 'bp', dp: 'dp' },
+        locals,
+      );
       code = ['if (typeof v === "function") v = v.call(T);', `return isEmpty(v) ? ${inverse} : ${body};`];
     }
-    this.functions.push([`function ${site}(v, T, d, bp, dp) {`, ...(locals.size ? [`let ${[...locals].join(', ')};`] : []), ...code, '}'].join('\n'));
+    this.functions.push(
+      [
+        `function ${site}(v, T, d, bp, dp) {`,
+        ...(locals.size ? [`let ${[...locals].join(', ')};`] : []),
+        ...code,
+        '}',
+      ].join('\n'),
+    );
     const programs = [block.program, block.inverse];
-    const chains = [programs.some((p) => p?.usesBlockParams) ? bp : 'void 0', programs.some((p) => p?.usesDepths) ? dp : 'void 0'];
+    const chains = [
+      programs.some((p) => p?.usesBlockParams) ? bp : 'void 0',
+      programs.some((p) => p?.usesDepths) ? dp : 'void 0',
+    ];
     return `${site}(${value}, ${T}, ${d}, ${chains.join(', ')})`;
   }
 
@@ -511,7 +566,8 @@ class Generator {
   /** javascript-compiler.js, setupParams and setupHelperArgs, plus the lookupProperty every registered helper's wrapper adds. */
   private options(scope: Scope, node: Node, name: string, hash: string, block: Block | null): string {
     const fields = [`name: ${JSON.stringify(name)}`, `hash: ${hash}`];
-    if (block) fields.push(`fn: ${this.wrapped(scope, block.program)}`, `inverse: ${this.wrapped(scope, block.inverse)}`);
+    if (block)
+      fields.push(`fn: ${this.wrapped(scope, block.program)}`, `inverse: ${this.wrapped(scope, block.inverse)}`);
     fields.push(`data: ${scope.v.d}`);
     if (scope.blockParamsSeen) fields.push(`blockParams: ${scope.v.bp}`);
     const loc = location(node);
@@ -634,10 +690,12 @@ function assemble(items: readonly Item[], simple: boolean): { expression: string
   const merged: Item[] = [];
   for (const item of items) {
     const last = merged[merged.length - 1];
-    if ('content' in item && last && 'content' in last) merged[merged.length - 1] = { content: last.content + item.content };
+    if ('content' in item && last && 'content' in last)
+      merged[merged.length - 1] = { content: last.content + item.content };
     else merged.push(item);
   }
-  if (!merged.some((item) => 'statement' in item)) return { expression: merged.length ? `(${merged.map(term).join(' + ')})` : '""', statements: '' };
+  if (!merged.some((item) => 'statement' in item))
+    return { expression: merged.length ? `(${merged.map(term).join(' + ')})` : '""', statements: '' };
   const lines: string[] = [];
   let run: string[] = [];
   let started = false;
@@ -710,11 +768,20 @@ function literal(node: Node): string {
 
 /** The source location Handlebars puts in a helper's options, as an object literal; null without one. */
 function location(node: Node): string | null {
-  const loc = node.loc as { source?: unknown; start?: { line?: unknown; column?: unknown }; end?: { line?: unknown; column?: unknown } } | undefined;
+  const loc = node.loc as
+    | { source?: unknown; start?: { line?: unknown; column?: unknown }; end?: { line?: unknown; column?: unknown } }
+    | undefined;
   if (loc === undefined || loc === null) return null;
   const position = (p: { line?: unknown; column?: unknown } | undefined) =>
-    p && Number.isInteger(p.line) && Number.isInteger(p.column) ? `{ line: ${p.line}, column: ${p.column} }` : unsupported('location');
-  const source = typeof loc.source === 'string' ? `source: ${JSON.stringify(loc.source)}, ` : loc.source === undefined ? '' : unsupported('location');
+    p && Number.isInteger(p.line) && Number.isInteger(p.column)
+      ? `{ line: ${p.line}, column: ${p.column} }`
+      : unsupported('location');
+  const source =
+    typeof loc.source === 'string'
+      ? `source: ${JSON.stringify(loc.source)}, `
+      : loc.source === undefined
+        ? ''
+        : unsupported('location');
   return `{ ${source}start: ${position(loc.start)}, end: ${position(loc.end)} }`;
 }
 
@@ -738,7 +805,13 @@ function strings(value: unknown): string[] {
 }
 
 function asNode(value: unknown, type?: string): Node {
-  if (!value || typeof value !== 'object' || typeof (value as Node).type !== 'string' || (type && (value as Node).type !== type)) return unsupported('node');
+  if (
+    !value ||
+    typeof value !== 'object' ||
+    typeof (value as Node).type !== 'string' ||
+    (type && (value as Node).type !== type)
+  )
+    return unsupported('node');
   return value as Node;
 }
 
@@ -752,7 +825,13 @@ function nodeList(value: unknown): Node[] {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 /** Prototype methods Handlebars denies without logging (internal/proto-access.js). */
-const SILENTLY_DENIED = new Set(['constructor', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+const SILENTLY_DENIED = new Set([
+  'constructor',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
 const deniedLogged = new Set<string>();
 
 type Frame = Record<string, unknown>;
@@ -767,7 +846,11 @@ interface Depths {
 function lp(parent: any, name: any): unknown {
   const result = parent[name];
   if (result == null) return result;
-  if (hasOwn.call(parent, name) && !(name === 'constructor' && typeof result === 'function' && parent === result.prototype)) return result;
+  if (
+    hasOwn.call(parent, name) &&
+    !(name === 'constructor' && typeof result === 'function' && parent === result.prototype)
+  )
+    return result;
   return denied(result, name);
 }
 
@@ -804,9 +887,21 @@ function runtimeFor(env: Env): Record<string, unknown> {
       return data;
     },
     push,
-    wrap: (body: (c: unknown, d: unknown, bp: unknown, dp: unknown) => unknown, data: unknown, bp: unknown[] | undefined, dp: Depths | undefined, declared: number, nullContext: object) => {
+    wrap: (
+      body: (c: unknown, d: unknown, bp: unknown, dp: unknown) => unknown,
+      data: unknown,
+      bp: unknown[] | undefined,
+      dp: Depths | undefined,
+      declared: number,
+      nullContext: object,
+    ) => {
       const program = (context: unknown, options: { data?: unknown; blockParams?: unknown } = {}) =>
-        body(context, options.data || data, bp && [options.blockParams].concat(bp), dp && push(dp, context, nullContext));
+        body(
+          context,
+          options.data || data,
+          bp && [options.blockParams].concat(bp),
+          dp && push(dp, context, nullContext),
+        );
       program.blockParams = declared;
       return program;
     },
@@ -830,7 +925,14 @@ function runtimeFor(env: Env): Record<string, unknown> {
      * helpers/each.js past arrays: an iterable in order, with a lookahead for
      * `@last`, or an object by its keys. The text of the items; null for none.
      */
-    eachOther: (v: any, f: Frame | undefined, d: unknown, bp: unknown, dp: unknown, item: (x: unknown, k: unknown, f: unknown, d: unknown, bp: unknown, dp: unknown) => unknown) => {
+    eachOther: (
+      v: any,
+      f: Frame | undefined,
+      d: unknown,
+      bp: unknown,
+      dp: unknown,
+      item: (x: unknown, k: unknown, f: unknown, d: unknown, bp: unknown, dp: unknown) => unknown,
+    ) => {
       let r = '';
       let i = 0;
       const step = (k: unknown, n: number, last: unknown, x: unknown) => {
@@ -876,7 +978,8 @@ function runtimeFor(env: Env): Record<string, unknown> {
       return i === 0 ? null : r;
     },
     // runtime.js, invokePartialWrapper and invokePartial: a hash makes a new context of the context and the hash.
-    partial: (unit: (c: unknown, d: unknown) => string, context: unknown, hash: object | undefined, data: unknown) => unit(hash ? extend({}, context, hash) : context, data),
+    partial: (unit: (c: unknown, d: unknown) => string, context: unknown, hash: object | undefined, data: unknown) =>
+      unit(hash ? extend({}, context, hash) : context, data),
     partialMissing: (context: unknown, hash: object | undefined, name: string) => {
       if (hash) extend({}, context, hash);
       throw new Exception(`The partial ${name} could not be found`);

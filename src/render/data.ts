@@ -133,7 +133,10 @@ export function templateService(s: Service, slotIds?: readonly (string | null)[]
     env: s.env,
     backends: all.filter((b) => b.healthy && !b.draining),
     allBackends: all,
-    slots: (slotIds ?? all.map((b) => b.id)).map((id, i) => ({ name: slotName(i), backend: id === null ? null : (byId.get(id) ?? null) })),
+    slots: (slotIds ?? all.map((b) => b.id)).map((id, i) => ({
+      name: slotName(i),
+      backend: id === null ? null : (byId.get(id) ?? null),
+    })),
   };
   cache.set(s, { slots: slotIds, value: t });
   return t;
@@ -180,11 +183,18 @@ export function templateData(snapshot: Snapshot, vars: Vars, slots?: SlotTable):
  * so the order is stable.
  */
 export function httpRoutes(services: readonly TemplateService[]): TemplateService[] {
-  const rank = (s: TemplateService) => (s.acl ? 0 : s.vhosts.length > 0 && s.paths.length > 0 ? 1 : s.vhosts.length > 0 ? 2 : 3);
+  const rank = (s: TemplateService) =>
+    s.acl ? 0 : s.vhosts.length > 0 && s.paths.length > 0 ? 1 : s.vhosts.length > 0 ? 2 : 3;
   const longest = (s: TemplateService) => Math.max(0, ...s.paths.map((p) => p.length));
   return services
     .filter((s) => s.mode === 'http')
-    .sort((a, b) => rank(a) - rank(b) || b.backendWeight - a.backendWeight || longest(b) - longest(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort(
+      (a, b) =>
+        rank(a) - rank(b) ||
+        b.backendWeight - a.backendWeight ||
+        longest(b) - longest(a) ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
 }
 
 /**
@@ -200,11 +210,14 @@ function routeTable(routes: readonly TemplateService[]): { virtualHosts: Virtual
     for (const host of s.vhosts.length > 0 ? s.vhosts : [null]) {
       const table = host === null ? any : (hosts.get(host) ?? hosts.set(host, new Map()).get(host)!);
       // `/x` also claims `/x/`: an `/x/` after it in route order goes where `/x` does.
-      for (const p of paths) if (!table.has(p) && !(p.length > 1 && p.endsWith('/') && table.has(p.slice(0, -1)))) table.set(p, s);
+      for (const p of paths)
+        if (!table.has(p) && !(p.length > 1 && p.endsWith('/') && table.has(p.slice(0, -1)))) table.set(p, s);
     }
   }
   const ordered = (table: Map<string, TemplateService>): PathRoute[] =>
-    [...table].map(([path, service]) => ({ path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) })).sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
+    [...table]
+      .map(([path, service]) => ({ path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) }))
+      .sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
   return {
     virtualHosts: [...hosts.keys()].sort().map((host) => ({ host, routes: ordered(hosts.get(host)!) })),
     pathRoutes: ordered(any),

@@ -50,12 +50,27 @@ export function markCachedBlocks(program: Program, partials: ReadonlyMap<string,
       if (name === 'if' || name === 'unless') {
         visit(block.program.body);
         if (block.inverse) visit(block.inverse.body);
-      } else if (name === 'each' && block.params.length === 1 && !block.inverse && !block.program.blockParams?.length && qualifies(block.program, 1, partials, new Set())) {
+      } else if (
+        name === 'each' &&
+        block.params.length === 1 &&
+        !block.inverse &&
+        !block.program.blockParams?.length &&
+        qualifies(block.program, 1, partials, new Set())
+      ) {
         (block.path as Path).original = CACHED_EACH;
         (block.path as Path).parts = [CACHED_EACH];
         (block.path as { head?: string }).head = CACHED_EACH;
-        const id = { type: 'NumberLiteral', value: next, original: next, loc: block.loc } as unknown as hbs.AST.Expression;
-        block.hash = { type: 'Hash', loc: block.loc, pairs: [{ type: 'HashPair', key: BLOCK_ID, value: id, loc: block.loc }] } as hbs.AST.Hash;
+        const id = {
+          type: 'NumberLiteral',
+          value: next,
+          original: next,
+          loc: block.loc,
+        } as unknown as hbs.AST.Expression;
+        block.hash = {
+          type: 'Hash',
+          loc: block.loc,
+          pairs: [{ type: 'HashPair', key: BLOCK_ID, value: id, loc: block.loc }],
+        } as hbs.AST.Hash;
         next++;
       }
     }
@@ -69,9 +84,15 @@ function helperName(block: Block): string | null {
 }
 
 /** Does everything in `node` depend only on the item (`depth` context levels up is the item's parent) and on `vars`? */
-function qualifies(node: Node | null | undefined, depth: number, partials: ReadonlyMap<string, Program>, seen: Set<string>): boolean {
+function qualifies(
+  node: Node | null | undefined,
+  depth: number,
+  partials: ReadonlyMap<string, Program>,
+  seen: Set<string>,
+): boolean {
   if (!node) return true;
-  const all = (nodes: readonly (Node | null | undefined)[], d = depth) => nodes.every((n) => qualifies(n, d, partials, seen));
+  const all = (nodes: readonly (Node | null | undefined)[], d = depth) =>
+    nodes.every((n) => qualifies(n, d, partials, seen));
   switch (node.type) {
     case 'Program':
       return all((node as Program).body);
@@ -97,7 +118,9 @@ function qualifies(node: Node | null | undefined, depth: number, partials: Reado
     case 'BlockStatement': {
       const b = node as Block;
       const inner = CONTEXT_BLOCKS.has(helperName(b) ?? '') ? depth + 1 : depth;
-      return all([b.path, ...b.params, ...(b.hash?.pairs.map((h) => h.value) ?? [])]) && all([b.program, b.inverse], inner);
+      return (
+        all([b.path, ...b.params, ...(b.hash?.pairs.map((h) => h.value) ?? [])]) && all([b.program, b.inverse], inner)
+      );
     }
     case 'PartialStatement': {
       const ps = node as hbs.AST.PartialStatement;
@@ -121,7 +144,11 @@ function qualifies(node: Node | null | undefined, depth: number, partials: Reado
  * the built-in `each`. The caches are the compiled template's own, so an
  * edited template starts afresh.
  */
-export function cachedEach(hbs: typeof Handlebars, builtinEach: Handlebars.HelperDelegate, collector: () => FragmentCollector | null): Handlebars.HelperDelegate {
+export function cachedEach(
+  hbs: typeof Handlebars,
+  builtinEach: Handlebars.HelperDelegate,
+  collector: () => FragmentCollector | null,
+): Handlebars.HelperDelegate {
   const caches = new Map<number, WeakMap<object, string>>();
   return function (this: unknown, context: unknown, options: HelperOptions) {
     const id = Number(options.hash?.[BLOCK_ID]);
@@ -182,7 +209,10 @@ export function assemble(raw: string, into: FragmentCollector): string[] {
  * compared then). An unchanged item's fragment is the same string object, so
  * most comparisons end at the pointer.
  */
-export function changedFragments(before: readonly string[], after: readonly string[]): { before: string; after: string } | null {
+export function changedFragments(
+  before: readonly string[],
+  after: readonly string[],
+): { before: string; after: string } | null {
   if (before.length !== after.length) return null;
   let a = '';
   let b = '';

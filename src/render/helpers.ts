@@ -45,7 +45,8 @@ const configHelpers: Record<string, HelperDelegate> = {
   haproxyToken(value: unknown) {
     if (typeof value !== 'string' && typeof value !== 'number') refuse('haproxyToken', value, 'a string or number');
     const s = String(value);
-    if (!/^[\x21-\x7e]+$/.test(s) || /["'\\#%]/.test(s)) refuse('haproxyToken', value, 'one word of printable ASCII without quotes, "\\", "#" or "%"');
+    if (!/^[\x21-\x7e]+$/.test(s) || /["'\\#%]/.test(s))
+      refuse('haproxyToken', value, 'one word of printable ASCII without quotes, "\\", "#" or "%"');
     return s;
   },
   /**
@@ -58,7 +59,8 @@ const configHelpers: Record<string, HelperDelegate> = {
    */
   haproxyString(value: unknown) {
     const s = text('haproxyString', value);
-    if (s === '' || CONTROL.test(s) || s.includes('%')) refuse('haproxyString', value, 'a non-empty string without control characters or "%"');
+    if (s === '' || CONTROL.test(s) || s.includes('%'))
+      refuse('haproxyString', value, 'a non-empty string without control characters or "%"');
     return `"${s.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
   },
   /**
@@ -69,7 +71,8 @@ const configHelpers: Record<string, HelperDelegate> = {
    */
   nginxString(value: unknown) {
     const s = text('nginxString', value);
-    if (CONTROL.test(s) || s.includes('$') || s.length > MAX_NGINX_WORD) refuse('nginxString', value, `no control characters, no "$", at most ${MAX_NGINX_WORD} characters`);
+    if (CONTROL.test(s) || s.includes('$') || s.length > MAX_NGINX_WORD)
+      refuse('nginxString', value, `no control characters, no "$", at most ${MAX_NGINX_WORD} characters`);
     return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
   },
   asHostname(value: unknown) {
@@ -88,13 +91,15 @@ const configHelpers: Record<string, HelperDelegate> = {
   asCidr(value: unknown) {
     const s = typeof value === 'string' ? value : '';
     const m = /^([0-9.]+|[0-9A-Fa-f:]+)\/(\d{1,3})$/.exec(s);
-    if (!m || !isHost(m[1]) || Number(m[2]) > (m[1]!.includes(':') ? 128 : 32)) refuse('asCidr', value, 'an address/prefix-length');
+    if (!m || !isHost(m[1]) || Number(m[2]) > (m[1]!.includes(':') ? 128 : 32))
+      refuse('asCidr', value, 'an address/prefix-length');
     return s;
   },
   /** Any single-line text, for comments and the like; at most MAX_NGINX_WORD characters (nginx refuses a longer comment too). */
   asLine(value: unknown) {
     const s = text('asLine', value);
-    if (!isSingleLine(s, MAX_NGINX_WORD)) refuse('asLine', value, `a single line of at most ${MAX_NGINX_WORD} characters`);
+    if (!isSingleLine(s, MAX_NGINX_WORD))
+      refuse('asLine', value, `a single line of at most ${MAX_NGINX_WORD} characters`);
     return s;
   },
   /** `host:port` as a proxy's server line wants it: an IPv6 address in brackets (`[::1]:8080`), which nginx requires. */
@@ -119,18 +124,23 @@ const logicHelpers: Record<string, HelperDelegate> = {
   add: (a: unknown, b: unknown) => Number(a) + Number(b),
   startsWith: (s: unknown, prefix: unknown) => String(s ?? '').startsWith(String(prefix)),
   endsWith: (s: unknown, suffix: unknown) => String(s ?? '').endsWith(String(suffix)),
-  trimPrefix: (s: unknown, prefix: unknown) => (String(s ?? '').startsWith(String(prefix)) ? String(s).slice(String(prefix).length) : String(s ?? '')),
+  trimPrefix: (s: unknown, prefix: unknown) =>
+    String(s ?? '').startsWith(String(prefix)) ? String(s).slice(String(prefix).length) : String(s ?? ''),
   /** Sorts a list by a field (or by itself), ascending. */
   sortBy(list: unknown, ...rest: unknown[]) {
     const field = args(rest)[0];
     if (!Array.isArray(list)) return [];
-    const key = (v: unknown) => (typeof field === 'string' && v && typeof v === 'object' ? (v as Record<string, unknown>)[field] : v) as string | number;
+    const key = (v: unknown) =>
+      (typeof field === 'string' && v && typeof v === 'object' ? (v as Record<string, unknown>)[field] : v) as
+        string | number;
     return [...list].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   },
   /** The first item of a list whose field equals the value, or null. */
   find(list: unknown, field: unknown, value: unknown) {
     if (!Array.isArray(list)) return null;
-    return list.find((v) => v && typeof v === 'object' && (v as Record<string, unknown>)[String(field)] === value) ?? null;
+    return (
+      list.find((v) => v && typeof v === 'object' && (v as Record<string, unknown>)[String(field)] === value) ?? null
+    );
   },
   /** Groups a list by a field: [{key, items}], keys in first-seen order. */
   groupBy(list: unknown, field: unknown) {
@@ -147,15 +157,21 @@ const logicHelpers: Record<string, HelperDelegate> = {
 
 /** Bamboo's template functions, by their names. */
 const bambooHelpers: Record<string, HelperDelegate> = {
-  hasKey: (map: unknown, key: unknown) => !!map && typeof map === 'object' && Object.prototype.hasOwnProperty.call(map, String(key)),
+  hasKey: (map: unknown, key: unknown) =>
+    !!map && typeof map === 'object' && Object.prototype.hasOwnProperty.call(map, String(key)),
   getService(services: unknown, id: unknown) {
     if (Array.isArray(services)) return services.find((s) => s?.id === id) ?? null;
-    return services && typeof services === 'object' ? ((services as Record<string, unknown>)[String(id)] ?? null) : null;
+    return services && typeof services === 'object'
+      ? ((services as Record<string, unknown>)[String(id)] ?? null)
+      : null;
   },
   split: (s: unknown, sep: unknown) => String(s ?? '').split(String(sep)),
   contains: (s: unknown, sub: unknown) => (Array.isArray(s) ? s.includes(sub) : String(s ?? '').includes(String(sub))),
   join: (list: unknown, sep: unknown) => (Array.isArray(list) ? list.join(typeof sep === 'string' ? sep : ',') : ''),
-  replace: (s: unknown, from: unknown, to: unknown) => String(s ?? '').split(String(from)).join(String(to)),
+  replace: (s: unknown, from: unknown, to: unknown) =>
+    String(s ?? '')
+      .split(String(from))
+      .join(String(to)),
   toUpper: (s: unknown) => String(s ?? '').toUpperCase(),
   toLower: (s: unknown) => String(s ?? '').toLowerCase(),
   toInt: (s: unknown) => {

@@ -18,13 +18,73 @@ const base = {
   env: {},
 } as const;
 
-const backend = (id: string, port: number) => ({ id, host: '127.0.0.1', port, weight: 1, healthy: true, draining: false, checkPort: null });
+const backend = (id: string, port: number) => ({
+  id,
+  host: '127.0.0.1',
+  port,
+  weight: 1,
+  healthy: true,
+  draining: false,
+  checkPort: null,
+});
 
 const services: Service[] = [
-  { ...base, id: '/sample/web', name: '/sample/web', source: 'marathon', servicePort: 10001, mode: 'http', vhosts: ['web.example.com'], paths: [], backendWeight: 1, backends: [backend('web-1', 31001), backend('web-2', 31002)] },
-  { ...base, id: '/sample/api', name: '/sample/api', source: 'marathon', servicePort: null, mode: 'http', vhosts: ['api.example.com'], paths: ['/v1'], balance: 'leastconn', sticky: true, healthCheck: { protocol: 'HTTP', path: '/health', intervalSeconds: 5, timeoutSeconds: 2, maxConsecutiveFailures: 3 }, redirectToHttps: true, backends: [{ ...backend('api-1', 31003), checkPort: 31005 }] },
-  { ...base, id: 'sample-db', name: 'sample-db', source: 'zookeeper', servicePort: 10002, bindAddress: '127.0.0.1', mode: 'tcp', vhosts: [], paths: [], backends: [backend('db-1', 31004)] },
-  { ...base, id: 'sample-empty', name: 'sample-empty', source: 'file', servicePort: 10003, mode: 'http', vhosts: [], paths: [], backends: [] },
+  {
+    ...base,
+    id: '/sample/web',
+    name: '/sample/web',
+    source: 'marathon',
+    servicePort: 10001,
+    mode: 'http',
+    vhosts: ['web.example.com'],
+    paths: [],
+    backendWeight: 1,
+    backends: [backend('web-1', 31001), backend('web-2', 31002)],
+  },
+  {
+    ...base,
+    id: '/sample/api',
+    name: '/sample/api',
+    source: 'marathon',
+    servicePort: null,
+    mode: 'http',
+    vhosts: ['api.example.com'],
+    paths: ['/v1'],
+    balance: 'leastconn',
+    sticky: true,
+    healthCheck: {
+      protocol: 'HTTP',
+      path: '/health',
+      intervalSeconds: 5,
+      timeoutSeconds: 2,
+      maxConsecutiveFailures: 3,
+    },
+    redirectToHttps: true,
+    backends: [{ ...backend('api-1', 31003), checkPort: 31005 }],
+  },
+  {
+    ...base,
+    id: 'sample-db',
+    name: 'sample-db',
+    source: 'zookeeper',
+    servicePort: 10002,
+    bindAddress: '127.0.0.1',
+    mode: 'tcp',
+    vhosts: [],
+    paths: [],
+    backends: [backend('db-1', 31004)],
+  },
+  {
+    ...base,
+    id: 'sample-empty',
+    name: 'sample-empty',
+    source: 'file',
+    servicePort: 10003,
+    mode: 'http',
+    vhosts: [],
+    paths: [],
+    backends: [],
+  },
 ];
 
 /** The sample state. */

@@ -27,7 +27,12 @@ export const DEFAULT_MIN_SLOTS = 4;
  * new service, or one that needs more slots than it has, gets the next power
  * of two above its backend count, so there is room for the next scale-up.
  */
-export function allocateSlots(previous: SlotTable, services: readonly Service[], minSlots = DEFAULT_MIN_SLOTS, hint?: SlotHint): SlotTable {
+export function allocateSlots(
+  previous: SlotTable,
+  services: readonly Service[],
+  minSlots = DEFAULT_MIN_SLOTS,
+  hint?: SlotHint,
+): SlotTable {
   const next = new Map<string, SlotEntry>();
   for (const s of services) {
     const before = previous.get(s.id);
@@ -43,13 +48,20 @@ export function allocateSlots(previous: SlotTable, services: readonly Service[],
  * time since start: a restart of Switchyard then renders the same file and
  * causes no reload.
  */
-function fromHint(addresses: readonly (string | null)[] | undefined, s: Service): readonly (string | null)[] | undefined {
+function fromHint(
+  addresses: readonly (string | null)[] | undefined,
+  s: Service,
+): readonly (string | null)[] | undefined {
   if (!addresses) return undefined;
   const byAddress = new Map<string, string>(s.backends.map((b) => [`${b.host}:${b.port}`, b.id]));
   return addresses.map((a) => (a === null ? null : (byAddress.get(a) ?? null)));
 }
 
-function place(before: readonly (string | null)[] | undefined, s: Service, minSlots: number): readonly (string | null)[] {
+function place(
+  before: readonly (string | null)[] | undefined,
+  s: Service,
+  minSlots: number,
+): readonly (string | null)[] {
   const wanted = new Set(s.backends.map((b) => b.id));
   const old = before ?? [];
   const kept = old.map((id) => (id !== null && wanted.has(id) ? id : null));

@@ -9,7 +9,12 @@ import { helpers } from './helpers.js';
 /** A template that cannot be used: the file, and where in it when Handlebars says. */
 export class TemplateError extends Error {
   override name = 'TemplateError';
-  constructor(readonly file: string, readonly line: number | null, readonly column: number | null, detail: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    readonly column: number | null,
+    detail: string,
+  ) {
     super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`);
   }
 }
@@ -49,7 +54,10 @@ export async function loadTemplate(file: string, options: { engine?: Engine } = 
   const hbs = createEnvironment();
   hbs.registerHelper(helpers);
   let collector: FragmentCollector | null = null;
-  hbs.registerHelper(CACHED_EACH, cachedEach(hbs, hbs.helpers.each!, () => collector));
+  hbs.registerHelper(
+    CACHED_EACH,
+    cachedEach(hbs, hbs.helpers.each!, () => collector),
+  );
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
@@ -103,7 +111,12 @@ async function read(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    throw new TemplateError(file, null, null, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new TemplateError(
+      file,
+      null,
+      null,
+      `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -122,7 +135,12 @@ function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
   const message = String(err.message ?? e);
   const parseLine = /Parse error on line (\d+):/.exec(message);
   const line = err.lineNumber ?? (parseLine ? Number(parseLine[1]) : null);
-  const column = err.column !== undefined ? err.column + 1 : line !== null && parseLine ? caretColumn(message, source.split('\n')[line - 1] ?? '') : null;
+  const column =
+    err.column !== undefined
+      ? err.column + 1
+      : line !== null && parseLine
+        ? caretColumn(message, source.split('\n')[line - 1] ?? '')
+        : null;
   const detail = message
     .replace(/^Parse error on line \d+:\n/, 'syntax error: ')
     .replace(/ - \d+:\d+$/, '')

@@ -9,7 +9,11 @@ export type TemplateEdit = (name: string) => void;
  * `settleMs` become one call. The watcher library is loaded here, once
  * the sources are started, so the first fetch does not wait for it.
  */
-export async function watchTemplates(targets: readonly { name: string; template: string }[], onEdit: TemplateEdit, settleMs = 50): Promise<() => Promise<void>> {
+export async function watchTemplates(
+  targets: readonly { name: string; template: string }[],
+  onEdit: TemplateEdit,
+  settleMs = 50,
+): Promise<() => Promise<void>> {
   const { watch } = await import('chokidar');
   const owners = new Map<string, string[]>();
   const own = (path: string, name: string) => owners.set(path, [...(owners.get(path) ?? []), name]);
@@ -24,10 +28,13 @@ export async function watchTemplates(targets: readonly { name: string; template:
       if (path !== watched && !path.startsWith(watched + '/')) continue;
       for (const name of names) {
         clearTimeout(timers.get(name));
-        timers.set(name, setTimeout(() => {
-          timers.delete(name);
-          onEdit(name);
-        }, settleMs));
+        timers.set(
+          name,
+          setTimeout(() => {
+            timers.delete(name);
+            onEdit(name);
+          }, settleMs),
+        );
       }
     }
   };

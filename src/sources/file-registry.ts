@@ -1,5 +1,14 @@
 import type { Backend, Service } from '../state/model.js';
-import { describeValue, isBackendId, isHost, isPort, isServiceId, isWeight, parsePort, safeStringMap } from '../state/validate.js';
+import {
+  describeValue,
+  isBackendId,
+  isHost,
+  isPort,
+  isServiceId,
+  isWeight,
+  parsePort,
+  safeStringMap,
+} from '../state/validate.js';
 import { labelledService, routingFromLabels } from './labels.js';
 import { ignoredLabelsNote } from './raw-labels.js';
 
@@ -31,17 +40,22 @@ export function parseFileRegistry(text: string, problem: FileProblem): Service[]
 }
 
 function parseEntry(entry: unknown, where: string, problem: FileProblem): Service | null {
-  if (!isObject(entry)) return problem(where, 'expected an object'), null;
-  if (!isServiceId(entry.id)) return problem(where, `bad id ${show(entry.id)}: expected [A-Za-z0-9._/-], at most 200 characters`), null;
+  if (!isObject(entry)) return (problem(where, 'expected an object'), null);
+  if (!isServiceId(entry.id))
+    return (problem(where, `bad id ${show(entry.id)}: expected [A-Za-z0-9._/-], at most 200 characters`), null);
   const at = `${where} (${entry.id})`;
   let servicePort: number | null = null;
   if (entry.servicePort !== undefined && entry.servicePort !== null) {
     servicePort = parsePort(entry.servicePort);
-    if (servicePort === null) return problem(at, `bad servicePort ${show(entry.servicePort)}: expected 1-65535`), null;
+    if (servicePort === null)
+      return (problem(at, `bad servicePort ${show(entry.servicePort)}: expected 1-65535`), null);
   }
-  if (entry.labels !== undefined && entry.labels !== null && !isObject(entry.labels)) problem(at, `labels ignored: expected an object of strings, got ${show(entry.labels)}`);
+  if (entry.labels !== undefined && entry.labels !== null && !isObject(entry.labels))
+    problem(at, `labels ignored: expected an object of strings, got ${show(entry.labels)}`);
   const labels = safeStringMap(entry.labels, (k) => problem(at, `label ${show(k)} dropped: not a single-line string`));
-  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) => problem(at, `label ${key}=${show(value)} ignored: expected ${expected}`));
+  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) =>
+    problem(at, `label ${key}=${show(value)} ignored: expected ${expected}`),
+  );
   const note = ignoredLabelsNote(routing.refusedRaw, routing.unsupported);
   if (note) problem(at, note);
   if (!routing.enabled) return null;
@@ -58,7 +72,15 @@ function parseEntry(entry: unknown, where: string, problem: FileProblem): Servic
     if (!isBackendId(id)) return problem(bw, `bad id ${show(b.id)}`);
     if (seen.has(id)) return problem(bw, `duplicate backend ${id}`);
     seen.add(id);
-    backends.push({ id, host: b.host, port: b.port, weight, healthy: b.healthy !== false, draining: b.draining === true, checkPort: null });
+    backends.push({
+      id,
+      host: b.host,
+      port: b.port,
+      weight,
+      healthy: b.healthy !== false,
+      draining: b.draining === true,
+      checkPort: null,
+    });
   });
   if (!Array.isArray(entry.backends)) problem(at, 'no "backends" array: rendering it with none');
   return labelledService({ id: entry.id, source: 'file', servicePort, labels, backends }, routing);

@@ -14,7 +14,10 @@ export class FileSource implements Source {
   private retry: NodeJS.Timeout | null = null;
   private reading: Promise<void> = Promise.resolve();
 
-  constructor(private readonly path: string, private readonly log: Logger) {
+  constructor(
+    private readonly path: string,
+    private readonly log: Logger,
+  ) {
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
     this.health.set('path', path);
   }
@@ -80,6 +83,10 @@ export class FileSource implements Source {
       return;
     }
     this.health.fail(`${this.path}: ${reason}`);
-    this.log.warn('registry file unusable; keeping the last good registry', { source: this.name, path: this.path, reason });
+    this.log.warn('registry file unusable; keeping the last good registry', {
+      source: this.name,
+      path: this.path,
+      reason,
+    });
   }
 }

@@ -1,13 +1,37 @@
 import { sortBackends } from '../state/merge.js';
 import type { Backend, Balance, Mode, RawConfig, Service } from '../state/model.js';
-import { isBalance, isBindAddress, isCertPath, isMode, isPathPrefix, isVhost, parseInteger, parsePort, splitList } from '../state/validate.js';
+import {
+  isBalance,
+  isBindAddress,
+  isCertPath,
+  isMode,
+  isPathPrefix,
+  isVhost,
+  parseInteger,
+  parsePort,
+  splitList,
+} from '../state/validate.js';
 import { otherPortLabels } from './raw-labels.js';
 
 // The routing vocabulary of marathon-lb labels (and Bamboo's BAMBOO_TCP_PORT),
 // read for one service port. The Marathon, file and ZooKeeper sources all speak it.
 
 /** The HAPROXY_{n}_* suffixes read here; any other is a marathon-lb template override or unsupported. */
-const ROUTING = new Set(['VHOST', 'PATH', 'GROUP', 'MODE', 'PORT', 'BALANCE', 'STICKY', 'ENABLED', 'BIND_ADDR', 'REDIRECT_TO_HTTPS', 'SSL_CERT', 'BACKEND_WEIGHT', 'BACKEND_HEALTHCHECK_PORT_INDEX']);
+const ROUTING = new Set([
+  'VHOST',
+  'PATH',
+  'GROUP',
+  'MODE',
+  'PORT',
+  'BALANCE',
+  'STICKY',
+  'ENABLED',
+  'BIND_ADDR',
+  'REDIRECT_TO_HTTPS',
+  'SSL_CERT',
+  'BACKEND_WEIGHT',
+  'BACKEND_HEALTHCHECK_PORT_INDEX',
+]);
 const MAX_BACKEND_WEIGHT = 1_000_000;
 
 /** What labels say about one port of a service; values are already checked. */
@@ -111,8 +135,13 @@ export function routingFromLabels(
   };
   const bindAddress = checked('BIND_ADDR', (v) => (isBindAddress(v) ? v : null), 'an IPv4 or IPv6 address');
   const sslCert = checked('SSL_CERT', (v) => (isCertPath(v) ? v : null), 'an absolute path of [A-Za-z0-9._-] segments');
-  const backendWeight = checked('BACKEND_WEIGHT', (v) => parseInteger(v, -MAX_BACKEND_WEIGHT, MAX_BACKEND_WEIGHT), 'an integer') ?? 0;
-  const healthCheckPortIndex = checked('BACKEND_HEALTHCHECK_PORT_INDEX', (v) => parseInteger(v, 0, 1000), 'a port index 0-1000');
+  const backendWeight =
+    checked('BACKEND_WEIGHT', (v) => parseInteger(v, -MAX_BACKEND_WEIGHT, MAX_BACKEND_WEIGHT), 'an integer') ?? 0;
+  const healthCheckPortIndex = checked(
+    'BACKEND_HEALTHCHECK_PORT_INDEX',
+    (v) => parseInteger(v, 0, 1000),
+    'a port index 0-1000',
+  );
 
   const other = otherPortLabels(labels, n, ROUTING, allowRaw);
   return {

@@ -8,7 +8,14 @@ import { isSingleLine } from '../state/validate.js';
 // each is one checked line, handed to templates as `raw.<camelCaseName>`.
 
 /** marathon-lb's per-port labels that carry values rather than config, and that Switchyard does not honour. */
-const UNSUPPORTED = new Set(['AUTH', 'USE_HSTS', 'HTTP_BACKEND_PROXYPASS_PATH', 'HTTP_BACKEND_REVPROXY_PATH', 'HTTP_BACKEND_REDIR', 'BACKEND_NETWORK_ALLOWED_ACL']);
+const UNSUPPORTED = new Set([
+  'AUTH',
+  'USE_HSTS',
+  'HTTP_BACKEND_PROXYPASS_PATH',
+  'HTTP_BACKEND_REVPROXY_PATH',
+  'HTTP_BACKEND_REDIR',
+  'BACKEND_NETWORK_ALLOWED_ACL',
+]);
 const TEMPLATE_NAME = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
 
 /** A port's HAPROXY_{n}_* labels outside the routing vocabulary, sorted out. */
@@ -26,12 +33,19 @@ export interface OtherLabels {
  * vocabulary): marathon-lb value labels Switchyard does not support, and
  * template overrides, taken as `raw` only when `allowRaw` and one line.
  */
-export function otherPortLabels(labels: Readonly<Record<string, string>>, n: number, known: ReadonlySet<string>, allowRaw: boolean): OtherLabels {
+export function otherPortLabels(
+  labels: Readonly<Record<string, string>>,
+  n: number,
+  known: ReadonlySet<string>,
+  allowRaw: boolean,
+): OtherLabels {
   const prefix = `HAPROXY_${n}_`;
   const raw: Record<string, string> = {};
   const refused: string[] = [];
   const unsupported: string[] = [];
-  for (const key of Object.keys(labels).filter((k) => k.startsWith(prefix)).sort()) {
+  for (const key of Object.keys(labels)
+    .filter((k) => k.startsWith(prefix))
+    .sort()) {
     const name = key.slice(prefix.length);
     if (known.has(name)) continue;
     if (UNSUPPORTED.has(name)) {
@@ -55,7 +69,10 @@ function camelCase(name: string): string {
 /** One line naming the labels left out, for a once-per-app log; null when none were. */
 export function ignoredLabelsNote(refused: readonly string[], unsupported: readonly string[]): string | null {
   const parts: string[] = [];
-  if (refused.length > 0) parts.push(`raw HAProxy config labels refused (marathon.allowRawLabels allows them, one line each): ${refused.join(', ')}`);
+  if (refused.length > 0)
+    parts.push(
+      `raw HAProxy config labels refused (marathon.allowRawLabels allows them, one line each): ${refused.join(', ')}`,
+    );
   if (unsupported.length > 0) parts.push(`marathon-lb labels not supported: ${unsupported.join(', ')}`);
   return parts.length > 0 ? parts.join('; ') : null;
 }

@@ -95,7 +95,10 @@ export class SourceHealth {
 /** Logs a rejected value once per distinct message, so a resync every 30 s does not repeat it forever. */
 export class OnceLog {
   private readonly seen = new Set<string>();
-  constructor(private readonly warn: (message: string, meta: Record<string, unknown>) => void, private readonly max = 10_000) {}
+  constructor(
+    private readonly warn: (message: string, meta: Record<string, unknown>) => void,
+    private readonly max = 10_000,
+  ) {}
 
   warnOnce(message: string, meta: Record<string, unknown>): void {
     const key = message + JSON.stringify(meta);

@@ -11,7 +11,8 @@ export function mergeServices(versions: readonly Service[]): Service {
   if (!first) throw new Error('mergeServices needs at least one service');
   if (rest.length === 0) return first;
   const byAddress = new Map<string, Backend>();
-  for (const s of versions) for (const b of s.backends) if (!byAddress.has(`${b.host}:${b.port}`)) byAddress.set(`${b.host}:${b.port}`, b);
+  for (const s of versions)
+    for (const b of s.backends) if (!byAddress.has(`${b.host}:${b.port}`)) byAddress.set(`${b.host}:${b.port}`, b);
   return { ...first, backends: sortBackends([...byAddress.values()]) };
 }
 

@@ -1,5 +1,14 @@
 import type { Rule } from './model.js';
-import { describeValue, isAclCondition, isBalance, isMode, isPathPrefix, isPort, isServiceId, isVhost } from './validate.js';
+import {
+  describeValue,
+  isAclCondition,
+  isBalance,
+  isMode,
+  isPathPrefix,
+  isPort,
+  isServiceId,
+  isVhost,
+} from './validate.js';
 
 // Routing rules as people write them (the HTTP API) and as ZooKeeper stores
 // them: one checked, canonical shape for both.
@@ -25,18 +34,26 @@ export function validateRule(body: unknown, expectedId?: string): RuleCheck {
   const doc = body as Record<string, unknown>;
   for (const key of Object.keys(doc)) {
     if (CONTROL.test(key)) return refuse(`a field name contains a control character: ${show(key)}`);
-    if (!(FIELDS as readonly string[]).includes(key)) return refuse(`unknown field ${show(key)}: expected ${FIELDS.join(', ')}`);
+    if (!(FIELDS as readonly string[]).includes(key))
+      return refuse(`unknown field ${show(key)}: expected ${FIELDS.join(', ')}`);
   }
   const id = doc.id;
   if (id === undefined || id === null) return refuse('"id" is required');
-  if (!isRuleId(id)) return refuse(`bad "id" ${show(id)}: expected a service id of [A-Za-z0-9._/-], at most 200 characters`);
-  if (expectedId !== undefined && id !== expectedId) return refuse(`"id" ${show(id)} differs from the id in the URL, ${show(expectedId)}`);
+  if (!isRuleId(id))
+    return refuse(`bad "id" ${show(id)}: expected a service id of [A-Za-z0-9._/-], at most 200 characters`);
+  if (expectedId !== undefined && id !== expectedId)
+    return refuse(`"id" ${show(id)} differs from the id in the URL, ${show(expectedId)}`);
 
   const rule: { -readonly [K in keyof Rule]: Rule[K] } = { id };
   const vhosts = list(doc.vhosts, 'vhosts', isVhost, 'a hostname such as "shop.example.com" or "*.example.com"');
   if (typeof vhosts === 'string') return refuse(vhosts);
   if (vhosts) rule.vhosts = [...new Set(vhosts.map((v) => v.toLowerCase()))];
-  const paths = list(doc.paths, 'paths', isPathPrefix, 'a path prefix starting with "/" (no spaces, quotes, "#", ";" or braces)');
+  const paths = list(
+    doc.paths,
+    'paths',
+    isPathPrefix,
+    'a path prefix starting with "/" (no spaces, quotes, "#", ";" or braces)',
+  );
   if (typeof paths === 'string') return refuse(paths);
   if (paths) rule.paths = [...new Set(paths)];
   if (present(doc.port)) {
@@ -48,11 +65,17 @@ export function validateRule(body: unknown, expectedId?: string): RuleCheck {
     rule.mode = doc.mode;
   }
   if (present(doc.balance)) {
-    if (!isBalance(doc.balance)) return refuse(`bad "balance" ${show(doc.balance)}: expected roundrobin, static-rr, leastconn, first, source, uri or random`);
+    if (!isBalance(doc.balance))
+      return refuse(
+        `bad "balance" ${show(doc.balance)}: expected roundrobin, static-rr, leastconn, first, source, uri or random`,
+      );
     rule.balance = doc.balance;
   }
   if (present(doc.acl)) {
-    if (!isAclCondition(doc.acl)) return refuse(`bad "acl" ${show(doc.acl)}: expected an HAProxy ACL criterion such as "hdr(host) -i shop.example.com": one line of printable ASCII, at most 1024 characters, starting with a sample fetch, quotes balanced, no "#", no "$" inside double quotes, no -f pattern files, env fetch or map converters`);
+    if (!isAclCondition(doc.acl))
+      return refuse(
+        `bad "acl" ${show(doc.acl)}: expected an HAProxy ACL criterion such as "hdr(host) -i shop.example.com": one line of printable ASCII, at most 1024 characters, starting with a sample fetch, quotes balanced, no "#", no "$" inside double quotes, no -f pattern files, env fetch or map converters`,
+      );
     rule.acl = doc.acl;
   }
   return { ok: true, rule };
@@ -85,7 +108,12 @@ export function serializeRule(rule: Rule): string {
   return JSON.stringify(out);
 }
 
-function list(value: unknown, field: string, check: (s: unknown) => s is string, expected: string): string[] | string | null {
+function list(
+  value: unknown,
+  field: string,
+  check: (s: unknown) => s is string,
+  expected: string,
+): string[] | string | null {
   if (!present(value)) return null;
   if (!Array.isArray(value)) return `"${field}" must be an array, got ${show(value)}`;
   if (value.length > MAX_ENTRIES) return `"${field}" has ${value.length} entries: at most ${MAX_ENTRIES}`;

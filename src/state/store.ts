@@ -32,7 +32,10 @@ export class StateStore {
   /** Ids a full view (sync) touched: the only changes the guard looks at. */
   private readonly viewed = new Set<string>();
 
-  constructor(private readonly guard: GuardOptions | null = null, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly guard: GuardOptions | null = null,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   private readonly bySource = new Map<string, Map<string, Service>>();
   private rules = new Map<string, Rule>();

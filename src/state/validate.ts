@@ -84,7 +84,12 @@ export function isBindAddress(s: unknown): s is string {
  * `[A-Za-z0-9._-]` segments, none of them `.` or `..`, at most 255 characters.
  */
 export function isCertPath(s: unknown): s is string {
-  return typeof s === 'string' && s.length <= 255 && CERT_PATH.test(s) && !s.split('/').some((seg) => seg === '.' || seg === '..');
+  return (
+    typeof s === 'string' &&
+    s.length <= 255 &&
+    CERT_PATH.test(s) &&
+    !s.split('/').some((seg) => seg === '.' || seg === '..')
+  );
 }
 
 export function isMode(s: unknown): s is Mode {
@@ -116,7 +121,8 @@ const ACL_READER = /(?:^|,)(?:env|map[a-z0-9_]*)(?:\(|,|$)/;
  * API only. Whether HAProxy knows the fetch is left to its own check.
  */
 export function isAclCondition(s: unknown): s is string {
-  if (typeof s !== 'string' || s.length === 0 || s.length > 1024 || !/^[\x20-\x7e]+$/.test(s) || s.includes('#')) return false;
+  if (typeof s !== 'string' || s.length === 0 || s.length > 1024 || !/^[\x20-\x7e]+$/.test(s) || s.includes('#'))
+    return false;
   const words = haproxyWords(s);
   if (!words || words.length === 0) return false;
   const criterion = s.trimStart().split(/[ \t]/)[0]!;
@@ -185,10 +191,7 @@ export function parsePort(v: unknown): number | null {
  * `__proto__` is dropped too: assigning it would set the prototype (or,
  * being a string, silently do nothing) rather than keep a label.
  */
-export function safeStringMap(
-  input: unknown,
-  onDrop: (key: string) => void,
-): Record<string, string> {
+export function safeStringMap(input: unknown, onDrop: (key: string) => void): Record<string, string> {
   const out: Record<string, string> = {};
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return out;
   for (const [k, v] of Object.entries(input as Record<string, unknown>)) {

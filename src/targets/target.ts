@@ -87,12 +87,16 @@ export class Target {
   private readonly live: LiveUpdater | null;
   private lastReloadAt = -Infinity;
 
-  constructor(readonly config: TargetConfig, private readonly deps: TargetDeps) {
+  constructor(
+    readonly config: TargetConfig,
+    private readonly deps: TargetDeps,
+  ) {
     this.name = config.name;
     const min = Number(config.vars.serverSlots);
     this.minSlots = Number.isInteger(min) && min >= 1 && min <= 1024 ? min : DEFAULT_MIN_SLOTS;
     const stateFile = typeof config.vars.serverStateFile === 'string' ? config.vars.serverStateFile : null;
-    this.live = deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
+    this.live =
+      deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
   }
 
   /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
@@ -152,7 +156,11 @@ export class Target {
     if (!res.ok) return this.refuseTemplate(res.error!, res.stage!, snapshot, started);
     this.template = candidate;
     this.templateError = null;
-    this.deps.log.info('template edit applied', { target: this.name, template: this.config.template, changed: res.changed });
+    this.deps.log.info('template edit applied', {
+      target: this.name,
+      template: this.config.template,
+      changed: res.changed,
+    });
     return res;
   }
 
@@ -171,7 +179,11 @@ export class Target {
 
   private refuseTemplate(error: string, stage: Stage, snapshot: Snapshot | null, started: number): ApplyResult {
     this.templateError = error;
-    this.deps.log.error('template edit refused; the previous template stays active', { target: this.name, stage, error });
+    this.deps.log.error('template edit refused; the previous template stays active', {
+      target: this.name,
+      stage,
+      error,
+    });
     return this.result(false, false, false, stage, error, snapshot?.version ?? -1, started);
   }
 
@@ -185,7 +197,12 @@ export class Target {
       mark = now;
     };
     const fail = (stage: Stage, error: string) => {
-      this.deps.log.error(`${stage} failed; the last good config stays installed`, { target: this.name, stage, error, version: snapshot.version });
+      this.deps.log.error(`${stage} failed; the last good config stays installed`, {
+        target: this.name,
+        stage,
+        error,
+        version: snapshot.version,
+      });
       return (this.last = this.result(false, false, false, stage, error, snapshot.version, started, stages));
     };
 
@@ -256,9 +273,14 @@ export class Target {
     if (this.config.reload) {
       const previous = { fragments: this.installedFragments, text: this.installed };
       this.setInstalled(fragments);
-      await this.live?.beforeReload(text).catch((e: Error) =>
-        this.deps.log.warn('could not save the server state before the reload', { target: this.name, error: e.message }),
-      );
+      await this.live
+        ?.beforeReload(text)
+        .catch((e: Error) =>
+          this.deps.log.warn('could not save the server state before the reload', {
+            target: this.name,
+            error: e.message,
+          }),
+        );
       this.lastReloadAt = Date.now();
       const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
       lap('reload');
@@ -299,7 +321,10 @@ export class Target {
     try {
       await installText(this.config.output, previous);
     } catch (e) {
-      this.deps.log.error('could not restore the previous config after a failed reload', { target: this.name, error: (e as Error).message });
+      this.deps.log.error('could not restore the previous config after a failed reload', {
+        target: this.name,
+        error: (e as Error).message,
+      });
     }
   }
 
@@ -333,7 +358,19 @@ export class Target {
     stages: Partial<Record<Stage, number>> = {},
     live: readonly string[] = [],
   ): ApplyResult {
-    return { target: this.name, ok, changed, reloaded, stage, error, version, ms: performance.now() - started, stages, live, deferredMs: 0 };
+    return {
+      target: this.name,
+      ok,
+      changed,
+      reloaded,
+      stage,
+      error,
+      version,
+      ms: performance.now() - started,
+      stages,
+      live,
+      deferredMs: 0,
+    };
   }
 }
 

@@ -19,7 +19,12 @@ import { backend, service } from '../unit/fixtures.js';
 const examples = join(process.cwd(), 'examples/templates');
 
 async function renderTo(file: string, template: string, state: Snapshot, vars: Vars): Promise<string> {
-  writeFileSync(file, (await loadTemplate(join(examples, template))).render(templateData(state, vars, allocateSlots(new Map(), state.services))));
+  writeFileSync(
+    file,
+    (await loadTemplate(join(examples, template))).render(
+      templateData(state, vars, allocateSlots(new Map(), state.services)),
+    ),
+  );
   return file;
 }
 
@@ -43,7 +48,11 @@ describe('example template: TLS termination with SNI routing and sticky sessions
     [httpPort, httpsPort] = [await freePort(), await freePort()];
     const [shop1, shop2, api1] = backends as [Backend, Backend, Backend];
     state = snap(
-      service('/shop/web', [toModel(shop1), toModel(shop2)], { source: 'marathon', vhosts: ['shop.example.com'], healthCheck: { protocol: 'HTTP', path: '/health' } }),
+      service('/shop/web', [toModel(shop1), toModel(shop2)], {
+        source: 'marathon',
+        vhosts: ['shop.example.com'],
+        healthCheck: { protocol: 'HTTP', path: '/health' },
+      }),
       service('/shop/api', [toModel(api1)], { source: 'marathon', vhosts: ['shop.example.com'], paths: ['/api'] }),
       service('/db', [backend('db-1', 5432)], { mode: 'tcp', servicePort: 15432 }),
     );
@@ -55,18 +64,29 @@ describe('example template: TLS termination with SNI routing and sticky sessions
   });
 
   it('passes haproxy -c', async () => {
-    const cfg = await renderTo(join(dir, 'sni.cfg'), 'haproxy-tls-sni.cfg.hbs', state, { bind: '127.0.0.1', httpPort, httpsPort, certificate: pem });
+    const cfg = await renderTo(join(dir, 'sni.cfg'), 'haproxy-tls-sni.cfg.hbs', state, {
+      bind: '127.0.0.1',
+      httpPort,
+      httpsPort,
+      certificate: pem,
+    });
     const check = await haproxyCheck(cfg);
     expect(check.ok, check.output).to.equal(true);
   });
 
   describe('on a real HAProxy', () => {
     before(async () => {
-      const cfg = await renderTo(join(dir, 'sni-run.cfg'), 'haproxy-tls-sni.cfg.hbs', state, { bind: '127.0.0.1', httpPort, httpsPort, certificate: pem });
+      const cfg = await renderTo(join(dir, 'sni-run.cfg'), 'haproxy-tls-sni.cfg.hbs', state, {
+        bind: '127.0.0.1',
+        httpPort,
+        httpsPort,
+        certificate: pem,
+      });
       haproxy = await startHaproxy({ configFile: cfg, dir });
     });
 
-    const get = (path: string, headers: Record<string, string> = {}) => httpsGet(`https://127.0.0.1:${httpsPort}${path}`, { servername: 'shop.example.com', headers });
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      httpsGet(`https://127.0.0.1:${httpsPort}${path}`, { servername: 'shop.example.com', headers });
 
     it('terminates TLS and routes by the server name, path prefixes first', async () => {
       expect((await get('/api/orders')).body).to.equal('api-1');
@@ -92,11 +112,20 @@ describe("example template: Bamboo's default, translated", () => {
   it('passes haproxy -c', async () => {
     const dir = tempDir('example-bamboo-');
     const state = snap(
-      service('/shop/web', [backend('t1', 31000), backend('t2', 31001, { healthy: false })], { source: 'marathon', healthCheck: { protocol: 'HTTP', path: '/hc' }, labels: { BAMBOO_VHOSTS: 'shop.example.com' } }),
+      service('/shop/web', [backend('t1', 31000), backend('t2', 31001, { healthy: false })], {
+        source: 'marathon',
+        healthCheck: { protocol: 'HTTP', path: '/hc' },
+        labels: { BAMBOO_VHOSTS: 'shop.example.com' },
+      }),
       service('/db', [backend('d1', 5432)], { source: 'marathon', env: { BAMBOO_TCP_PORT: String(await freePort()) } }),
       service('/api', [backend('a1', 8080)], { source: 'marathon', acl: 'hdr(host) -i api.example.com' }),
     );
-    const check = await haproxyCheck(await renderTo(join(dir, 'bamboo.cfg'), 'bamboo-haproxy.cfg.hbs', state, { bind: '127.0.0.1', httpPort: await freePort() }));
+    const check = await haproxyCheck(
+      await renderTo(join(dir, 'bamboo.cfg'), 'bamboo-haproxy.cfg.hbs', state, {
+        bind: '127.0.0.1',
+        httpPort: await freePort(),
+      }),
+    );
     expect(check.ok, check.output).to.equal(true);
   });
 });

@@ -186,7 +186,9 @@ describe('MarathonDouble', function () {
 
       const task = app.tasks?.[0];
       if (task === undefined) throw new Error('no task embedded');
-      expect(task.id).to.equal(taskId).and.match(/^shop_web\.[0-9a-f-]{36}$/);
+      expect(task.id)
+        .to.equal(taskId)
+        .and.match(/^shop_web\.[0-9a-f-]{36}$/);
       expect(task).to.include({ appId: '/shop/web', host: '10.0.0.5', state: 'TASK_RUNNING', version: app.version });
       expect(task.ports).to.deep.equal([31000, 31001]);
       expect(task.servicePorts).to.deep.equal([10000, 10555]);
@@ -229,7 +231,10 @@ describe('MarathonDouble', function () {
     it('gives bridge-networked Docker apps service ports through container.docker.portMappings', async function () {
       double.addApp({
         id: '/db',
-        container: { type: 'DOCKER', docker: { image: 'postgres', network: 'BRIDGE', portMappings: [{ containerPort: 5432, hostPort: 0 }] } },
+        container: {
+          type: 'DOCKER',
+          docker: { image: 'postgres', network: 'BRIDGE', portMappings: [{ containerPort: 5432, hostPort: 0 }] },
+        },
       });
       double.addTask('/db', { host: '10.0.0.7' });
       const { app } = json<AppResponse>(await request(`${base}/v2/apps/db`));
@@ -276,7 +281,10 @@ describe('MarathonDouble', function () {
       double.setTaskHealth(first, false); // unchanged: Marathon stays silent
       double.killTask(first, { killing: true });
       double.removeApp('/web');
-      await until(() => client.types().at(-1) === 'deployment_success' && client.types().includes('app_terminated_event'), 'removal');
+      await until(
+        () => client.types().at(-1) === 'deployment_success' && client.types().includes('app_terminated_event'),
+        'removal',
+      );
 
       expect(client.types()).to.deep.equal([
         'event_stream_attached',
@@ -309,16 +317,35 @@ describe('MarathonDouble', function () {
       expect(deployed.plan.target.apps.map((a) => a.id)).to.deep.equal(['/web']);
 
       const running = client.data<StatusUpdateEvent>('status_update_event');
-      expect(Object.keys(running).sort()).to.deep.equal(
-        ['appId', 'eventType', 'host', 'ipAddresses', 'message', 'ports', 'slaveId', 'taskId', 'taskStatus', 'timestamp', 'version'],
-      );
-      expect(running).to.include({ taskId: first, taskStatus: 'TASK_RUNNING', appId: '/web', host: '10.0.0.1', message: '' });
+      expect(Object.keys(running).sort()).to.deep.equal([
+        'appId',
+        'eventType',
+        'host',
+        'ipAddresses',
+        'message',
+        'ports',
+        'slaveId',
+        'taskId',
+        'taskStatus',
+        'timestamp',
+        'version',
+      ]);
+      expect(running).to.include({
+        taskId: first,
+        taskStatus: 'TASK_RUNNING',
+        appId: '/web',
+        host: '10.0.0.1',
+        message: '',
+      });
       expect([1, 2, 3].map((n) => client.data<StatusUpdateEvent>('status_update_event', n).taskStatus)).to.deep.equal([
         'TASK_RUNNING',
         'TASK_KILLING',
         'TASK_KILLED',
       ]);
-      expect(client.data<StatusUpdateEvent>('status_update_event', 4)).to.include({ taskId: second, taskStatus: 'TASK_KILLED' });
+      expect(client.data<StatusUpdateEvent>('status_update_event', 4)).to.include({
+        taskId: second,
+        taskStatus: 'TASK_KILLED',
+      });
 
       const healthy = client.data<HealthStatusChangedEvent>('health_status_changed_event');
       expect(healthy).to.include({ appId: '/web', taskId: first, alive: true });
@@ -444,14 +471,18 @@ describe('MarathonDouble', function () {
 
         double.addApp({ id: '/on-leader' });
         standby.setLeader(base);
-        expect(json<LeaderResponse>(await request(`${standbyUrl}/v2/leader`))).to.deep.equal({ leader: new URL(base).host });
+        expect(json<LeaderResponse>(await request(`${standbyUrl}/v2/leader`))).to.deep.equal({
+          leader: new URL(base).host,
+        });
         const proxied = await request(`${standbyUrl}/v2/apps?embed=apps.tasks`);
         expect(proxied.status).to.equal(200);
         expect(proxied.headers['x-marathon-leader']).to.equal(base);
         expect(json<AppListResponse>(proxied).apps.map((a) => a.id)).to.deep.equal(['/on-leader']);
         expect(double.requestCount('/v2/apps?embed=apps.tasks')).to.equal(1);
 
-        const redirected = await request(`${standbyUrl}/v2/events?event_type=status_update_event`, { Accept: 'text/event-stream' });
+        const redirected = await request(`${standbyUrl}/v2/events?event_type=status_update_event`, {
+          Accept: 'text/event-stream',
+        });
         expect(redirected.status).to.equal(302);
         expect(redirected.headers.location).to.equal(`${base}/v2/events?event_type=status_update_event`);
       } finally {
@@ -462,13 +493,18 @@ describe('MarathonDouble', function () {
     it('requires HTTP Basic credentials when configured', async function () {
       const secured = new MarathonDouble({ user: 'marathon', password: 's3cret', keepAliveMs: KEEP_ALIVE_MS });
       const securedUrl = await secured.start();
-      const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+      const basic = (user: string, password: string): string =>
+        `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
       try {
         const anonymous = await request(`${securedUrl}/v2/apps`);
         expect(anonymous.status).to.equal(401);
         expect(anonymous.headers['www-authenticate']).to.equal('Basic realm="Mesosphere"');
-        expect((await request(`${securedUrl}/v2/apps`, { Authorization: basic('marathon', 'wrong') })).status).to.equal(401);
-        expect((await request(`${securedUrl}/v2/apps`, { Authorization: basic('marathon', 's3cret') })).status).to.equal(200);
+        expect((await request(`${securedUrl}/v2/apps`, { Authorization: basic('marathon', 'wrong') })).status).to.equal(
+          401,
+        );
+        expect(
+          (await request(`${securedUrl}/v2/apps`, { Authorization: basic('marathon', 's3cret') })).status,
+        ).to.equal(200);
 
         const stream = await StreamClient.open(`${securedUrl}/v2/events`, {
           Accept: 'text/event-stream',

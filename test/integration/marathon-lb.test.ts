@@ -12,7 +12,8 @@ import { tempDir } from '../support/tmp.js';
 import { selfSignedPem } from '../support/tls.js';
 import { eventually } from '../support/wait.js';
 
-const hits = async (url: string, n: number, headers: Record<string, string> = {}) => [...(await countHits(url, n, headers)).keys()].sort();
+const hits = async (url: string, n: number, headers: Record<string, string> = {}) =>
+  [...(await countHits(url, n, headers)).keys()].sort();
 
 // Marathon apps labelled for marathon-lb, through the Marathon double, into
 // Switchyard's default template on a real HAProxy: routed as marathon-lb
@@ -30,18 +31,28 @@ describe('marathon-lb labels, served by a real HAProxy', function () {
   const servicePort = new Map<string, number>();
 
   /** Which backends answer `n` requests for `path` with Host `host` on the shared listener. */
-  const viaShared = (path: string, host: string, n = 4) => hits(`http://127.0.0.1:${httpPort}${path}`, n, { Host: host });
+  const viaShared = (path: string, host: string, n = 4) =>
+    hits(`http://127.0.0.1:${httpPort}${path}`, n, { Host: host });
   const be = (name: string) => backends.get(name)!;
 
   before(async () => {
     dir = tempDir('marathon-lb-');
     const pem = await selfSignedPem(dir, 'secure.example.com');
     [httpPort, httpsPort] = [await freePort(), await freePort()];
-    backends = new Map((await startBackends(['web', 'api', 'light', 'heavy', 'secure', 'bound', 'raw', 'checked', 'checked-health'])).map((b) => [b.name, b]));
+    backends = new Map(
+      (
+        await startBackends(['web', 'api', 'light', 'heavy', 'secure', 'bound', 'raw', 'checked', 'checked-health'])
+      ).map((b) => [b.name, b]),
+    );
     marathon = new MarathonDouble({ keepAliveMs: 500 });
     const marathonUrl = await marathon.start();
 
-    const app = async (id: string, labels: Record<string, string>, taskPorts: number[], extra: Partial<AppInput> = {}) => {
+    const app = async (
+      id: string,
+      labels: Record<string, string>,
+      taskPorts: number[],
+      extra: Partial<AppInput> = {},
+    ) => {
       const ports = await Promise.all(taskPorts.map(() => freePort()));
       servicePort.set(id, ports[0]!);
       marathon.addApp({ id, ports, labels, ...extra });
@@ -51,13 +62,30 @@ describe('marathon-lb labels, served by a real HAProxy', function () {
     await app('/shop/api', { HAPROXY_0_VHOST: 'shop.example.com', HAPROXY_0_PATH: '/api' }, [be('api').port]);
     // Without a weight the first by id (a-light) would take the shared vhost.
     await app('/shared/a-light', { HAPROXY_0_VHOST: 'shared.example.com' }, [be('light').port]);
-    await app('/shared/b-heavy', { HAPROXY_0_VHOST: 'shared.example.com', HAPROXY_0_BACKEND_WEIGHT: '5' }, [be('heavy').port]);
-    await app('/secure', { HAPROXY_0_VHOST: 'secure.example.com', HAPROXY_0_REDIRECT_TO_HTTPS: 'true', HAPROXY_0_SSL_CERT: pem }, [be('secure').port]);
+    await app('/shared/b-heavy', { HAPROXY_0_VHOST: 'shared.example.com', HAPROXY_0_BACKEND_WEIGHT: '5' }, [
+      be('heavy').port,
+    ]);
+    await app(
+      '/secure',
+      { HAPROXY_0_VHOST: 'secure.example.com', HAPROXY_0_REDIRECT_TO_HTTPS: 'true', HAPROXY_0_SSL_CERT: pem },
+      [be('secure').port],
+    );
     await app('/bound', { HAPROXY_0_BIND_ADDR: '127.0.0.2' }, [be('bound').port]);
-    await app('/raw', { HAPROXY_0_VHOST: 'raw.example.com', HAPROXY_0_BACKEND_HEAD: 'http-response set-header X-Raw injected' }, [be('raw').port]);
-    await app('/checked', { HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '1', HAPROXY_1_ENABLED: 'false' }, [be('checked').port, be('checked-health').port], {
-      healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 1, intervalSeconds: 1, maxConsecutiveFailures: 1 }],
-    });
+    await app(
+      '/raw',
+      { HAPROXY_0_VHOST: 'raw.example.com', HAPROXY_0_BACKEND_HEAD: 'http-response set-header X-Raw injected' },
+      [be('raw').port],
+    );
+    await app(
+      '/checked',
+      { HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '1', HAPROXY_1_ENABLED: 'false' },
+      [be('checked').port, be('checked-health').port],
+      {
+        healthChecks: [
+          { protocol: 'HTTP', path: '/health', portIndex: 1, intervalSeconds: 1, maxConsecutiveFailures: 1 },
+        ],
+      },
+    );
 
     output = join(dir, 'haproxy.cfg');
     sy = await startSwitchyard(
@@ -104,7 +132,10 @@ describe('marathon-lb labels, served by a real HAProxy', function () {
   });
 
   it('serves an app over TLS with its SSL_CERT on vars.httpsPort, without redirecting', async () => {
-    const r = await httpsGet(`https://127.0.0.1:${httpsPort}/basket`, { servername: 'secure.example.com', headers: { Host: 'secure.example.com' } });
+    const r = await httpsGet(`https://127.0.0.1:${httpsPort}/basket`, {
+      servername: 'secure.example.com',
+      headers: { Host: 'secure.example.com' },
+    });
     expect([r.status, r.body]).to.deep.equal([200, 'secure']);
   });
 

@@ -40,9 +40,18 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
 
   /** Loads the cluster into one double: health verdicts where `health` says, none at all otherwise. */
   const load = (d: MarathonDouble, health: Partial<Record<keyof typeof uuids, boolean>> | null) => {
-    d.addApp({ id: APP, portDefinitions: [{ port: servicePort }], healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0, intervalSeconds: 2 }] } as never);
+    d.addApp({
+      id: APP,
+      portDefinitions: [{ port: servicePort }],
+      healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0, intervalSeconds: 2 }],
+    } as never);
     for (const name of ['b1', 'b2', 'b3'] as const) {
-      d.addTask(APP, { host: '127.0.0.1', ports: [backends[Number(name[1]) - 1]!.port], uuid: uuids[name], ...(health && health[name] !== undefined && { healthy: health[name] }) });
+      d.addTask(APP, {
+        host: '127.0.0.1',
+        ports: [backends[Number(name[1]) - 1]!.port],
+        uuid: uuids[name],
+        ...(health && health[name] !== undefined && { healthy: health[name] }),
+      });
     }
   };
 
@@ -94,7 +103,12 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
     output = join(dir, 'haproxy.cfg');
     sy = await startSwitchyard(
       {
-        marathon: { endpoints: [urlA, urlB], pollIntervalMs: 60_000, streamIdleTimeoutMs: 2000, requestTimeoutMs: 2000 },
+        marathon: {
+          endpoints: [urlA, urlB],
+          pollIntervalMs: 60_000,
+          streamIdleTimeoutMs: 2000,
+          requestTimeoutMs: 2000,
+        },
         targets: [
           {
             ...haproxyTarget(dir, output),
@@ -134,12 +148,18 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
     b.setLeader(b.url);
     a.setLeader(b.url);
 
-    await eventually(() => {
-      expect(b.streamCount(), 'stream attached to B').to.equal(1);
-      expect(a.streamCount(), 'nothing left on A').to.equal(0);
-    }, { timeoutMs: 20_000, message: 'the event stream moved to B' });
+    await eventually(
+      () => {
+        expect(b.streamCount(), 'stream attached to B').to.equal(1);
+        expect(a.streamCount(), 'nothing left on A').to.equal(0);
+      },
+      { timeoutMs: 20_000, message: 'the event stream moved to B' },
+    );
     await waitForHealth(sy, 'ok');
-    await eventually(() => expect(sy.logs.filter((e) => e.message === 'marathon synced').length).to.be.greaterThan(syncedBefore), { message: 'resynced from B' });
+    await eventually(
+      () => expect(sy.logs.filter((e) => e.message === 'marathon synced').length).to.be.greaterThan(syncedBefore),
+      { message: 'resynced from B' },
+    );
     await sleep(500);
     const { failures, requests } = await stopServing();
     expect(failures, `${failures.length} of ${requests} requests failed`).to.deep.equal([]);
@@ -154,21 +174,34 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
     await sleep(300);
     expect(await hits()).to.deep.equal(['b1', 'b2']);
     b.setTaskHealth(b4, true);
-    await eventually(async () => expect(await hits()).to.deep.equal(['b1', 'b2', 'b4']), { timeoutMs: 10_000, message: 'b4 served after B reports it healthy' });
+    await eventually(async () => expect(await hits()).to.deep.equal(['b1', 'b2', 'b4']), {
+      timeoutMs: 10_000,
+      message: 'b4 served after B reports it healthy',
+    });
     b.setTaskHealth(taskId('b3'), true);
-    await eventually(async () => expect(await hits(16)).to.deep.equal(['b1', 'b2', 'b3', 'b4']), { timeoutMs: 10_000, message: 'b3 served after B reports it healthy' });
+    await eventually(async () => expect(await hits(16)).to.deep.equal(['b1', 'b2', 'b3', 'b4']), {
+      timeoutMs: 10_000,
+      message: 'b3 served after B reports it healthy',
+    });
   });
 
   it('reuses the last known health verdicts for tasks whose results went missing with the leader', async () => {
     // What B answers: no health results for b1 and b2 (it has not checked them), yet they are served.
-    const apps = JSON.parse((await httpGet(`${b.url}/v2/apps?embed=apps.tasks`)).body) as { apps: Array<{ tasks: Array<{ id: string; healthCheckResults?: unknown[] }> }> };
+    const apps = JSON.parse((await httpGet(`${b.url}/v2/apps?embed=apps.tasks`)).body) as {
+      apps: Array<{ tasks: Array<{ id: string; healthCheckResults?: unknown[] }> }>;
+    };
     const tasks = new Map(apps.apps[0]!.tasks.map((t) => [t.id, t]));
     expect(tasks.get(taskId('b1'))!.healthCheckResults).to.equal(undefined);
     expect(tasks.get(taskId('b2'))!.healthCheckResults).to.equal(undefined);
     const state = JSON.parse((await httpGet(`${sy.url}/api/state`)).body);
     const web = state.services.find((s: { id: string }) => s.id === APP);
     const healthy = Object.fromEntries(web.allBackends.map((x: { id: string; healthy: boolean }) => [x.id, x.healthy]));
-    expect(healthy).to.deep.equal({ [taskId('b1')]: true, [taskId('b2')]: true, [taskId('b3')]: true, [taskId('b4')]: true });
+    expect(healthy).to.deep.equal({
+      [taskId('b1')]: true,
+      [taskId('b2')]: true,
+      [taskId('b3')]: true,
+      [taskId('b4')]: true,
+    });
   });
 
   it('during an election with no leader keeps the last config, says degraded naming marathon, then recovers', async () => {
@@ -178,12 +211,15 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
 
     b.setLeader(null);
     a.setLeader(null);
-    await eventually(async () => {
-      const h = await sy.health();
-      expect(h.status).to.equal(503);
-      expect(h.body.status).to.equal('degraded');
-      expect(h.body.failing).to.deep.equal(['marathon']);
-    }, { timeoutMs: 10_000, message: '/health degraded naming marathon' });
+    await eventually(
+      async () => {
+        const h = await sy.health();
+        expect(h.status).to.equal(503);
+        expect(h.body.status).to.equal('degraded');
+        expect(h.body.failing).to.deep.equal(['marathon']);
+      },
+      { timeoutMs: 10_000, message: '/health degraded naming marathon' },
+    );
 
     // A change happens on the cluster while nobody leads; no event can tell of it.
     b.killTask(taskId('b4'));
@@ -200,10 +236,17 @@ describe('Marathon leader change and election (two Marathons, real HAProxy)', fu
     b.setLeader(b.url);
     a.setLeader(b.url);
     await waitForHealth(sy, 'ok', 20_000);
-    await eventually(async () => expect(await hits(16)).to.deep.equal(['b1', 'b2', 'b3']), { timeoutMs: 15_000, message: 'the resync after the election dropped b4' });
+    await eventually(async () => expect(await hits(16)).to.deep.equal(['b1', 'b2', 'b3']), {
+      timeoutMs: 15_000,
+      message: 'the resync after the election dropped b4',
+    });
     const { failures, requests } = await stopServing();
     // Only b4 may have failed a request: it was killed in the cluster, and its process still runs, so none should.
     expect(failures, `${failures.length} of ${requests} requests failed`).to.deep.equal([]);
-    expect(sy.logs.some((e) => e.message === 'marathon unreachable; keeping the last known state' && /503/.test(String(e.reason)))).to.equal(true);
+    expect(
+      sy.logs.some(
+        (e) => e.message === 'marathon unreachable; keeping the last known state' && /503/.test(String(e.reason)),
+      ),
+    ).to.equal(true);
   });
 });

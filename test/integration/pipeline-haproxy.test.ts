@@ -11,7 +11,8 @@ import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
 const repo = process.cwd();
-const hits = async (url: string, n: number, headers: Record<string, string> = {}) => [...(await countHits(url, n, headers)).keys()].sort();
+const hits = async (url: string, n: number, headers: Record<string, string> = {}) =>
+  [...(await countHits(url, n, headers)).keys()].sort();
 
 // Marathon (the test double) → Switchyard (in process) → a real HAProxy in
 // master-worker mode, reloaded through its master CLI, → real backends.
@@ -33,7 +34,8 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
     labels: { HAPROXY_0_VHOST: 'shop.example.com' },
     healthChecks: [{ protocol: 'HTTP' as const, path: '/health', portIndex: 0 }],
   });
-  const addTask = (b: Backend, healthy = true) => taskOf.set(b.name, marathon.addTask('/shop/web', { host: '127.0.0.1', ports: [b.port], healthy }));
+  const addTask = (b: Backend, healthy = true) =>
+    taskOf.set(b.name, marathon.addTask('/shop/web', { host: '127.0.0.1', ports: [b.port], healthy }));
 
   before(async () => {
     dir = tempDir('pipeline-haproxy-');
@@ -48,7 +50,12 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
     output = join(dir, 'haproxy.cfg');
     sy = await startSwitchyard(
       {
-        marathon: { endpoints: [marathonUrl], pollIntervalMs: 60_000, streamIdleTimeoutMs: 2000, requestTimeoutMs: 2000 },
+        marathon: {
+          endpoints: [marathonUrl],
+          pollIntervalMs: 60_000,
+          streamIdleTimeoutMs: 2000,
+          requestTimeoutMs: 2000,
+        },
         targets: [
           {
             ...haproxyTarget(dir, output),
@@ -84,29 +91,42 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
 
   it('sends traffic to a new backend after a scale up', async () => {
     addTask(backends[3]!);
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 12)).to.deep.equal(['b1', 'b2', 'b4']), { timeoutMs: 10_000 });
+    await eventually(
+      async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 12)).to.deep.equal(['b1', 'b2', 'b4']),
+      { timeoutMs: 10_000 },
+    );
   });
 
   it('sends traffic to a backend once its health check passes', async () => {
     marathon.setTaskHealth(taskOf.get('b3')!, true);
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).to.include('b3'), { timeoutMs: 10_000 });
+    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).to.include('b3'), {
+      timeoutMs: 10_000,
+    });
   });
 
   it('stops sending traffic to a backend whose health check fails', async () => {
     marathon.setTaskHealth(taskOf.get('b3')!, false);
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).not.to.include('b3'), { timeoutMs: 10_000 });
+    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).not.to.include('b3'), {
+      timeoutMs: 10_000,
+    });
   });
 
   it('stops sending traffic to a killed task', async () => {
     marathon.killTask(taskOf.get('b4')!, { killing: true });
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).to.deep.equal(['b1', 'b2']), { timeoutMs: 10_000 });
+    await eventually(
+      async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).to.deep.equal(['b1', 'b2']),
+      { timeoutMs: 10_000 },
+    );
   });
 
   it('coalesces a burst of events into one install', async () => {
     const installs: number[] = [];
     const off = sy.daemon.runner.onCycle((rs) => rs.forEach((r) => r.changed && installs.push(r.version)));
     for (let i = 0; i < 10; i++) marathon.setTaskHealth(taskOf.get('b3')!, i % 2 === 0);
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).to.deep.equal(['b1', 'b2']), { timeoutMs: 10_000 });
+    await eventually(
+      async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).to.deep.equal(['b1', 'b2']),
+      { timeoutMs: 10_000 },
+    );
     await new Promise((r) => setTimeout(r, 400));
     off();
     expect(installs.length).to.be.at.most(1);
@@ -130,7 +150,10 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
     marathon.stallStreams(true);
     addTask(backends[3]!);
     // The stalled stream is noticed by its silence (streamIdleTimeoutMs) and re-attached with a full resync.
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 12)).to.deep.equal(['b1', 'b2', 'b4']), { timeoutMs: 15_000 });
+    await eventually(
+      async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 12)).to.deep.equal(['b1', 'b2', 'b4']),
+      { timeoutMs: 15_000 },
+    );
     marathon.stallStreams(false);
     await waitForHealth(sy, 'ok');
   });
@@ -176,10 +199,14 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
     marathon.answerEmpty(true);
     marathon.dropStreams();
     await eventually(async () => expect((await sy.health()).body.failing).to.deep.equal(['guard']));
-    const released = await httpPost(`${sy.url}/api/guard/release`, '{"ids":["/shop/web"]}', { Authorization: 'Bearer t0ken' });
+    const released = await httpPost(`${sy.url}/api/guard/release`, '{"ids":["/shop/web"]}', {
+      Authorization: 'Bearer t0ken',
+    });
     expect(released.status).to.equal(200);
     expect(JSON.parse(released.body).released).to.include('/shop/web');
-    await eventually(async () => expect((await httpGet(`http://127.0.0.1:${servicePort}/`).catch(() => ({ status: 0 }))).status).to.not.equal(200));
+    await eventually(async () =>
+      expect((await httpGet(`http://127.0.0.1:${servicePort}/`).catch(() => ({ status: 0 }))).status).to.not.equal(200),
+    );
     marathon.answerEmpty(false);
     marathon.dropStreams();
     await waitForHealth(sy, 'ok');
@@ -198,8 +225,14 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
 
   it('answers 503 for an app with no healthy task, keeping its frontend', async () => {
     const port = await freePort();
-    marathon.addApp({ id: '/empty', ports: [port], healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0 }] });
-    await eventually(async () => expect((await httpGet(`http://127.0.0.1:${port}/`)).status).to.equal(503), { timeoutMs: 10_000 });
+    marathon.addApp({
+      id: '/empty',
+      ports: [port],
+      healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0 }],
+    });
+    await eventually(async () => expect((await httpGet(`http://127.0.0.1:${port}/`)).status).to.equal(503), {
+      timeoutMs: 10_000,
+    });
   });
 });
 
@@ -213,7 +246,10 @@ describe('pipeline: bad input at start', function () {
     marathon.failRequests('reset');
     const output = join(dir, 'out.cfg');
     const sy = await startSwitchyard(
-      { marathon: { endpoints: [url], requestTimeoutMs: 1000 }, targets: [{ name: 'haproxy', template: join(repo, 'templates/haproxy.cfg.hbs'), output }] },
+      {
+        marathon: { endpoints: [url], requestTimeoutMs: 1000 },
+        targets: [{ name: 'haproxy', template: join(repo, 'templates/haproxy.cfg.hbs'), output }],
+      },
       dir,
     );
     try {
@@ -235,10 +271,16 @@ describe('pipeline: bad input at start', function () {
 
   it('keeps running with a broken template, names it on /health, and leaves the installed file alone', async () => {
     const dir = tempDir('pipeline-badtpl-');
-    writeFileSync(join(dir, 'registry.json'), JSON.stringify({ services: [{ id: 'web', backends: [{ host: '127.0.0.1', port: 1 }] }] }));
+    writeFileSync(
+      join(dir, 'registry.json'),
+      JSON.stringify({ services: [{ id: 'web', backends: [{ host: '127.0.0.1', port: 1 }] }] }),
+    );
     writeFileSync(join(dir, 'bad.hbs'), 'global\n{{#each services}}\n  server {{id}\n');
     writeFileSync(join(dir, 'out.cfg'), 'the last good config\n');
-    const sy = await startSwitchyard({ file: { path: 'registry.json' }, targets: [{ name: 'edge', template: 'bad.hbs', output: 'out.cfg' }] }, dir);
+    const sy = await startSwitchyard(
+      { file: { path: 'registry.json' }, targets: [{ name: 'edge', template: 'bad.hbs', output: 'out.cfg' }] },
+      dir,
+    );
     try {
       await waitForHealth(sy, 'degraded');
       const h = await sy.health();

@@ -11,7 +11,8 @@ import { eventually } from '../support/wait.js';
 import { connect } from 'node:net';
 
 const repo = process.cwd();
-const hits = async (url: string, n: number, headers: Record<string, string> = {}) => [...(await countHits(url, n, headers)).keys()].sort();
+const hits = async (url: string, n: number, headers: Record<string, string> = {}) =>
+  [...(await countHits(url, n, headers)).keys()].sort();
 
 /** Opens a TCP connection, sends a request, returns what comes back before the server closes (no half-close: nginx's stream proxy ends the session on it). */
 function tcpExchange(port: number, request: string): Promise<string> {
@@ -37,7 +38,8 @@ describe('pipeline: Marathon → nginx, serving real traffic', function () {
   let webPort: number;
   let tcpPort: number;
   const taskOf = new Map<string, string>();
-  const addTask = (app: string, b: Backend) => taskOf.set(b.name, marathon.addTask(app, { host: '127.0.0.1', ports: [b.port], healthy: true }));
+  const addTask = (app: string, b: Backend) =>
+    taskOf.set(b.name, marathon.addTask(app, { host: '127.0.0.1', ports: [b.port], healthy: true }));
 
   before(async () => {
     prefix = nginxPrefix();
@@ -45,7 +47,12 @@ describe('pipeline: Marathon → nginx, serving real traffic', function () {
     backends = await startBackends(['n1', 'n2', 'n3', 't1', 'a1']);
     marathon = new MarathonDouble({ keepAliveMs: 500 });
     const url = await marathon.start();
-    marathon.addApp({ id: '/shop/web', ports: [webPort], labels: { HAPROXY_0_VHOST: 'shop.example.com' }, healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0 }] });
+    marathon.addApp({
+      id: '/shop/web',
+      ports: [webPort],
+      labels: { HAPROXY_0_VHOST: 'shop.example.com' },
+      healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0 }],
+    });
     marathon.addApp({ id: '/echo', ports: [tcpPort], labels: { HAPROXY_0_MODE: 'tcp' } });
     marathon.addApp({ id: '/api/v1', ports: [await freePort()] });
     addTask('/api/v1', backends[4]!);
@@ -63,7 +70,13 @@ describe('pipeline: Marathon → nginx, serving real traffic', function () {
             output,
             validate: `nginx -t -q -p ${prefix} -c {{file}}`,
             reload: `kill -HUP $(cat ${join(prefix, 'nginx.pid')})`,
-            vars: { bind: '127.0.0.1', httpPort, workerProcesses: 1, errorLog: 'logs/error.log', streamModule: '/usr/lib/nginx/modules/ngx_stream_module.so' },
+            vars: {
+              bind: '127.0.0.1',
+              httpPort,
+              workerProcesses: 1,
+              errorLog: 'logs/error.log',
+              streamModule: '/usr/lib/nginx/modules/ngx_stream_module.so',
+            },
           },
         ],
         reload: { quietMs: 20, maxDelayMs: 200 },
@@ -87,16 +100,23 @@ describe('pipeline: Marathon → nginx, serving real traffic', function () {
   });
 
   it('reaches every backend through the vhost', async () => {
-    expect(await hits(`http://127.0.0.1:${httpPort}/any/path`, 10, { Host: 'shop.example.com' })).to.deep.equal(['n1', 'n2']);
+    expect(await hits(`http://127.0.0.1:${httpPort}/any/path`, 10, { Host: 'shop.example.com' })).to.deep.equal([
+      'n1',
+      'n2',
+    ]);
   });
 
   it("reaches an app with neither vhost nor path at its id's path, on any host", async () => {
-    expect(await hits(`http://127.0.0.1:${httpPort}/api/v1/users`, 3, { Host: 'other.example.com' })).to.deep.equal(['a1']);
+    expect(await hits(`http://127.0.0.1:${httpPort}/api/v1/users`, 3, { Host: 'other.example.com' })).to.deep.equal([
+      'a1',
+    ]);
     expect(await hits(`http://127.0.0.1:${httpPort}/api/v1`, 1)).to.deep.equal(['a1']);
   });
 
   it('does not route an app with a vhost by its id on other hosts', async () => {
-    expect((await httpGet(`http://127.0.0.1:${httpPort}/shop/web`, { headers: { Host: 'other.example.com' } })).status).to.equal(503);
+    expect(
+      (await httpGet(`http://127.0.0.1:${httpPort}/shop/web`, { headers: { Host: 'other.example.com' } })).status,
+    ).to.equal(503);
   });
 
   it('answers 503 where no service matches', async () => {
@@ -109,22 +129,31 @@ describe('pipeline: Marathon → nginx, serving real traffic', function () {
 
   it('sends traffic to a new backend after a scale up', async () => {
     addTask('/shop/web', backends[2]!);
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${webPort}/`, 12)).to.deep.equal(['n1', 'n2', 'n3']), { timeoutMs: 10_000 });
+    await eventually(
+      async () => expect(await hits(`http://127.0.0.1:${webPort}/`, 12)).to.deep.equal(['n1', 'n2', 'n3']),
+      { timeoutMs: 10_000 },
+    );
   });
 
   it('stops sending traffic to a backend whose health check fails', async () => {
     marathon.setTaskHealth(taskOf.get('n3')!, false);
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${webPort}/`, 12)).to.deep.equal(['n1', 'n2']), { timeoutMs: 10_000 });
+    await eventually(async () => expect(await hits(`http://127.0.0.1:${webPort}/`, 12)).to.deep.equal(['n1', 'n2']), {
+      timeoutMs: 10_000,
+    });
   });
 
   it('stops sending traffic to a killed task', async () => {
     marathon.killTask(taskOf.get('n2')!);
-    await eventually(async () => expect(await hits(`http://127.0.0.1:${webPort}/`, 12)).to.deep.equal(['n1']), { timeoutMs: 10_000 });
+    await eventually(async () => expect(await hits(`http://127.0.0.1:${webPort}/`, 12)).to.deep.equal(['n1']), {
+      timeoutMs: 10_000,
+    });
   });
 
   it('answers 503 when an app has no backend left', async () => {
     marathon.killTask(taskOf.get('n3')!);
     marathon.killTask(taskOf.get('n1')!);
-    await eventually(async () => expect((await httpGet(`http://127.0.0.1:${webPort}/`)).status).to.equal(503), { timeoutMs: 10_000 });
+    await eventually(async () => expect((await httpGet(`http://127.0.0.1:${webPort}/`)).status).to.equal(503), {
+      timeoutMs: 10_000,
+    });
   });
 });

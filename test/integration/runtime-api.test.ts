@@ -28,7 +28,8 @@ describe('HAProxy runtime API: membership without reloads', function () {
   let output: string;
   const results: ApplyResult[] = [];
   const taskOf = new Map<string, string>();
-  const addTask = (b: Backend, app = '/web') => taskOf.set(b.name, marathon.addTask(app, { host: '127.0.0.1', ports: [b.port] }));
+  const addTask = (b: Backend, app = '/web') =>
+    taskOf.set(b.name, marathon.addTask(app, { host: '127.0.0.1', ports: [b.port] }));
   const since = (mark: number) => results.slice(mark).filter((r) => r.changed);
 
   before(async () => {
@@ -48,7 +49,13 @@ describe('HAProxy runtime API: membership without reloads', function () {
           {
             ...haproxyTarget(dir, output),
             runtimeApi: admin,
-            vars: { bind: '127.0.0.1', httpPort: await freePort(), statsSocket: admin, serverStateFile: join(dir, 'servers.state'), serverSlots: 8 },
+            vars: {
+              bind: '127.0.0.1',
+              httpPort: await freePort(),
+              statsSocket: admin,
+              serverStateFile: join(dir, 'servers.state'),
+              serverSlots: 8,
+            },
           },
         ],
         reload: { quietMs: 10, maxDelayMs: 100 },
@@ -112,7 +119,12 @@ describe('HAProxy runtime API: membership without reloads', function () {
     expect(live.length).to.be.greaterThan(0);
     for (const s of live) {
       const f = file.get(`::web/${s.name}`)!;
-      expect({ name: s.name, port: s.port, maint: s.maint, weight: s.weight }).to.deep.equal({ name: f.name, port: f.port, maint: f.disabled, weight: f.weight });
+      expect({ name: s.name, port: s.port, maint: s.maint, weight: s.weight }).to.deep.equal({
+        name: f.name,
+        port: f.port,
+        maint: f.disabled,
+        weight: f.weight,
+      });
     }
   });
 

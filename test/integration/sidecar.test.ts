@@ -1,6 +1,16 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from '../support/backends.js';
 import { countHits, httpGet } from '../support/http.js';
@@ -32,10 +42,16 @@ describe('sidecar image steps', function () {
     chmodSync(home, 0o755);
     copyFileSync(join(repo, 'package.json'), join(home, 'package.json'));
     copyFileSync(join(repo, 'package-lock.json'), join(home, 'package-lock.json'));
-    execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: home, stdio: 'ignore', timeout: 150_000 });
-    for (const dir of ['dist/src', 'dist/bundle']) cpSync(join(repo, dir), join(home, dir), { recursive: true, preserveTimestamps: true });
+    execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
+      cwd: home,
+      stdio: 'ignore',
+      timeout: 150_000,
+    });
+    for (const dir of ['dist/src', 'dist/bundle'])
+      cpSync(join(repo, dir), join(home, dir), { recursive: true, preserveTimestamps: true });
     // The image's build makes the bundle afresh, without a code cache, and leaves its directory to the user that runs.
-    for (const f of readdirSync(join(home, 'dist/bundle')).filter((n) => n.endsWith('.cache'))) rmSync(join(home, 'dist/bundle', f));
+    for (const f of readdirSync(join(home, 'dist/bundle')).filter((n) => n.endsWith('.cache')))
+      rmSync(join(home, 'dist/bundle', f));
     chownSync(join(home, 'dist/bundle'), NOBODY, NOBODY);
     for (const dir of ['bin', 'templates']) cpSync(join(repo, dir), join(home, dir), { recursive: true });
     mkdirSync(join(home, 'config'));
@@ -71,7 +87,10 @@ describe('sidecar image steps', function () {
       SWITCHYARD_TARGETS_0_VARS_BIND: '127.0.0.1',
       SWITCHYARD_TARGETS_0_VARS_HTTP_PORT: String(await freePort()),
     };
-    sidecar = spawn('runuser', ['-u', 'nobody', '--', '/usr/bin/tini', '--', join(home, 'docker/sidecar.sh')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    sidecar = spawn('runuser', ['-u', 'nobody', '--', '/usr/bin/tini', '--', join(home, 'docker/sidecar.sh')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     sidecar.stdout!.on('data', (c: Buffer) => (logs += c.toString()));
     sidecar.stderr!.on('data', (c: Buffer) => (logs += c.toString()));
   });
@@ -90,15 +109,20 @@ describe('sidecar image steps', function () {
   });
 
   it('serves the app through HAProxy, started by the entry point from the first config', async () => {
-    await eventually(async () => expect([...(await countHits(`http://127.0.0.1:${servicePort}/`, 4)).keys()]).to.deep.equal(['i1']), {
-      timeoutMs: 30_000,
-      message: 'the sidecar never served',
-    });
+    await eventually(
+      async () => expect([...(await countHits(`http://127.0.0.1:${servicePort}/`, 4)).keys()]).to.deep.equal(['i1']),
+      {
+        timeoutMs: 30_000,
+        message: 'the sidecar never served',
+      },
+    );
   });
 
   it('runs Switchyard and HAProxy as the unprivileged user', () => {
     const users = execFileSync('ps', ['-o', 'user=,args=', '-u', 'nobody'], { encoding: 'utf8' });
-    expect(users).to.match(/switchyard\.js serve/).and.match(/haproxy -W -S/);
+    expect(users)
+      .to.match(/switchyard\.js serve/)
+      .and.match(/haproxy -W -S/);
   });
 
   it('keeps a code cache of its start-up beside the bundle, for the next start', async () => {
@@ -115,7 +139,10 @@ describe('sidecar image steps', function () {
 
   it("passes the image's HEALTHCHECK command", async () => {
     await eventually(() =>
-      execFileSync('node', ['-e', `fetch('http://127.0.0.1:${healthPort}/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))`]),
+      execFileSync('node', [
+        '-e',
+        `fetch('http://127.0.0.1:${healthPort}/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+      ]),
     );
   });
 
@@ -126,7 +153,9 @@ describe('sidecar image steps', function () {
 
   it('applies a scale-up live', async () => {
     marathon.addTask('/shop', { host: '127.0.0.1', ports: [backends[1]!.port] });
-    await eventually(async () => expect([...(await countHits(`http://127.0.0.1:${servicePort}/`, 8)).keys()].sort()).to.deep.equal(['i1', 'i2']));
+    await eventually(async () =>
+      expect([...(await countHits(`http://127.0.0.1:${servicePort}/`, 8)).keys()].sort()).to.deep.equal(['i1', 'i2']),
+    );
     // HAProxy serves the new task before the install that follows the runtime commands is logged.
     await eventually(() => expect(logs).to.contain('"how":"live"'), { timeoutMs: 5000 });
   });

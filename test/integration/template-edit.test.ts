@@ -41,7 +41,18 @@ describe('template edited while the daemon runs', function () {
     template = join(dir, 'haproxy.cfg.hbs');
     copyFileSync(join(repo, 'templates/haproxy.cfg.hbs'), template);
     original = readFileSync(template, 'utf8');
-    writeFileSync(join(dir, 'registry.json'), JSON.stringify({ services: [{ id: 'web', labels: { HAPROXY_0_VHOST: 'web.example.com' }, backends: [{ host: '127.0.0.1', port: backends[0]!.port }] }] }));
+    writeFileSync(
+      join(dir, 'registry.json'),
+      JSON.stringify({
+        services: [
+          {
+            id: 'web',
+            labels: { HAPROXY_0_VHOST: 'web.example.com' },
+            backends: [{ host: '127.0.0.1', port: backends[0]!.port }],
+          },
+        ],
+      }),
+    );
     output = join(dir, 'haproxy.cfg');
     sy = await startSwitchyard(
       {
@@ -77,7 +88,10 @@ describe('template edited while the daemon runs', function () {
 
   it('refuses an edit with a syntax error, naming file and line on /health and in the log, and serves on', async () => {
     const installed = readFileSync(output, 'utf8');
-    const broken = withFrontendLine('    http-response set-header X-Edited 1').replace('{{#each listeners}}', '{{#each listeners}');
+    const broken = withFrontendLine('    http-response set-header X-Edited 1').replace(
+      '{{#each listeners}}',
+      '{{#each listeners}',
+    );
     const line = broken.split('\n').findIndex((l) => l.includes('{{#each listeners}')) + 1;
     writeFileSync(template, broken);
     await waitForHealth(sy, 'degraded');

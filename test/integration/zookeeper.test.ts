@@ -63,9 +63,11 @@ class Registrar {
 
   /** Makes sure the znode is gone (already gone is fine, so a retried call is harmless). */
   async remove(path: string): Promise<void> {
-    await this.call<undefined>((cb) => this.client.remove(path, -1, (e) => cb(e, undefined))).catch((e: { name?: string }) => {
-      if (e.name !== 'NO_NODE') throw e;
-    });
+    await this.call<undefined>((cb) => this.client.remove(path, -1, (e) => cb(e, undefined))).catch(
+      (e: { name?: string }) => {
+        if (e.name !== 'NO_NODE') throw e;
+      },
+    );
   }
 
   exists(path: string): Promise<boolean> {
@@ -76,10 +78,15 @@ class Registrar {
     this.client.close();
   }
 
-  private async call<T = unknown>(send: (cb: (e: Error | zookeeper.Exception | null, v: T) => void) => void): Promise<T> {
+  private async call<T = unknown>(
+    send: (cb: (e: Error | zookeeper.Exception | null, v: T) => void) => void,
+  ): Promise<T> {
     if (this.client.getState() !== zookeeper.State.SYNC_CONNECTED) {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('test client: not connected to zookeeper within 15 s')), 15_000);
+        const timer = setTimeout(
+          () => reject(new Error('test client: not connected to zookeeper within 15 s')),
+          15_000,
+        );
         this.client.once('connected', () => {
           clearTimeout(timer);
           resolve();
@@ -87,7 +94,10 @@ class Registrar {
       });
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('test client: zookeeper call got no answer within 10 s')), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error('test client: zookeeper call got no answer within 10 s')),
+        10_000,
+      );
       send((e, v) => {
         clearTimeout(timer);
         if (e) reject(e);
@@ -97,9 +107,28 @@ class Registrar {
   }
 }
 
-const nerve = (b: Backend, extra: Record<string, unknown> = {}) => ({ host: b.host, port: b.port, name: b.name, ...extra });
-const curator = (b: Backend, id: string) => ({ name: 'svc', id, address: b.host, port: b.port, sslPort: null, payload: null, registrationTimeUTC: 1795000000000, serviceType: 'DYNAMIC' });
-const serverset = (b: Backend, status = 'ALIVE') => ({ serviceEndpoint: { host: b.host, port: b.port }, additionalEndpoints: {}, status, shard: 0 });
+const nerve = (b: Backend, extra: Record<string, unknown> = {}) => ({
+  host: b.host,
+  port: b.port,
+  name: b.name,
+  ...extra,
+});
+const curator = (b: Backend, id: string) => ({
+  name: 'svc',
+  id,
+  address: b.host,
+  port: b.port,
+  sslPort: null,
+  payload: null,
+  registrationTimeUTC: 1795000000000,
+  serviceType: 'DYNAMIC',
+});
+const serverset = (b: Backend, status = 'ALIVE') => ({
+  serviceEndpoint: { host: b.host, port: b.port },
+  additionalEndpoints: {},
+  status,
+  shard: 0,
+});
 
 interface Answer {
   status: number;
@@ -111,20 +140,32 @@ interface Answer {
 function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent: false, headers: { connection: 'close', ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}), ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        let json: unknown = null;
-        try {
-          json = text ? JSON.parse(text) : null;
-        } catch {
-          json = text;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
-      });
-    });
+    const req = httpRequest(
+      url,
+      {
+        method,
+        agent: false,
+        headers: {
+          connection: 'close',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let json: unknown = null;
+          try {
+            json = text ? JSON.parse(text) : null;
+          } catch {
+            json = text;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -142,7 +183,10 @@ function captureLogger(): { log: Logger; entries: Array<Record<string, unknown>>
       done();
     },
   });
-  return { log: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] }), entries };
+  return {
+    log: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] }),
+    entries,
+  };
 }
 
 interface Stack {
@@ -156,7 +200,11 @@ interface Stack {
 }
 
 /** The daemon in process over registries under `prefix`, rendering the default HAProxy template for a real HAProxy (unless `proxy` is false). */
-async function startStack(zk: ZookeeperHandle, prefix: string, opts: { proxy?: boolean; log?: Logger; reload?: boolean } = {}): Promise<Stack> {
+async function startStack(
+  zk: ZookeeperHandle,
+  prefix: string,
+  opts: { proxy?: boolean; log?: Logger; reload?: boolean } = {},
+): Promise<Stack> {
   const dir = tempDir('zk-stack-');
   const httpPort = await freePort();
   const output = join(dir, 'haproxy.cfg');
@@ -193,16 +241,22 @@ async function startStack(zk: ZookeeperHandle, prefix: string, opts: { proxy?: b
   const daemon = new Daemon(config, opts.log ?? silentLogger(), { watchTemplates: false });
   await daemon.start();
   const api = `http://127.0.0.1:${daemon.address!.port}`;
-  await eventually(() => {
-    if (!existsSync(output)) throw new Error('no config installed yet');
-  }, { timeoutMs: 15_000, message: 'first config install' });
+  await eventually(
+    () => {
+      if (!existsSync(output)) throw new Error('no config installed yet');
+    },
+    { timeoutMs: 15_000, message: 'first config install' },
+  );
   const haproxy = withProxy ? await startHaproxy({ configFile: output, dir }) : null;
   const health = async () => (await call('GET', `${api}/health`)).json;
   // The first reload found no HAProxy yet; the runner tries it again on its own.
-  await eventually(async () => {
-    const h = await health();
-    if (h.status !== 'ok') throw new Error(JSON.stringify(h));
-  }, { timeoutMs: 15_000, message: 'daemon healthy' });
+  await eventually(
+    async () => {
+      const h = await health();
+      if (h.status !== 'ok') throw new Error(JSON.stringify(h));
+    },
+    { timeoutMs: 15_000, message: 'daemon healthy' },
+  );
   return {
     daemon,
     api,
@@ -227,11 +281,19 @@ async function seen(url: string, n: number, headers: Record<string, string> = {}
   return [...names].sort();
 }
 
-async function serves(url: string, expected: string[], headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<void> {
-  await eventually(async () => {
-    const got = await seen(url, expected.length * 3, headers);
-    expect(got).to.deep.equal([...expected].sort());
-  }, { timeoutMs, message: `${url} served by ${expected.join(', ')}` });
+async function serves(
+  url: string,
+  expected: string[],
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<void> {
+  await eventually(
+    async () => {
+      const got = await seen(url, expected.length * 3, headers);
+      expect(got).to.deep.equal([...expected].sort());
+    },
+    { timeoutMs, message: `${url} served by ${expected.join(', ')}` },
+  );
 }
 
 function median(xs: number[]): number {
@@ -264,7 +326,10 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
     const p = prefix();
     // Present before the daemon starts: read in the initial sync.
     await reg.put(`${p}/nerve/web/alpha_0000000001`, nerve(b[0]!));
-    await reg.put(`${p}/curator/web/6f1c2b7a-0c1d-4a55-9a57-2f1f1b7d0c11`, curator(b[1]!, '6f1c2b7a-0c1d-4a55-9a57-2f1f1b7d0c11'));
+    await reg.put(
+      `${p}/curator/web/6f1c2b7a-0c1d-4a55-9a57-2f1f1b7d0c11`,
+      curator(b[1]!, '6f1c2b7a-0c1d-4a55-9a57-2f1f1b7d0c11'),
+    );
     await reg.put(`${p}/serverset/web/member_0000000001`, serverset(b[2]!));
     await reg.put(`${p}/serverset/web/member_0000000002`, serverset(b[3]!, 'STARTING'));
     const stack = await startStack(zk, p);
@@ -274,7 +339,11 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       const web = state.services.find((s: { id: string }) => s.id === 'web');
       expect(web).to.include({ source: 'zookeeper', mode: 'http', balance: 'roundrobin' });
       expect(web.paths).to.deep.equal(['/web']);
-      expect(web.backends.map((x: { id: string }) => x.id)).to.deep.equal(['6f1c2b7a-0c1d-4a55-9a57-2f1f1b7d0c11', 'alpha_0000000001', 'member_0000000001']);
+      expect(web.backends.map((x: { id: string }) => x.id)).to.deep.equal([
+        '6f1c2b7a-0c1d-4a55-9a57-2f1f1b7d0c11',
+        'alpha_0000000001',
+        'member_0000000001',
+      ]);
 
       // Each change after the sync: only the znodes it names are read again.
       await reg.remove(`${p}/curator/web/6f1c2b7a-0c1d-4a55-9a57-2f1f1b7d0c11`);
@@ -287,11 +356,16 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       expect(await readFile(stack.output, 'utf8')).to.match(new RegExp(`127\\.0\\.0\\.1:${b[4]!.port} weight 3`));
 
       // A new service appears as its own backend at /<name>; a service znode removed takes its frontend away.
-      await reg.put(`${p}/curator/api/c0ffee00-0000-4000-8000-000000000001`, curator(b[1]!, 'c0ffee00-0000-4000-8000-000000000001'));
+      await reg.put(
+        `${p}/curator/api/c0ffee00-0000-4000-8000-000000000001`,
+        curator(b[1]!, 'c0ffee00-0000-4000-8000-000000000001'),
+      );
       await serves(`${stack.proxy}/api`, ['beta']);
       await reg.remove(`${p}/curator/api/c0ffee00-0000-4000-8000-000000000001`);
       await reg.remove(`${p}/curator/api`);
-      await eventually(async () => expect(await readFile(stack.output, 'utf8')).to.not.include('backend api'), { message: 'api gone from the config' });
+      await eventually(async () => expect(await readFile(stack.output, 'utf8')).to.not.include('backend api'), {
+        message: 'api gone from the config',
+      });
       expect((await stack.health()).status).to.equal('ok');
     } finally {
       await stack.stop();
@@ -314,14 +388,23 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       await reg.put(`${p}/nerve/mixed/late-good`, nerve(b[3]!));
       await serves(`${stack.proxy}/mixed`, ['alpha', 'delta']);
       const text = await readFile(stack.output, 'utf8');
-      for (const bad of ['evil', '70000', 'listen x', `:${b[1]!.port}`, `:${b[2]!.port}`]) expect(text).to.not.include(bad);
-      const skipped = Object.fromEntries(entries.filter((e) => e.message === 'zookeeper instance skipped').map((e) => [String(e.znode), String(e.reason)]));
-      expect(Object.keys(skipped).sort()).to.deep.equal(['broken-json', 'hostile', 'late-hostile', 'no-port', 'port-70000'].map((z) => `${p}/nerve/mixed/${z}`));
+      for (const bad of ['evil', '70000', 'listen x', `:${b[1]!.port}`, `:${b[2]!.port}`])
+        expect(text).to.not.include(bad);
+      const skipped = Object.fromEntries(
+        entries
+          .filter((e) => e.message === 'zookeeper instance skipped')
+          .map((e) => [String(e.znode), String(e.reason)]),
+      );
+      expect(Object.keys(skipped).sort()).to.deep.equal(
+        ['broken-json', 'hostile', 'late-hostile', 'no-port', 'port-70000'].map((z) => `${p}/nerve/mixed/${z}`),
+      );
       expect(skipped[`${p}/nerve/mixed/broken-json`]).to.match(/^not valid JSON: /);
       expect(skipped[`${p}/nerve/mixed/port-70000`]).to.equal('bad port 70000: expected 1-65535');
       expect(skipped[`${p}/nerve/mixed/no-port`]).to.equal('no port');
       expect(skipped[`${p}/nerve/mixed/hostile`]).to.equal('bad host "evil\\n  bind :1": expected a hostname or IP');
-      expect(skipped[`${p}/nerve/mixed/late-hostile`]).to.equal('bad host "127.0.0.1\\nlisten x": expected a hostname or IP');
+      expect(skipped[`${p}/nerve/mixed/late-hostile`]).to.equal(
+        'bad host "127.0.0.1\\nlisten x": expected a hostname or IP',
+      );
       expect((await stack.health()).status).to.equal('ok');
     } finally {
       await stack.stop();
@@ -337,11 +420,21 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       const url = `${stack.api}/api/rules/shop`;
 
       expect((await call('PUT', url, { id: 'shop', vhosts: ['shop.example.com'] })).status).to.equal(401);
-      expect((await call('PUT', url, { id: 'shop', vhosts: ['shop.example.com'] }, { authorization: 'Bearer wrong' })).status).to.equal(401);
+      expect(
+        (await call('PUT', url, { id: 'shop', vhosts: ['shop.example.com'] }, { authorization: 'Bearer wrong' }))
+          .status,
+      ).to.equal(401);
       const bad = await call('PUT', url, { id: 'shop', vhosts: 'shop.example.com' }, auth);
-      expect(bad).to.deep.include({ status: 400, json: { error: '"vhosts" must be an array, got "shop.example.com"' } });
-      expect((await call('PUT', url, { id: 'other', vhosts: [] }, auth)).json.error).to.match(/differs from the id in the URL/);
-      expect((await call('PUT', url, { id: 'shop', vhost: ['x.example.com'] }, auth)).json.error).to.match(/^unknown field "vhost"/);
+      expect(bad).to.deep.include({
+        status: 400,
+        json: { error: '"vhosts" must be an array, got "shop.example.com"' },
+      });
+      expect((await call('PUT', url, { id: 'other', vhosts: [] }, auth)).json.error).to.match(
+        /differs from the id in the URL/,
+      );
+      expect((await call('PUT', url, { id: 'shop', vhost: ['x.example.com'] }, auth)).json.error).to.match(
+        /^unknown field "vhost"/,
+      );
       expect((await call('PUT', url, '{"id": "shop",', auth)).status).to.equal(400);
       expect((await call('PUT', url, { id: 'shop', acl: 'x'.repeat(70 * 1024) }, auth)).status).to.equal(413);
       expect((await call('GET', url)).status).to.equal(404);
@@ -355,7 +448,9 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       const got = await call('GET', url);
       expect(got).to.deep.include({ status: 200, json: { id: 'shop', vhosts: ['shop.example.com'] } });
       expect(got.headers.etag).to.equal('"0"');
-      expect((await call('GET', `${stack.api}/api/rules`)).json).to.deep.equal({ rules: [{ id: 'shop', vhosts: ['shop.example.com'] }] });
+      expect((await call('GET', `${stack.api}/api/rules`)).json).to.deep.equal({
+        rules: [{ id: 'shop', vhosts: ['shop.example.com'] }],
+      });
 
       // Bamboo's alias: same store; writing the acl keeps the rest of the rule.
       expect((await call('GET', `${stack.api}/api/services`)).json).to.deep.equal({ shop: { Id: 'shop', Acl: '' } });
@@ -405,7 +500,9 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       expect((await call('PUT', url, { id: 'race' }, { ...auth, 'if-none-match': '*' })).status).to.equal(409);
 
       // Without If-Match every write is still conditional on the version it read: each success is its own version.
-      const many = await Promise.all(Array.from({ length: 8 }, (_, i) => call('PUT', url, { id: 'race', port: 20000 + i }, auth)));
+      const many = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => call('PUT', url, { id: 'race', port: 20000 + i }, auth)),
+      );
       const ok = many.filter((r) => r.status === 200);
       expect(many.every((r) => r.status === 200 || r.status === 409)).to.equal(true);
       expect(new Set(ok.map((r) => r.headers.etag)).size).to.equal(ok.length);
@@ -428,13 +525,16 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       const before = (await stack.health()).sources.zookeeper.detail.zookeeper.sessionId;
 
       await own.stop();
-      const down = await eventually(async () => {
-        const h = await stack.health();
-        expect(h.status).to.equal('degraded');
-        expect(h.sources.zookeeper.lastError).to.match(/^zookeeper disconnected since \d{4}-\d\d-\d\dT/);
-        expect(h.sources.rules.lastError).to.match(/^zookeeper disconnected since/);
-        return h;
-      }, { message: '/health reports the outage' });
+      const down = await eventually(
+        async () => {
+          const h = await stack.health();
+          expect(h.status).to.equal('degraded');
+          expect(h.sources.zookeeper.lastError).to.match(/^zookeeper disconnected since \d{4}-\d\d-\d\dT/);
+          expect(h.sources.rules.lastError).to.match(/^zookeeper disconnected since/);
+          return h;
+        },
+        { message: '/health reports the outage' },
+      );
       console.log(`      during the outage /health said: ${down.sources.zookeeper.lastError}`);
       await sleep(SESSION_MS * 2);
       // Nothing was emptied: the proxy serves the last known state.
@@ -446,17 +546,28 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       // while the server is still starting (seen here; the daemon's client has a probe for exactly that).
       ownReg.close();
       ownReg = await Registrar.connect(own.connect);
-      await eventually(() => ownReg.put(`${p}/nerve/web/c`, nerve(b[2]!)), { timeoutMs: 30_000, message: 'registering after the restart' });
-      await eventually(() => ownReg.remove(`${p}/nerve/web/a`), { timeoutMs: 30_000, message: 'deregistering after the restart' });
+      await eventually(() => ownReg.put(`${p}/nerve/web/c`, nerve(b[2]!)), {
+        timeoutMs: 30_000,
+        message: 'registering after the restart',
+      });
+      await eventually(() => ownReg.remove(`${p}/nerve/web/a`), {
+        timeoutMs: 30_000,
+        message: 'deregistering after the restart',
+      });
       // Reconnecting takes the client's retry interval plus, on a busy machine, a session expiry and a full re-read.
       await serves(`${stack.proxy}/web`, ['beta', 'gamma'], {}, 30_000);
-      await eventually(async () => expect((await stack.health()).status).to.equal('ok'), { timeoutMs: 30_000, message: 'healthy again' });
+      await eventually(async () => expect((await stack.health()).status).to.equal('ok'), {
+        timeoutMs: 30_000,
+        message: 'healthy again',
+      });
       const after = (await stack.health()).sources.zookeeper.detail.zookeeper;
       // ZooKeeper keeps sessions across a restart on the same dataDir (REAL-SERVERS §3.5 S1/S4), so the client
       // normally resumes its session and re-sends its watches; on a starved machine the server may expire it
       // before the client is back, and the daemon converges through a new session instead. Either is right.
       expect(after.sessions).to.equal(after.sessionId === before ? 1 : 2);
-      console.log(`      after the restart: ${after.sessionId === before ? 'same session resumed, watches re-sent' : 'session expired, new session re-read everything'}`);
+      console.log(
+        `      after the restart: ${after.sessionId === before ? 'same session resumed, watches re-sent' : 'session expired, new session re-read everything'}`,
+      );
     } finally {
       await stack.stop();
       ownReg.close();
@@ -478,8 +589,21 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
     writeFileSync(
       configFile,
       JSON.stringify({
-        zookeeper: { connect: own.connect, sessionTimeoutMs: SESSION_MS, registries: [{ path: `${p}/nerve`, format: 'nerve' }], rulesPath: `${p}/rules` },
-        targets: [{ name: 'haproxy', template: TEMPLATE, output, validate: 'haproxy -c -q -f {{file}}', vars: { bind: '127.0.0.1', httpPort } }],
+        zookeeper: {
+          connect: own.connect,
+          sessionTimeoutMs: SESSION_MS,
+          registries: [{ path: `${p}/nerve`, format: 'nerve' }],
+          rulesPath: `${p}/rules`,
+        },
+        targets: [
+          {
+            name: 'haproxy',
+            template: TEMPLATE,
+            output,
+            validate: 'haproxy -c -q -f {{file}}',
+            vars: { bind: '127.0.0.1', httpPort },
+          },
+        ],
         reload: { quietMs: 0, maxDelayMs: 0 },
         guard: { enabled: false },
         http: { listen: `127.0.0.1:${apiPort}` },
@@ -490,7 +614,10 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
     const out = captureOutput(child);
     const health = async () => (await call('GET', `http://127.0.0.1:${apiPort}/health`)).json;
     try {
-      await eventually(async () => expect((await health()).status).to.equal('ok'), { timeoutMs: 20_000, message: 'daemon healthy' });
+      await eventually(async () => expect((await health()).status).to.equal('ok'), {
+        timeoutMs: 20_000,
+        message: 'daemon healthy',
+      });
       const first = (await health()).sources.zookeeper.detail.zookeeper;
       expect(readFileSync(output, 'utf8')).to.include(`:${b[0]!.port}`).and.include('balance leastconn');
 
@@ -502,23 +629,32 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       await ownReg.put(`${p}/nerve/web/b`, nerve(b[1]!));
       await ownReg.put(`${p}/nerve/api/x`, nerve(b[2]!));
       await ownReg.put(`${p}/rules/web`, { id: 'web', balance: 'source' });
-      await eventually(async () => expect(await socketExchange({ host: '127.0.0.1', port: own.port }, 'cons', 1000)).to.not.include(`sid=${sid}`), {
-        timeoutMs: SESSION_MS * 5,
-        message: 'server expired the frozen session',
-      });
+      await eventually(
+        async () =>
+          expect(await socketExchange({ host: '127.0.0.1', port: own.port }, 'cons', 1000)).to.not.include(
+            `sid=${sid}`,
+          ),
+        {
+          timeoutMs: SESSION_MS * 5,
+          message: 'server expired the frozen session',
+        },
+      );
       process.kill(child.pid!, 'SIGCONT');
 
       const timeline: string[] = [];
-      await eventually(async () => {
-        const h = await health();
-        const line = `${h.status}: ${h.sources.zookeeper.lastError ?? 'no error'} (session ${h.sources.zookeeper.detail.zookeeper.sessionId})`;
-        if (timeline.at(-1) !== line) timeline.push(line);
-        expect(h.status).to.equal('ok');
-        expect(h.sources.zookeeper.detail.zookeeper.sessionId).to.not.equal(first.sessionId);
-        const text = readFileSync(output, 'utf8');
-        expect(text).to.include(`:${b[1]!.port}`).and.include(`:${b[2]!.port}`).and.include('balance source');
-        expect(text).to.not.include(`:${b[0]!.port}`);
-      }, { intervalMs: 5, timeoutMs: 15_000, message: 'converged on a new session' });
+      await eventually(
+        async () => {
+          const h = await health();
+          const line = `${h.status}: ${h.sources.zookeeper.lastError ?? 'no error'} (session ${h.sources.zookeeper.detail.zookeeper.sessionId})`;
+          if (timeline.at(-1) !== line) timeline.push(line);
+          expect(h.status).to.equal('ok');
+          expect(h.sources.zookeeper.detail.zookeeper.sessionId).to.not.equal(first.sessionId);
+          const text = readFileSync(output, 'utf8');
+          expect(text).to.include(`:${b[1]!.port}`).and.include(`:${b[2]!.port}`).and.include('balance source');
+          expect(text).to.not.include(`:${b[0]!.port}`);
+        },
+        { intervalMs: 5, timeoutMs: 15_000, message: 'converged on a new session' },
+      );
       const logged = out
         .text()
         .split('\n')
@@ -530,7 +666,9 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
 
       // The new session's watches are live.
       await ownReg.remove(`${p}/nerve/api/x`);
-      await eventually(() => expect(readFileSync(output, 'utf8')).to.not.include(`:${b[2]!.port}`), { message: 'change after expiry seen' });
+      await eventually(() => expect(readFileSync(output, 'utf8')).to.not.include(`:${b[2]!.port}`), {
+        message: 'change after expiry seen',
+      });
     } finally {
       await terminate(child, 'SIGTERM');
       ownReg.close();
@@ -542,16 +680,27 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
     const dir = tempDir('zk-none-');
     writeFileSync(join(dir, 'registry.json'), JSON.stringify({ services: [] }));
     const config = parseConfig(
-      { file: { path: 'registry.json' }, targets: [{ name: 'haproxy', template: TEMPLATE, output: join(dir, 'out.cfg') }], http: { listen: '127.0.0.1:0' } } as never,
+      {
+        file: { path: 'registry.json' },
+        targets: [{ name: 'haproxy', template: TEMPLATE, output: join(dir, 'out.cfg') }],
+        http: { listen: '127.0.0.1:0' },
+      } as never,
       dir,
     );
     const daemon = new Daemon(config, silentLogger(), { watchTemplates: false });
     await daemon.start();
     try {
       const api = `http://127.0.0.1:${daemon.address!.port}`;
-      for (const [method, path] of [['GET', '/api/rules'], ['PUT', '/api/rules/web'], ['GET', '/api/services']] as const) {
+      for (const [method, path] of [
+        ['GET', '/api/rules'],
+        ['PUT', '/api/rules/web'],
+        ['GET', '/api/services'],
+      ] as const) {
         const r = await call(method, `${api}${path}`, method === 'PUT' ? { id: 'web' } : undefined);
-        expect(r).to.deep.include({ status: 503, json: { error: 'routing rules need the zookeeper section in the config' } });
+        expect(r).to.deep.include({
+          status: 503,
+          json: { error: 'routing rules need the zookeeper section in the config' },
+        });
       }
     } finally {
       await daemon.stop();
@@ -589,10 +738,13 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       const daemon = new Daemon(config, silentLogger(), { watchTemplates: false });
       await daemon.start();
       try {
-        await eventually(async () => {
-          const state = (await call('GET', `http://127.0.0.1:${daemon.address!.port}/api/state`)).json;
-          expect(state.services?.map((s: { id: string }) => s.id)).to.deep.equal(['/leader/app']);
-        }, { message: 'apps of the leader found through zookeeper' });
+        await eventually(
+          async () => {
+            const state = (await call('GET', `http://127.0.0.1:${daemon.address!.port}/api/state`)).json;
+            expect(state.services?.map((s: { id: string }) => s.id)).to.deep.equal(['/leader/app']);
+          },
+          { message: 'apps of the leader found through zookeeper' },
+        );
       } finally {
         await daemon.stop();
       }
@@ -614,13 +766,21 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
         const needle = `127.0.0.1:${port} `;
         const t0 = performance.now();
         await reg.put(`${p}/nerve/lat/i-${i}`, { host: '127.0.0.1', port });
-        await eventually(async () => expect(await readFile(stack.output, 'utf8')).to.include(needle), { intervalMs: 1, message: `instance ${i} installed` });
+        await eventually(async () => expect(await readFile(stack.output, 'utf8')).to.include(needle), {
+          intervalMs: 1,
+          message: `instance ${i} installed`,
+        });
         samples.push(performance.now() - t0);
         await reg.remove(`${p}/nerve/lat/i-${i}`);
-        await eventually(async () => expect(await readFile(stack.output, 'utf8')).to.not.include(needle), { intervalMs: 2, message: `instance ${i} removed` });
+        await eventually(async () => expect(await readFile(stack.output, 'utf8')).to.not.include(needle), {
+          intervalMs: 2,
+          message: `instance ${i} removed`,
+        });
       }
       const sorted = [...samples].sort((x, y) => x - y);
-      console.log(`      znode create -> installed config (validate: haproxy -c, quietMs 0): median ${median(samples).toFixed(1)} ms, min ${sorted[0]!.toFixed(1)}, max ${sorted.at(-1)!.toFixed(1)} ms over ${samples.length} runs`);
+      console.log(
+        `      znode create -> installed config (validate: haproxy -c, quietMs 0): median ${median(samples).toFixed(1)} ms, min ${sorted[0]!.toFixed(1)}, max ${sorted.at(-1)!.toFixed(1)} ms over ${samples.length} runs`,
+      );
     } finally {
       await stack.stop();
     }

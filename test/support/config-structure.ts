@@ -30,8 +30,23 @@ export interface Violation {
 }
 
 export const HAPROXY_SECTIONS = new Set([
-  'global', 'defaults', 'frontend', 'backend', 'listen', 'peers', 'resolvers', 'userlist', 'program', 'cache', 'ring',
-  'http-errors', 'mailers', 'crt-store', 'traces', 'log-forward', 'fcgi-app',
+  'global',
+  'defaults',
+  'frontend',
+  'backend',
+  'listen',
+  'peers',
+  'resolvers',
+  'userlist',
+  'program',
+  'cache',
+  'ring',
+  'http-errors',
+  'mailers',
+  'crt-store',
+  'traces',
+  'log-forward',
+  'fcgi-app',
 ]);
 
 /**
@@ -83,7 +98,10 @@ export function haproxyLine(line: string): { words: string[]; trailingComment: b
  * whose first word is a section keyword starts a section wherever it is.
  * Lines with an open quote become violations.
  */
-export function parseHaproxy(text: string, constants: ReadonlySet<string>): { directives: Directive[]; violations: Violation[] } {
+export function parseHaproxy(
+  text: string,
+  constants: ReadonlySet<string>,
+): { directives: Directive[]; violations: Violation[] } {
   const directives: Directive[] = [];
   const violations: Violation[] = [];
   let context = '(before any section)';
@@ -93,12 +111,16 @@ export function parseHaproxy(text: string, constants: ReadonlySet<string>): { di
     const parsed = haproxyLine(raw);
     if (parsed === null) return violations.push({ line, text: raw, why: 'unmatched quote' });
     const { words } = parsed;
-    if (parsed.trailingComment) violations.push({ line, text: raw, why: 'a comment after a directive cuts its line short' });
+    if (parsed.trailingComment)
+      violations.push({ line, text: raw, why: 'a comment after a directive cuts its line short' });
     if (words.length === 0) return;
     const [keyword, name] = words;
     if (HAPROXY_SECTIONS.has(keyword!) || keyword!.startsWith('.')) {
       owner = `${words.join(' ')}@${line}`;
-      context = name === undefined ? keyword! : `${keyword} ${constants.has(name) ? name : /^port_\d+$/.test(name) ? 'port_NAME' : 'NAME'}`;
+      context =
+        name === undefined
+          ? keyword!
+          : `${keyword} ${constants.has(name) ? name : /^port_\d+$/.test(name) ? 'port_NAME' : 'NAME'}`;
       directives.push({ context: '(sections)', owner: '(sections)', ancestors: [], words, line, text: raw });
       return;
     }
@@ -144,7 +166,8 @@ export function nginxTokens(text: string): { tokens: Token[]; error: string | nu
       tokens.push({ value: `${c}${value}${c}`, punct: false, line });
       i = j;
       const next = text[i + 1];
-      if (next !== undefined && !/[\s;{}]/.test(next)) return { tokens, error: `unexpected "${next}" after a quoted string on line ${line}` };
+      if (next !== undefined && !/[\s;{}]/.test(next))
+        return { tokens, error: `unexpected "${next}" after a quoted string on line ${line}` };
       continue;
     }
     if (word === null && c === '#') {
@@ -186,7 +209,8 @@ export function parseNginx(text: string): { directives: Directive[]; violations:
   // The templates write one directive per line: a line with two of `;` `{` `}` got one from a value.
   const perLine = new Map<number, number>();
   for (const t of tokens) if (t.punct) perLine.set(t.line, (perLine.get(t.line) ?? 0) + 1);
-  for (const [line, n] of perLine) if (n > 1) violations.push({ line, text: lines[line - 1] ?? '', why: `${n} of ";", "{", "}" on one line` });
+  for (const [line, n] of perLine)
+    if (n > 1) violations.push({ line, text: lines[line - 1] ?? '', why: `${n} of ";", "{", "}" on one line` });
   const directives: Directive[] = [];
   const stack: Array<{ name: string; id: string }> = [];
   let words: string[] = [];
@@ -201,7 +225,8 @@ export function parseNginx(text: string): { directives: Directive[]; violations:
     const owner = stack.length > 0 ? stack[stack.length - 1]!.id : 'main';
     const ancestors = stack.map((s) => s.id);
     if (t.value === '}') {
-      if (words.length > 0) violations.push({ line: t.line, text: lines[t.line - 1] ?? '', why: `"${words.join(' ')}" has no ";"` });
+      if (words.length > 0)
+        violations.push({ line: t.line, text: lines[t.line - 1] ?? '', why: `"${words.join(' ')}" has no ";"` });
       if (stack.length === 0) violations.push({ line: t.line, text: lines[t.line - 1] ?? '', why: 'unexpected "}"' });
       stack.pop();
       words = [];
@@ -211,11 +236,23 @@ export function parseNginx(text: string): { directives: Directive[]; violations:
       violations.push({ line: t.line, text: lines[t.line - 1] ?? '', why: `empty directive before "${t.value}"` });
       continue;
     }
-    directives.push({ context, owner, ancestors, words: t.value === '{' ? [...words, '{'] : words, line: firstLine, text: lines[firstLine - 1] ?? '' });
+    directives.push({
+      context,
+      owner,
+      ancestors,
+      words: t.value === '{' ? [...words, '{'] : words,
+      line: firstLine,
+      text: lines[firstLine - 1] ?? '',
+    });
     if (t.value === '{') stack.push({ name: words[0]!, id: `${words.join(' ')} {@${firstLine}` });
     words = [];
   }
-  if (words.length > 0) violations.push({ line: firstLine, text: lines[firstLine - 1] ?? '', why: `"${words.join(' ')}" is not terminated` });
+  if (words.length > 0)
+    violations.push({
+      line: firstLine,
+      text: lines[firstLine - 1] ?? '',
+      why: `"${words.join(' ')}" is not terminated`,
+    });
   if (stack.length > 0) violations.push({ line: lines.length, text: '', why: `${stack.length} block(s) left open` });
   return { directives, violations };
 }
@@ -298,15 +335,27 @@ export interface CompareOptions {
  * word. `freeForm` may claim a directive (return null: fine; a string: the
  * violation).
  */
-export function compareSkeletons(baseline: readonly Directive[], candidate: readonly Directive[], constants: ReadonlySet<string>, opts: CompareOptions): Violation[] {
+export function compareSkeletons(
+  baseline: readonly Directive[],
+  candidate: readonly Directive[],
+  constants: ReadonlySet<string>,
+  opts: CompareOptions,
+): Violation[] {
   const shapes = new Map<string, Shape[]>();
   for (const d of baseline) {
     const list = shapes.get(d.context) ?? shapes.set(d.context, []).get(d.context)!;
     const s = shapeOf(d, constants);
-    if (!list.some((x) => x.keyword === s.keyword && x.args.length === s.args.length && x.args.every((a, i) => a === s.args[i]))) list.push(s);
+    if (
+      !list.some(
+        (x) => x.keyword === s.keyword && x.args.length === s.args.length && x.args.every((a, i) => a === s.args[i]),
+      )
+    )
+      list.push(s);
   }
   const violations: Violation[] = [];
-  const identical = opts.identical.map((x) => (typeof x === 'string' ? { context: x, except: [] as readonly string[] } : x));
+  const identical = opts.identical.map((x) =>
+    typeof x === 'string' ? { context: x, except: [] as readonly string[] } : x,
+  );
   const exact = (d: Directive) => identical.some((x) => x.context === d.context && !x.except.includes(d.words[0]!));
   for (const d of candidate) {
     if (exact(d)) continue;
@@ -317,8 +366,20 @@ export function compareSkeletons(baseline: readonly Directive[], candidate: read
       continue;
     }
     const list = shapes.get(d.context);
-    if (!list) violations.push({ line: d.line, text: d.text, why: `context "${d.context}" does not exist in the baseline`, owner: d.owner });
-    else if (!list.some((s) => fits(d, s))) violations.push({ line: d.line, text: d.text, why: `no directive of this shape in "${d.context}" in the baseline`, owner: d.owner });
+    if (!list)
+      violations.push({
+        line: d.line,
+        text: d.text,
+        why: `context "${d.context}" does not exist in the baseline`,
+        owner: d.owner,
+      });
+    else if (!list.some((s) => fits(d, s)))
+      violations.push({
+        line: d.line,
+        text: d.text,
+        why: `no directive of this shape in "${d.context}" in the baseline`,
+        owner: d.owner,
+      });
   }
   for (const { context } of identical) {
     const a = baseline.filter((d) => d.context === context && exact(d)).map((d) => d.words.join(' '));
@@ -326,7 +387,11 @@ export function compareSkeletons(baseline: readonly Directive[], candidate: read
     const bw = b.map((d) => d.words.join(' '));
     if (a.length !== bw.length || a.some((w, i) => w !== bw[i])) {
       const at = b.find((d, i) => d.words.join(' ') !== a[i]) ?? b[b.length - 1];
-      violations.push({ line: at?.line ?? 0, text: at?.text ?? '', why: `"${context}" differs from the baseline (${a.length} vs ${bw.length} directives)` });
+      violations.push({
+        line: at?.line ?? 0,
+        text: at?.text ?? '',
+        why: `"${context}" differs from the baseline (${a.length} vs ${bw.length} directives)`,
+      });
     }
   }
   return violations;
@@ -334,7 +399,9 @@ export function compareSkeletons(baseline: readonly Directive[], candidate: read
 
 /** The id of a block or section (`backend x@12`, `server {@40`) from the directive that opens it. */
 export function blockId(d: Directive): string {
-  return d.words[d.words.length - 1] === '{' ? `${d.words.slice(0, -1).join(' ')} {@${d.line}` : `${d.words.join(' ')}@${d.line}`;
+  return d.words[d.words.length - 1] === '{'
+    ? `${d.words.slice(0, -1).join(' ')} {@${d.line}`
+    : `${d.words.join(' ')}@${d.line}`;
 }
 
 /** Everything inside a block or section (nested blocks included), as word lists: comparable across renders whatever the line numbers. */

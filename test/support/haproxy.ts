@@ -68,7 +68,9 @@ export async function startHaproxy({ configFile, dir }: HaproxyOptions): Promise
         );
         if (outcome === 'failed') throw new Error('the master reported a failed reload (Loading failure!)');
       } catch (err) {
-        throw new Error(`haproxy reload failed (${configFile}): ${errorText(err)}\n--- haproxy output ---\n${output.text()}`);
+        throw new Error(
+          `haproxy reload failed (${configFile}): ${errorText(err)}\n--- haproxy output ---\n${output.text()}`,
+        );
       }
     },
     async stop() {
@@ -85,7 +87,9 @@ export async function startHaproxy({ configFile, dir }: HaproxyOptions): Promise
     );
   } catch (err) {
     await terminate(child, 'SIGTERM');
-    throw new Error(`haproxy did not start (${configFile}): ${errorText(err)}\n--- haproxy output ---\n${output.text()}`);
+    throw new Error(
+      `haproxy did not start (${configFile}): ${errorText(err)}\n--- haproxy output ---\n${output.text()}`,
+    );
   }
   return handle;
 }

@@ -32,7 +32,8 @@ export interface Hostile {
 /** The hostile value with `prefix` in front: of the string, or inside the JSON string of a bytes entry; other values as they are. */
 export function prefixed(h: Hostile, prefix: string): unknown {
   if (typeof h.value === 'string') return prefix + h.value;
-  if (h.bytes && h.value instanceof RawJson) return RawJson.of(Buffer.concat([Buffer.from(`"${prefix}`), h.value.bytes.subarray(1)]));
+  if (h.bytes && h.value instanceof RawJson)
+    return RawJson.of(Buffer.concat([Buffer.from(`"${prefix}`), h.value.bytes.subarray(1)]));
   return h.value;
 }
 
@@ -134,7 +135,8 @@ export function hostileStructures(base: string): Hostile[] {
 
 /** JSON strings carrying bytes that are not UTF-8 (raw channels only: a znode, the file, an HTTP body, Marathon's answer). */
 export function hostileBytes(base: string): Hostile[] {
-  const str = (bytes: number[]) => RawJson.of(Buffer.concat([Buffer.from(`"${base}`), Buffer.from(bytes), Buffer.from('"')]));
+  const str = (bytes: number[]) =>
+    RawJson.of(Buffer.concat([Buffer.from(`"${base}`), Buffer.from(bytes), Buffer.from('"')]));
   return [
     { name: 'invalid UTF-8 (ff fe)', value: str([0xff, 0xfe]), bytes: true },
     { name: 'overlong newline (c0 8a)', value: str([0xc0, 0x8a]), bytes: true },
@@ -193,27 +195,84 @@ export function hostileWeights(): Hostile[] {
 /** Host fields: IPv6 bracket tricks and addresses that are not. No valid host name here: nginx -t resolves names, so one would only test DNS. */
 export function hostTricks(): Hostile[] {
   return [
-    '[::1]', '[::1]:80', '::1]:80 [x', '::1', '::ffff:127.0.0.1', 'fe80::1%eth0', 'a:b', '1::2::3', ':::', '::1 ::2',
-    '127.0.0.1:80', '127.0.0.1 127.0.0.2', '999.0.0.1', '127.0.0.1.', '-h.example', '*.example.com', 'h\u00e9.example',
+    '[::1]',
+    '[::1]:80',
+    '::1]:80 [x',
+    '::1',
+    '::ffff:127.0.0.1',
+    'fe80::1%eth0',
+    'a:b',
+    '1::2::3',
+    ':::',
+    '::1 ::2',
+    '127.0.0.1:80',
+    '127.0.0.1 127.0.0.2',
+    '999.0.0.1',
+    '127.0.0.1.',
+    '-h.example',
+    '*.example.com',
+    'h\u00e9.example',
   ].map((value) => ({ name: `host trick ${JSON.stringify(value)}`, value }));
 }
 
 /** Vhost fields: wildcard and IDN tricks. */
 export function vhostTricks(): Hostile[] {
   return [
-    '*.example.com', '*', '*.', '*.*.example.com', '**.example.com', '.example.com', 'example.com.', 'xn--bcher-kva.example',
-    'b\u00fccher.example', '\u0435xample.com', 'EXAMPLE.COM', '~^(?<x>.+)$', '_', 'h.example.com,evil.example.com',
-    'h.example.com, ,x.example.com', `${'a'.repeat(64)}.example`, [63, 63, 63, 61].map((n) => 'v'.repeat(n)).join('.'),
-    '127.0.0.1', '::1', '[::1]', '*.com', 'h.example.com:80',
-  ].map((value) => ({ name: `vhost trick ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`, value }));
+    '*.example.com',
+    '*',
+    '*.',
+    '*.*.example.com',
+    '**.example.com',
+    '.example.com',
+    'example.com.',
+    'xn--bcher-kva.example',
+    'b\u00fccher.example',
+    '\u0435xample.com',
+    'EXAMPLE.COM',
+    '~^(?<x>.+)$',
+    '_',
+    'h.example.com,evil.example.com',
+    'h.example.com, ,x.example.com',
+    `${'a'.repeat(64)}.example`,
+    [63, 63, 63, 61].map((n) => 'v'.repeat(n)).join('.'),
+    '127.0.0.1',
+    '::1',
+    '[::1]',
+    '*.com',
+    'h.example.com:80',
+  ].map((value) => ({
+    name: `vhost trick ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`,
+    value,
+  }));
 }
 
 /** Path fields: traversal, encodings, shapes that are not a prefix. */
 export function pathTricks(): Hostile[] {
   return [
-    '/../', '/./x', '/x/..', '/%2e%2e/', '//', '/x?y=1', '/x y', 'x', '~/x', '@x', '/\u00e9', '/x$', '/x*', '/', `/${'p'.repeat(255)}`,
-    '/x;y', '/x{1}', '/x|y', '/x\\y', '/x`y`',
-  ].map((value) => ({ name: `path trick ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`, value }));
+    '/../',
+    '/./x',
+    '/x/..',
+    '/%2e%2e/',
+    '//',
+    '/x?y=1',
+    '/x y',
+    'x',
+    '~/x',
+    '@x',
+    '/\u00e9',
+    '/x$',
+    '/x*',
+    '/',
+    `/${'p'.repeat(255)}`,
+    '/x;y',
+    '/x{1}',
+    '/x|y',
+    '/x\\y',
+    '/x`y`',
+  ].map((value) => ({
+    name: `path trick ${JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)}`,
+    value,
+  }));
 }
 
 // ---- the reference schema --------------------------------------------------
@@ -225,7 +284,8 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 /** What each kind of field may hold, restated from the contract for the specs. */
 export const legit = {
   /** A service id: `[A-Za-z0-9._/-]`, 1-200 characters, no `..` segment. */
-  id: (v: unknown): boolean => typeof v === 'string' && /^[A-Za-z0-9._/-]{1,200}$/.test(v) && !v.split('/').includes('..'),
+  id: (v: unknown): boolean =>
+    typeof v === 'string' && /^[A-Za-z0-9._/-]{1,200}$/.test(v) && !v.split('/').includes('..'),
   /** A host name (RFC 1123 labels, `_` tolerated, not all-numeric at the end) or an IPv4/IPv6 address. */
   host: (v: unknown): boolean => {
     if (typeof v !== 'string' || v.length === 0 || v.length > 253) return false;
@@ -242,35 +302,48 @@ export const legit = {
   },
   /** A path prefix: `/` then `[A-Za-z0-9._~%/:@!&*+,=-]`, at most 255 characters, no `.` or `..` segment. */
   path: (v: unknown): boolean =>
-    typeof v === 'string' && /^\/[A-Za-z0-9._~%/:@!&*+,=-]{0,254}$/.test(v) && !v.split('/').some((s) => s === '.' || s === '..'),
+    typeof v === 'string' &&
+    /^\/[A-Za-z0-9._~%/:@!&*+,=-]{0,254}$/.test(v) &&
+    !v.split('/').some((s) => s === '.' || s === '..'),
   /** A port as a JSON number. */
   port: (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535,
   /** A port as a number or a decimal string (blanks around tolerated). */
-  portText: (v: unknown): boolean => legit.port(v) || (typeof v === 'string' && /^\s*\d{1,5}\s*$/.test(v) && legit.port(Number(v.trim()))),
+  portText: (v: unknown): boolean =>
+    legit.port(v) || (typeof v === 'string' && /^\s*\d{1,5}\s*$/.test(v) && legit.port(Number(v.trim()))),
   /** A task or instance id: `[A-Za-z0-9._:@-]`, 1-200 characters. */
   backendId: (v: unknown): boolean => typeof v === 'string' && /^[A-Za-z0-9._:@-]{1,200}$/.test(v),
   /** A Marathon health-check path: `/` then printable ASCII without quotes, `#`, `;`, braces or backslash. */
-  checkPath: (v: unknown): boolean => typeof v === 'string' && /^\/[\x21-\x7e]{0,254}$/.test(v) && !/["'#;{}\\]/.test(v),
+  checkPath: (v: unknown): boolean =>
+    typeof v === 'string' && /^\/[\x21-\x7e]{0,254}$/.test(v) && !/["'#;{}\\]/.test(v),
   weight: (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 256,
   mode: (v: unknown): boolean => v === 'http' || v === 'tcp',
-  balance: (v: unknown): boolean => typeof v === 'string' && ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'uri', 'random'].includes(v),
+  balance: (v: unknown): boolean =>
+    typeof v === 'string' && ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'uri', 'random'].includes(v),
   /** Free text (a label or env value): one line, at most 4096 characters. */
   text: (v: unknown): boolean => typeof v === 'string' && v.length <= 4096 && !CONTROL.test(v),
   /** A label or env name: one line, at most 256 characters, not `__proto__`. */
   key: (v: unknown): boolean => typeof v === 'string' && v.length <= 256 && !CONTROL.test(v) && v !== '__proto__',
   /** An HAProxy ACL criterion as the rules API takes it. */
   acl: (v: unknown): boolean => {
-    if (typeof v !== 'string' || v.length === 0 || v.length > 1024 || !/^[\x20-\x7e]+$/.test(v) || v.includes('#')) return false;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1024 || !/^[\x20-\x7e]+$/.test(v) || v.includes('#'))
+      return false;
     const words = splitHaproxyWords(v);
     if (!words) return false;
     const criterion = v.trimStart().split(/[ \t]/)[0]!;
     const call = String.raw`[a-z_][a-z0-9_.]*(?:\([^()"'\\\s]*\))?`;
-    return new RegExp(`^${call}(?:,${call})*$`).test(criterion) && !/(?:^|,)(?:env|map[a-z0-9_]*)(?:\(|,|$)/.test(criterion) && !words.includes('-f');
+    return (
+      new RegExp(`^${call}(?:,${call})*$`).test(criterion) &&
+      !/(?:^|,)(?:env|map[a-z0-9_]*)(?:\(|,|$)/.test(criterion) &&
+      !words.includes('-f')
+    );
   },
   /** A comma-separated list of vhosts: every non-blank part, trimmed, a vhost. */
   vhostList: (v: unknown): boolean => {
     if (typeof v !== 'string' || !legit.text(v)) return false;
-    const parts = v.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const parts = v
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
     return parts.every((p) => legit.vhost(p));
   },
   /** Anything: the field is not read. */
@@ -317,7 +390,8 @@ export function stringCorpus(base: string, tricks: readonly Hostile[] = []): Hos
 /** A short, printable description of a value for reports. */
 export function shown(v: unknown): string {
   let s: string;
-  if (v instanceof RawJson) s = `raw ${JSON.stringify(v.bytes.subarray(0, 40).toString('latin1'))}${v.bytes.length > 40 ? '...' : ''}`;
+  if (v instanceof RawJson)
+    s = `raw ${JSON.stringify(v.bytes.subarray(0, 40).toString('latin1'))}${v.bytes.length > 40 ? '...' : ''}`;
   else {
     try {
       s = JSON.stringify(v) ?? String(v);
@@ -330,7 +404,16 @@ export function shown(v: unknown): string {
 
 /** Every value of the corpus, decoded as a template would see it (RawJson parsed; bytes read as UTF-8, lossy). */
 export function helperCorpus(): unknown[] {
-  const bases = ['value', 'h.example.com', '127.0.0.1', '/h', '8080', 'hdr(host) -i h.example.com', '10.0.0.0/8', '::1'];
+  const bases = [
+    'value',
+    'h.example.com',
+    '127.0.0.1',
+    '/h',
+    '8080',
+    'hdr(host) -i h.example.com',
+    '10.0.0.0/8',
+    '::1',
+  ];
   const all = [
     ...bases.flatMap((b) => [...hostileText(b), ...hostileStructures(b), ...hostileBytes(b)]),
     ...hostileNumbers(8080),

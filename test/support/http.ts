@@ -20,16 +20,27 @@ export interface HttpGetOptions {
  */
 export function httpGet(url: string, { headers = {}, timeoutMs = 5000 }: HttpGetOptions = {}): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false, headers: { connection: 'close', ...headers }, timeout: timeoutMs }, (res) => collect(res, resolve, reject));
+    const req = get(url, { agent: false, headers: { connection: 'close', ...headers }, timeout: timeoutMs }, (res) =>
+      collect(res, resolve, reject),
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: no activity for ${timeoutMs} ms`)));
     req.on('error', reject);
   });
 }
 
 /** httpGet over TLS, sending `servername` as SNI and trusting any certificate (tests serve self-signed ones). */
-export function httpsGet(url: string, { headers = {}, timeoutMs = 5000, servername }: HttpGetOptions & { servername?: string } = {}): Promise<HttpResponse> {
+export function httpsGet(
+  url: string,
+  { headers = {}, timeoutMs = 5000, servername }: HttpGetOptions & { servername?: string } = {},
+): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const options = { agent: false, rejectUnauthorized: false, servername, headers: { connection: 'close', ...headers }, timeout: timeoutMs };
+    const options = {
+      agent: false,
+      rejectUnauthorized: false,
+      servername,
+      headers: { connection: 'close', ...headers },
+      timeout: timeoutMs,
+    };
     const req = tlsGet(url, options, (res) => collect(res, resolve, reject));
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: no activity for ${timeoutMs} ms`)));
     req.on('error', reject);
@@ -47,7 +58,11 @@ function collect(res: IncomingMessage, resolve: (r: HttpResponse) => void, rejec
 }
 
 /** Sends `n` sequential GETs and counts responses by body; rejects on the first non-2xx so a distribution check never hides errors. */
-export async function countHits(url: string, n: number, headers: Record<string, string> = {}): Promise<Map<string, number>> {
+export async function countHits(
+  url: string,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (let i = 1; i <= n; i++) {
     const { status, body } = await httpGet(url, { headers });
@@ -58,13 +73,30 @@ export async function countHits(url: string, n: number, headers: Record<string, 
 }
 
 /** A POST with a body (`Connection: close`); resolves with status and body, whatever the status. */
-export function httpPost(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export function httpPost(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+          Connection: 'close',
+          ...headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -353,8 +353,13 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
    * every attached stream, as a Marathon sending malformed events would.
    */
   publishRaw(type: string, data: string | Buffer): void {
-    const frame = Buffer.concat([Buffer.from(`event: ${type}\r\ndata: `), Buffer.isBuffer(data) ? data : Buffer.from(data), Buffer.from('\r\n\r\n')]);
-    for (const stream of this.streams) if (!stream.stalled && (stream.types.size === 0 || stream.types.has(type))) stream.res.write(frame);
+    const frame = Buffer.concat([
+      Buffer.from(`event: ${type}\r\ndata: `),
+      Buffer.isBuffer(data) ? data : Buffer.from(data),
+      Buffer.from('\r\n\r\n'),
+    ]);
+    for (const stream of this.streams)
+      if (!stream.stalled && (stream.types.size === 0 || stream.types.has(type))) stream.res.write(frame);
   }
 
   // ---- observation hooks ----------------------------------------------------
@@ -528,7 +533,11 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
 
   private answerAppList(res: http.ServerResponse, url: URL): void {
     const withTasks = wantsTasks(url.searchParams.getAll('embed'));
-    sendParts(res, 'apps', this.empty ? [] : [...[...this.apps.values()].map((rec) => this.appJson(rec, withTasks)), ...this.rawApps]);
+    sendParts(
+      res,
+      'apps',
+      this.empty ? [] : [...[...this.apps.values()].map((rec) => this.appJson(rec, withTasks)), ...this.rawApps],
+    );
   }
 
   // `/v2/apps/{id}` always embeds tasks and counts (AppsResource.show, "for compatibility").
@@ -541,7 +550,11 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
         sendJson(res, 404, { message: `Group '${groupId}' does not exist` });
         return;
       }
-      sendParts(res, '*', members.map((rec) => this.appJson(rec, true)));
+      sendParts(
+        res,
+        '*',
+        members.map((rec) => this.appJson(rec, true)),
+      );
       return;
     }
     const tasksOf = /^(.*)\/tasks$/.exec(rest);
@@ -617,7 +630,12 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
       Connection: 'close',
     });
     res.flushHeaders();
-    const stream: Stream = { res, types: new Set(url.searchParams.getAll('event_type')), stalled: false, timer: undefined };
+    const stream: Stream = {
+      res,
+      types: new Set(url.searchParams.getAll('event_type')),
+      stalled: false,
+      timer: undefined,
+    };
     if (this.keepAliveMs > 0) {
       // Jetty's heartbeat writes CR and LF in two flushes to detect dead peers: an
       // empty line, not an SSE comment, so parsers dispatch nothing for it.
@@ -645,7 +663,10 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     return streams;
   }
 
-  private publish<K extends MarathonEventType>(type: K, fields: Omit<MarathonEventMap[K], 'eventType' | 'timestamp'>): void {
+  private publish<K extends MarathonEventType>(
+    type: K,
+    fields: Omit<MarathonEventMap[K], 'eventType' | 'timestamp'>,
+  ): void {
     const event = { ...fields, eventType: type, timestamp: isoNow() } as unknown as MarathonEventMap[K];
     const frame = `event: ${type}\r\ndata: ${JSON.stringify(event)}\r\n\r\n`;
     const emittedAt = process.hrtime.bigint();
@@ -735,7 +756,12 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     } else {
       // Marathon gives a host-networking app one random service port unless told otherwise.
       const requested = given.portDefinitions ?? given.ports?.map((port) => ({ port })) ?? [{ port: 0 }];
-      portDefinitions = requested.map((def) => ({ protocol: 'tcp', labels: {}, ...def, port: this.servicePort(def.port) }));
+      portDefinitions = requested.map((def) => ({
+        protocol: 'tcp',
+        labels: {},
+        ...def,
+        port: this.servicePort(def.port),
+      }));
     }
     return {
       ...appDefaults(),
@@ -761,7 +787,9 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
       appId: rec.def.id,
       host: options.host,
       ports: options.ports ?? this.hostPorts(options.host, servicePortsOf(rec.def).length),
-      ipAddresses: options.ipAddresses ?? (/^\d+\.\d+\.\d+\.\d+$/.test(options.host) ? [{ ipAddress: options.host, protocol: 'IPv4' }] : []),
+      ipAddresses:
+        options.ipAddresses ??
+        (/^\d+\.\d+\.\d+\.\d+$/.test(options.host) ? [{ ipAddress: options.host, protocol: 'IPv4' }] : []),
       slaveId: options.slaveId ?? this.agentId(options.host),
       state,
       stagedAt: now,
@@ -897,7 +925,10 @@ function wantsTasks(embeds: readonly string[]): boolean {
 }
 
 function canonicalId(id: string): string {
-  return `/${id.split('/').filter((part) => part !== '').join('/')}`;
+  return `/${id
+    .split('/')
+    .filter((part) => part !== '')
+    .join('/')}`;
 }
 
 function remoteAddress(req: http.IncomingMessage): string {
@@ -945,7 +976,8 @@ function appDefaults(): Omit<MarathonApp, 'id' | 'version' | 'healthChecks'> {
 
 function withHealthCheckDefaults(check: AppHealthCheck): AppHealthCheck {
   const protocol = check.protocol ?? 'HTTP';
-  const httpLike = protocol === 'HTTP' || protocol === 'HTTPS' || protocol === 'MESOS_HTTP' || protocol === 'MESOS_HTTPS';
+  const httpLike =
+    protocol === 'HTTP' || protocol === 'HTTPS' || protocol === 'MESOS_HTTP' || protocol === 'MESOS_HTTPS';
   return {
     gracePeriodSeconds: 300,
     intervalSeconds: 60,
@@ -1014,7 +1046,10 @@ function rootGroup(app: MarathonApp | null, version: string): MarathonGroup {
   if (app === null) return root;
   let group = root;
   let path = '';
-  for (const segment of app.id.split('/').filter((part) => part !== '').slice(0, -1)) {
+  for (const segment of app.id
+    .split('/')
+    .filter((part) => part !== '')
+    .slice(0, -1)) {
     path += `/${segment}`;
     const child: MarathonGroup = { id: path, apps: [], groups: [], dependencies: [], version };
     group.groups.push(child);

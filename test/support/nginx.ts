@@ -33,7 +33,9 @@ export async function startNginx({ prefix, configFile, pidFile, errorLog }: Ngin
   const pidPath = pidFile ?? join(prefix, 'nginx.pid');
   const errorLogPath = errorLog ?? join(prefix, 'logs', 'error.log');
   // SIGTERM on runner death: the master then takes its workers down (they would survive a SIGKILLed master).
-  const child = spawnTracked('nginx', ['-p', prefix, '-c', configFile, '-g', 'daemon off;'], { parentDeathSignal: 'SIGTERM' });
+  const child = spawnTracked('nginx', ['-p', prefix, '-c', configFile, '-g', 'daemon off;'], {
+    parentDeathSignal: 'SIGTERM',
+  });
   const output = captureOutput(child);
   const exited = abortOnExit(child, 'nginx master');
   const pid = child.pid!;
@@ -69,7 +71,8 @@ export async function startNginx({ prefix, configFile, pidFile, errorLog }: Ngin
             // A config that fails to apply (syntax, bind) is only logged; the old workers keep running.
             if ((await readFrom(errorLogPath, logOffset)).includes('[emerg]')) return 'failed';
             const now = await workerPids();
-            if (now.length === 0 || now.some((p) => before.includes(p))) throw new Error(`workers still ${now.join(',')}`);
+            if (now.length === 0 || now.some((p) => before.includes(p)))
+              throw new Error(`workers still ${now.join(',')}`);
             return 'reloaded';
           },
           { timeoutMs: 10_000, message: 'nginx reload', signal: exited },

@@ -51,12 +51,20 @@ export function capturingLogger(entries: LogEntry[]): Logger {
  * it). Logs are silent unless SWITCHYARD_TEST_LOG is set, or kept in
  * `handle.logs` with `captureLogs`.
  */
-export async function startSwitchyard(raw: Record<string, unknown>, dir: string, opts: StartOptions = {}): Promise<SwitchyardHandle> {
+export async function startSwitchyard(
+  raw: Record<string, unknown>,
+  dir: string,
+  opts: StartOptions = {},
+): Promise<SwitchyardHandle> {
   const full = { http: { listen: '127.0.0.1:0' }, ...raw };
   writeFileSync(join(dir, 'switchyard.json'), JSON.stringify(full, null, 2));
   const config = parseConfig(full, dir);
   const logs: LogEntry[] = [];
-  const log = opts.captureLogs ? capturingLogger(logs) : process.env.SWITCHYARD_TEST_LOG ? createLogger('debug', 'text') : silentLogger();
+  const log = opts.captureLogs
+    ? capturingLogger(logs)
+    : process.env.SWITCHYARD_TEST_LOG
+      ? createLogger('debug', 'text')
+      : silentLogger();
   const daemon = new Daemon(config, log);
   await daemon.start();
   const url = `http://127.0.0.1:${daemon.address!.port}`;
@@ -84,11 +92,16 @@ export async function startSwitchyard(raw: Record<string, unknown>, dir: string,
 }
 
 /** Waits until /health answers with this status word. */
-export async function waitForHealth(sy: SwitchyardHandle, status: 'ok' | 'degraded' | 'starting', timeoutMs = 15_000): Promise<void> {
+export async function waitForHealth(
+  sy: SwitchyardHandle,
+  status: 'ok' | 'degraded' | 'starting',
+  timeoutMs = 15_000,
+): Promise<void> {
   await eventually(
     async () => {
       const h = await sy.health();
-      if (h.body.status !== status) throw new Error(`health is ${h.body.status} (${JSON.stringify(h.body.failing)}), waiting for ${status}`);
+      if (h.body.status !== status)
+        throw new Error(`health is ${h.body.status} (${JSON.stringify(h.body.failing)}), waiting for ${status}`);
     },
     { timeoutMs, message: `health never became ${status}` },
   );

@@ -9,7 +9,21 @@ import { runCommand } from './processes.js';
 export async function selfSignedPem(dir: string, cn = 'test'): Promise<string> {
   const key = join(dir, `${cn}.key`);
   const cert = join(dir, `${cn}.crt`);
-  const { code, output } = await runCommand('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert]);
+  const { code, output } = await runCommand('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${cn}`,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
   if (code !== 0) throw new Error(`openssl req failed: ${output}`);
   const pem = join(dir, `${cn}.pem`);
   writeFileSync(pem, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'), { mode: 0o600 });

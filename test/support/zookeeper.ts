@@ -65,8 +65,15 @@ export async function startZookeeper({ tickTime = 500 }: ZookeeperOptions = {}):
     const log = openSync(logFile, 'a');
     const java = spawnTracked(
       'java',
-      ['-Xmx64m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', CLASSPATH,
-        'org.apache.zookeeper.server.quorum.QuorumPeerMain', configFile],
+      [
+        '-Xmx64m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        '-cp',
+        CLASSPATH,
+        'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+        configFile,
+      ],
       { stdio: ['ignore', log, log] },
     );
     closeSync(log);

@@ -14,22 +14,34 @@ function split(text: string, size: number): string[] {
 describe('app list splitter', () => {
   const body = JSON.stringify({
     apps: [
-      { id: '/a', labels: { X: 'brace } and [ bracket', Q: 'quote " and \\\\ backslash' }, tasks: [{ id: 't1', ports: [1, 2] }] },
+      {
+        id: '/a',
+        labels: { X: 'brace } and [ bracket', Q: 'quote " and \\\\ backslash' },
+        tasks: [{ id: 't1', ports: [1, 2] }],
+      },
       { id: '/ü/é', env: { K: '{"nested":"json"}' }, tasks: [] },
     ],
   });
 
   it('gives each app as its own JSON text, whatever the chunk size', () => {
     for (const size of [1, 2, 3, 7, 64, 100_000]) {
-      expect(split(body, size).map((j) => JSON.parse(j)), `chunks of ${size}`).to.deep.equal(JSON.parse(body).apps);
+      expect(
+        split(body, size).map((j) => JSON.parse(j)),
+        `chunks of ${size}`,
+      ).to.deep.equal(JSON.parse(body).apps);
     }
   });
 
   it('tells escaped quotes from closing ones across any chunk boundary, whatever the run of backslashes', () => {
     const tricky = ['\\', '\\"', '"\\', '\\\\"}', 'a\\\\\\"]{', '\\"\\"\\'];
-    const text = JSON.stringify({ apps: tricky.map((v, i) => ({ id: `/t${i}`, labels: { [v]: v }, env: { K: `${v}}` } })) });
+    const text = JSON.stringify({
+      apps: tricky.map((v, i) => ({ id: `/t${i}`, labels: { [v]: v }, env: { K: `${v}}` } })),
+    });
     for (let size = 1; size <= text.length; size++) {
-      expect(split(text, size).map((j) => JSON.parse(j)), `chunks of ${size}`).to.deep.equal(JSON.parse(text).apps);
+      expect(
+        split(text, size).map((j) => JSON.parse(j)),
+        `chunks of ${size}`,
+      ).to.deep.equal(JSON.parse(text).apps);
     }
   });
 

@@ -14,13 +14,23 @@ const marathon = (id: string, portIndex: number, backends: Backend[], extra: Par
 
 describe('Bamboo apps view', () => {
   const web = snap(
-    marathon('/shop/web', 0, [backend('t1', 31000), backend('t2', 31010, { healthy: false }), backend('t3', 31020, { draining: true })], {
-      servicePort: 10000,
-      healthCheck: { protocol: 'HTTP', path: '/hc' },
-      env: { BAMBOO_TCP_PORT: '5000' },
-      labels: { team: 'shop' },
-    }),
-    marathon('/shop/web', 1, [backend('t1', 31001), backend('t2', 31011, { healthy: false }), backend('t3', 31021, { draining: true })], { servicePort: 10001 }),
+    marathon(
+      '/shop/web',
+      0,
+      [backend('t1', 31000), backend('t2', 31010, { healthy: false }), backend('t3', 31020, { draining: true })],
+      {
+        servicePort: 10000,
+        healthCheck: { protocol: 'HTTP', path: '/hc' },
+        env: { BAMBOO_TCP_PORT: '5000' },
+        labels: { team: 'shop' },
+      },
+    ),
+    marathon(
+      '/shop/web',
+      1,
+      [backend('t1', 31001), backend('t2', 31011, { healthy: false }), backend('t3', 31021, { draining: true })],
+      { servicePort: 10001 },
+    ),
   );
   const app = () => templateData(web, {}).apps[0]!;
 
@@ -72,7 +82,10 @@ describe('Bamboo apps view', () => {
 describe("a template written like Bamboo's default", () => {
   const template = join(process.cwd(), 'examples/templates/bamboo-haproxy.cfg.hbs');
   const state = snap(
-    marathon('/shop/web', 0, [backend('t1', 31000), backend('t2', 31010, { draining: true })], { healthCheck: { protocol: 'HTTP', path: '/hc' }, labels: { BAMBOO_VHOSTS: 'shop.example.com,www.example.com' } }),
+    marathon('/shop/web', 0, [backend('t1', 31000), backend('t2', 31010, { draining: true })], {
+      healthCheck: { protocol: 'HTTP', path: '/hc' },
+      labels: { BAMBOO_VHOSTS: 'shop.example.com,www.example.com' },
+    }),
     marathon('/db', 0, [backend('d1', 5432)], { env: { BAMBOO_TCP_PORT: '15432' } }),
     marathon('/api', 0, [backend('a1', 8080)], { acl: 'hdr(host) -i api.example.com' }),
   );
@@ -80,7 +93,9 @@ describe("a template written like Bamboo's default", () => {
 
   it("routes an app by its rule's acl, else by its id as a path prefix", async () => {
     const cfg = await render();
-    expect(cfg).to.contain('    acl ::api-aclrule hdr(host) -i api.example.com\n    use_backend ::api-cluster if ::api-aclrule\n');
+    expect(cfg).to.contain(
+      '    acl ::api-aclrule hdr(host) -i api.example.com\n    use_backend ::api-cluster if ::api-aclrule\n',
+    );
     expect(cfg).to.contain('    acl ::shop::web-aclrule path_beg -i /shop/web\n');
   });
 

@@ -9,7 +9,15 @@ import { appServices, toAppRecord } from '../../src/sources/marathon/apps.js';
 import type { MarathonApp } from '../../src/sources/marathon/types.js';
 import { decodeInstance } from '../../src/sources/zookeeper/formats.js';
 import { validateRule } from '../../src/state/rules.js';
-import { describeValue, haproxyWords, isAclCondition, isHost, isPathPrefix, isVhost, safeStringMap } from '../../src/state/validate.js';
+import {
+  describeValue,
+  haproxyWords,
+  isAclCondition,
+  isHost,
+  isPathPrefix,
+  isVhost,
+  safeStringMap,
+} from '../../src/state/validate.js';
 import { compareSkeletons, parseHaproxy, parseNginx } from '../support/config-structure.js';
 import { service } from './fixtures.js';
 
@@ -18,12 +26,14 @@ const DEEP = '['.repeat(10_000) + ']'.repeat(10_000);
 describe('boundary checks against hostile values', () => {
   it('takes only real IPv6 addresses: a:b or ::: would read as host:port', () => {
     for (const ok of ['::1', '::ffff:127.0.0.1', '2001:db8::1', '::']) expect(isHost(ok), ok).to.equal(true);
-    for (const bad of ['a:b', ':::', '1::2::3', 'fe80::1%eth0', '[::1]', '::1 ::2', '1:2:3:4:5:6:7:8:9']) expect(isHost(bad), bad).to.equal(false);
+    for (const bad of ['a:b', ':::', '1::2::3', 'fe80::1%eth0', '[::1]', '::1 ::2', '1:2:3:4:5:6:7:8:9'])
+      expect(isHost(bad), bad).to.equal(false);
   });
 
   it('takes host names spelled in hex digits as vhosts, and no IP address', () => {
     for (const ok of ['cafe.be', 'dead.beef.example', '*.face.example']) expect(isVhost(ok), ok).to.equal(true);
-    for (const bad of ['127.0.0.1', '::1', '*.10.0.0.1', '*', '*.', '.example.com']) expect(isVhost(bad), bad).to.equal(false);
+    for (const bad of ['127.0.0.1', '::1', '*.10.0.0.1', '*', '*.', '.example.com'])
+      expect(isVhost(bad), bad).to.equal(false);
   });
 
   it('refuses path prefixes with . or .. segments', () => {
@@ -32,10 +42,29 @@ describe('boundary checks against hostile values', () => {
   });
 
   it('takes an ACL criterion only when HAProxy would read it as one line of words, without files or the environment', () => {
-    for (const ok of ['hdr(host) -i shop.example.com', 'path_beg /api /v1', 'req.hdr(host),field(1,:) -m end .example.com', 'hdr(host) -i "a b"', 'path_reg ^/api/v\\d+$'])
+    for (const ok of [
+      'hdr(host) -i shop.example.com',
+      'path_beg /api /v1',
+      'req.hdr(host),field(1,:) -m end .example.com',
+      'hdr(host) -i "a b"',
+      'path_reg ^/api/v\\d+$',
+    ])
       expect(isAclCondition(ok), ok).to.equal(true);
-    for (const bad of ['hdr(host) -i "open', "hdr(host) -i 'open", 'hdr(host) -i x\\', 'hdr(x) -m str "${HOME}"', 'hdr(host) -f /etc/passwd', 'env(HOME) -m found',
-      'req.hdr(host),map(/etc/passwd) -m found', '{ always_true }', '; x', '"hdr(host)" -i x', 'hdr(host) -i x # y', 'hdr(host)\n-i x', '   '])
+    for (const bad of [
+      'hdr(host) -i "open',
+      "hdr(host) -i 'open",
+      'hdr(host) -i x\\',
+      'hdr(x) -m str "${HOME}"',
+      'hdr(host) -f /etc/passwd',
+      'env(HOME) -m found',
+      'req.hdr(host),map(/etc/passwd) -m found',
+      '{ always_true }',
+      '; x',
+      '"hdr(host)" -i x',
+      'hdr(host) -i x # y',
+      'hdr(host)\n-i x',
+      '   ',
+    ])
       expect(isAclCondition(bad), JSON.stringify(bad)).to.equal(false);
     expect(haproxyWords(`a "b c" 'd e' f\\ g`)).to.deep.equal(['a', 'b c', 'd e', 'f g']);
   });
@@ -86,8 +115,19 @@ describe('Marathon apps of the wrong shape', () => {
     expect(rec).to.not.equal(null);
     expect([...rec!.tasks.keys()]).to.deep.equal(['t1']);
     expect(rec!.servicePorts).to.deep.equal([]);
-    for (const field of ['labels', 'env', 'tasks[]', 'tasks[].id', 'healthChecks[0]', 'healthChecks[1].path', 'servicePorts']) {
-      expect(problems.some((p) => p.startsWith(`/x ${field}:`)), `${field} in ${JSON.stringify(problems)}`).to.equal(true);
+    for (const field of [
+      'labels',
+      'env',
+      'tasks[]',
+      'tasks[].id',
+      'healthChecks[0]',
+      'healthChecks[1].path',
+      'servicePorts',
+    ]) {
+      expect(
+        problems.some((p) => p.startsWith(`/x ${field}:`)),
+        `${field} in ${JSON.stringify(problems)}`,
+      ).to.equal(true);
     }
     // Two health checks are declared: a task needs their verdicts, whatever their shape.
     expect(appServices(rec!, '*', problem)[0]!.backends[0]!.healthy).to.equal(false);
@@ -97,17 +137,29 @@ describe('Marathon apps of the wrong shape', () => {
 describe('registry data of the wrong shape', () => {
   it('skips only the file entry whose value is too deep to show, not the file', () => {
     const problems: string[] = [];
-    const services = parseFileRegistry(`{"services":[{"id":${DEEP}},{"id":"ok","labels":[1],"backends":[{"host":"127.0.0.1","port":80}]}]}`, (where, why) => problems.push(`${where}: ${why}`));
+    const services = parseFileRegistry(
+      `{"services":[{"id":${DEEP}},{"id":"ok","labels":[1],"backends":[{"host":"127.0.0.1","port":80}]}]}`,
+      (where, why) => problems.push(`${where}: ${why}`),
+    );
     expect(services.map((s) => s.id)).to.deep.equal(['ok']);
     expect(problems[0]).to.match(/^services\[0\]: bad id \(an array nested too deep to show\)/);
     expect(problems[1]).to.match(/^services\[1\] \(ok\): labels ignored: expected an object of strings/);
   });
 
   it('refuses a znode whose bytes are not UTF-8, and one too deep to show', () => {
-    const bytes = Buffer.concat([Buffer.from('{"host":"127.0.0.1","port":80,"labels":{"X":"'), Buffer.from([0xc0, 0x8a]), Buffer.from('"}}')]);
+    const bytes = Buffer.concat([
+      Buffer.from('{"host":"127.0.0.1","port":80,"labels":{"X":"'),
+      Buffer.from([0xc0, 0x8a]),
+      Buffer.from('"}}'),
+    ]);
     expect(decodeInstance('nerve', bytes)).to.deep.equal({ kind: 'invalid', reason: 'not UTF-8: expected JSON' });
-    expect(decodeInstance('nerve', `{"host":"127.0.0.1","port":80,"labels":${DEEP}}`)).to.deep.include({ kind: 'instance' });
-    expect(decodeInstance('serverset', `{"serviceEndpoint":${DEEP},"status":"ALIVE"}`)).to.deep.equal({ kind: 'invalid', reason: 'bad serviceEndpoint (an array nested too deep to show): expected {"host","port"}' });
+    expect(decodeInstance('nerve', `{"host":"127.0.0.1","port":80,"labels":${DEEP}}`)).to.deep.include({
+      kind: 'instance',
+    });
+    expect(decodeInstance('serverset', `{"serviceEndpoint":${DEEP},"status":"ALIVE"}`)).to.deep.equal({
+      kind: 'invalid',
+      reason: 'bad serviceEndpoint (an array nested too deep to show): expected {"host","port"}',
+    });
   });
 });
 
@@ -119,18 +171,51 @@ describe('names and routes a proxy could not take', () => {
   });
 
   it('gives each nginx location to one service when one routes /x and another /x/', () => {
-    const d = templateData({ version: 1, services: [service('a', [], { paths: ['/x'] }), service('b', [], { paths: ['/x/'] })], rules: [] }, {});
+    const d = templateData(
+      { version: 1, services: [service('a', [], { paths: ['/x'] }), service('b', [], { paths: ['/x/'] })], rules: [] },
+      {},
+    );
     expect(d.pathRoutes.map((r) => [r.path, r.service.id, r.exactOnly])).to.deep.equal([
       ['/x/', 'b', false],
       ['/x', 'a', true],
     ]);
-    const e = templateData({ version: 1, services: [service('a', [], { paths: ['/x'], vhosts: ['h.example.com'] }), service('b', [], { paths: ['/x/'] })], rules: [] }, {});
-    expect(e.virtualHosts[0]!.routes.map((r) => [r.path, r.service.id, r.exactOnly])).to.deep.equal([['/x', 'a', false]]);
+    const e = templateData(
+      {
+        version: 1,
+        services: [
+          service('a', [], { paths: ['/x'], vhosts: ['h.example.com'] }),
+          service('b', [], { paths: ['/x/'] }),
+        ],
+        rules: [],
+      },
+      {},
+    );
+    expect(e.virtualHosts[0]!.routes.map((r) => [r.path, r.service.id, r.exactOnly])).to.deep.equal([
+      ['/x', 'a', false],
+    ]);
   });
 });
 
 describe('the structural comparison of the hostile-input spec', () => {
-  const consts = new Set(['backend', 'server', 'mode', 'http', 'weight', 'global', 'defaults', 'frontend', 'http-in', 'bind', 'acl', 'use_backend', 'if', 'req.hdr(host),field(1,:)', '-i', '-m', 'str']);
+  const consts = new Set([
+    'backend',
+    'server',
+    'mode',
+    'http',
+    'weight',
+    'global',
+    'defaults',
+    'frontend',
+    'http-in',
+    'bind',
+    'acl',
+    'use_backend',
+    'if',
+    'req.hdr(host),field(1,:)',
+    '-i',
+    '-m',
+    'str',
+  ]);
   const haproxy = (vhost: string, host = '10.0.0.1') =>
     [
       'global',
@@ -147,7 +232,12 @@ describe('the structural comparison of the hostile-input spec', () => {
   const violations = (candidate: string) => {
     const base = parseHaproxy(haproxy('a.example.com'), consts).directives;
     const cand = parseHaproxy(candidate, consts);
-    return [...cand.violations, ...compareSkeletons(base, cand.directives, consts, { identical: ['global', { context: 'frontend http-in', except: ['acl', 'use_backend'] }] })];
+    return [
+      ...cand.violations,
+      ...compareSkeletons(base, cand.directives, consts, {
+        identical: ['global', { context: 'frontend http-in', except: ['acl', 'use_backend'] }],
+      }),
+    ];
   };
 
   it('finds nothing when only values changed, legitimately', () => {
@@ -160,15 +250,34 @@ describe('the structural comparison of the hostile-input spec', () => {
     expect(violations(haproxy('b.example.com evil.example.com'))).to.have.length.greaterThan(0);
     expect(violations(haproxy('b.example.com #'))).to.have.length.greaterThan(0);
     expect(violations(haproxy('b.example.com"'))).to.have.length.greaterThan(0);
-    expect(violations(haproxy('a.example.com', '10.0.0.1:80 backup\n    server s2 10.6.6.6'))).to.have.length.greaterThan(0);
+    expect(
+      violations(haproxy('a.example.com', '10.0.0.1:80 backup\n    server s2 10.6.6.6')),
+    ).to.have.length.greaterThan(0);
   });
 
   it('finds a smuggled block, directive or variable in nginx', () => {
-    const conf = (name: string) => `events {\n}\nhttp {\n    server {\n        listen 127.0.0.1:80;\n        server_name ${name};\n        location = /x {\n            return 503;\n        }\n    }\n}\n`;
-    const nconsts = new Set(['events', 'http', 'server', 'listen', 'server_name', 'location', '=', '/x', 'return', '503']);
+    const conf = (name: string) =>
+      `events {\n}\nhttp {\n    server {\n        listen 127.0.0.1:80;\n        server_name ${name};\n        location = /x {\n            return 503;\n        }\n    }\n}\n`;
+    const nconsts = new Set([
+      'events',
+      'http',
+      'server',
+      'listen',
+      'server_name',
+      'location',
+      '=',
+      '/x',
+      'return',
+      '503',
+    ]);
     const check = (name: string) => {
       const cand = parseNginx(conf(name));
-      return [...cand.violations, ...compareSkeletons(parseNginx(conf('a.example.com')).directives, cand.directives, nconsts, { identical: ['events'] })];
+      return [
+        ...cand.violations,
+        ...compareSkeletons(parseNginx(conf('a.example.com')).directives, cand.directives, nconsts, {
+          identical: ['events'],
+        }),
+      ];
     };
     expect(check('b.example.com')).to.deep.equal([]);
     expect(check('b.example.com; return 200 pwned')).to.have.length.greaterThan(0);

@@ -4,8 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
 
-const minimal = () => ({ file: { path: 'registry.json' }, targets: [{ name: 'haproxy', template: 't.hbs', output: 'out.cfg' }] });
-const parse = (raw: object, env: NodeJS.ProcessEnv = {}) => parseConfig(raw as Record<string, unknown>, '/etc/switchyard', env);
+const minimal = () => ({
+  file: { path: 'registry.json' },
+  targets: [{ name: 'haproxy', template: 't.hbs', output: 'out.cfg' }],
+});
+const parse = (raw: object, env: NodeJS.ProcessEnv = {}) =>
+  parseConfig(raw as Record<string, unknown>, '/etc/switchyard', env);
 const error = (raw: object, env: NodeJS.ProcessEnv = {}) => {
   try {
     parse(raw, env);
@@ -38,12 +42,16 @@ describe('config', () => {
   });
 
   it('rejects an unknown key inside a target', () => {
-    expect(error({ ...minimal(), targets: [{ ...minimal().targets[0], relaod: 'x' }] })).to.contain('"targets.0.relaod"').and.contain('did you mean "reload"');
+    expect(error({ ...minimal(), targets: [{ ...minimal().targets[0], relaod: 'x' }] }))
+      .to.contain('"targets.0.relaod"')
+      .and.contain('did you mean "reload"');
   });
 
   it('names the key and the expectation for a value out of range', () => {
     const msg = error({ ...minimal(), marathon: { endpoints: ['http://m:8080'], pollIntervalMs: 10 } });
-    expect(msg).to.contain('"marathon.pollIntervalMs"').and.match(/>=\s*1000/);
+    expect(msg)
+      .to.contain('"marathon.pollIntervalMs"')
+      .and.match(/>=\s*1000/);
   });
 
   it('names a missing required key', () => {
@@ -66,19 +74,31 @@ describe('config', () => {
     });
 
     it('accepts a camelCase key spelled in upper case or in snake case', () => {
-      const a = parse({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_POLLINTERVALMS: '5000' });
-      const b = parse({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_POLL_INTERVAL_MS: '6000' });
+      const a = parse(
+        { ...minimal(), marathon: { endpoints: ['http://m:1'] } },
+        { SWITCHYARD_MARATHON_POLLINTERVALMS: '5000' },
+      );
+      const b = parse(
+        { ...minimal(), marathon: { endpoints: ['http://m:1'] } },
+        { SWITCHYARD_MARATHON_POLL_INTERVAL_MS: '6000' },
+      );
       expect(a.marathon!.pollIntervalMs).to.equal(5000);
       expect(b.marathon!.pollIntervalMs).to.equal(6000);
     });
 
     it('converts booleans', () => {
-      const c = parse({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_EVENTSTREAM: 'false' });
+      const c = parse(
+        { ...minimal(), marathon: { endpoints: ['http://m:1'] } },
+        { SWITCHYARD_MARATHON_EVENTSTREAM: 'false' },
+      );
       expect(c.marathon!.eventStream).to.equal(false);
     });
 
     it('addresses array elements by index and target vars by name', () => {
-      const c = parse(minimal(), { SWITCHYARD_TARGETS_0_OUTPUT: '/tmp/x.cfg', SWITCHYARD_TARGETS_0_VARS_HTTP_PORT: '8081' });
+      const c = parse(minimal(), {
+        SWITCHYARD_TARGETS_0_OUTPUT: '/tmp/x.cfg',
+        SWITCHYARD_TARGETS_0_VARS_HTTP_PORT: '8081',
+      });
       expect(c.targets[0]!.output).to.equal('/tmp/x.cfg');
       expect(c.targets[0]!.vars).to.deep.equal({ httpPort: 8081 });
     });
@@ -89,11 +109,16 @@ describe('config', () => {
     });
 
     it('refuses a variable that names no key', () => {
-      expect(error(minimal(), { SWITCHYARD_MARATHON_ENDPIONTS: 'http://a:1' })).to.contain('SWITCHYARD_MARATHON_ENDPIONTS');
+      expect(error(minimal(), { SWITCHYARD_MARATHON_ENDPIONTS: 'http://a:1' })).to.contain(
+        'SWITCHYARD_MARATHON_ENDPIONTS',
+      );
     });
 
     it('names the variable when its value is bad', () => {
-      const msg = error({ ...minimal(), marathon: { endpoints: ['http://m:1'] } }, { SWITCHYARD_MARATHON_POLLINTERVALMS: 'soon' });
+      const msg = error(
+        { ...minimal(), marathon: { endpoints: ['http://m:1'] } },
+        { SWITCHYARD_MARATHON_POLLINTERVALMS: 'soon' },
+      );
       expect(msg).to.contain('SWITCHYARD_MARATHON_POLLINTERVALMS').and.contain('marathon.pollIntervalMs');
     });
   });

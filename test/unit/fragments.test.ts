@@ -19,7 +19,12 @@ function tempTemplate(text: string): string {
 }
 
 const cluster = (n: number, shift = 0): Service[] =>
-  Array.from({ length: n }, (_, i) => service(`/app-${String(i).padStart(3, '0')}`, [backend(`t${i}`, 20000 + i + shift)], { vhosts: [`app-${i}.example.com`], servicePort: 10000 + i }));
+  Array.from({ length: n }, (_, i) =>
+    service(`/app-${String(i).padStart(3, '0')}`, [backend(`t${i}`, 20000 + i + shift)], {
+      vhosts: [`app-${i}.example.com`],
+      servicePort: 10000 + i,
+    }),
+  );
 
 describe('fragment cache', () => {
   it('caches the per-service loops of the default templates', async () => {
@@ -32,8 +37,12 @@ describe('fragment cache', () => {
   });
 
   it('leaves a loop alone that reads its parent context, except for vars', async () => {
-    expect((await loadTemplate(tempTemplate('{{#each services}}{{../apps.length}}{{/each}}'))).cachedBlocks).to.equal(0);
-    expect((await loadTemplate(tempTemplate('{{#each services}}{{../vars.x}}{{@root.vars.y}}{{/each}}'))).cachedBlocks).to.equal(1);
+    expect((await loadTemplate(tempTemplate('{{#each services}}{{../apps.length}}{{/each}}'))).cachedBlocks).to.equal(
+      0,
+    );
+    expect(
+      (await loadTemplate(tempTemplate('{{#each services}}{{../vars.x}}{{@root.vars.y}}{{/each}}'))).cachedBlocks,
+    ).to.equal(1);
   });
 
   it('caches a loop whose body is a single value that is not a string', async () => {
@@ -51,11 +60,15 @@ describe('fragment cache', () => {
       const snap = (v: number): Snapshot => ({ version: v, services, rules: [] });
       cached.render(templateData(snap(1), { httpPort: 80 }, slots));
       for (let step = 2; step < 12; step++) {
-        services = services.map((s, i) => (i % step === 0 ? { ...s, backends: [backend(`t${i}-${step}`, 30000 + step + i)] } : s));
+        services = services.map((s, i) =>
+          i % step === 0 ? { ...s, backends: [backend(`t${i}-${step}`, 30000 + step + i)] } : s,
+        );
         if (step % 3 === 0) services = services.filter((_, i) => i !== step);
         slots = allocateSlots(slots, services);
         const fresh = await loadTemplate(join(templates, name));
-        expect(cached.render(templateData(snap(step), { httpPort: 80 }, slots)), `${name} step ${step}`).to.equal(fresh.render(templateData(snap(step), { httpPort: 80 }, slots)));
+        expect(cached.render(templateData(snap(step), { httpPort: 80 }, slots)), `${name} step ${step}`).to.equal(
+          fresh.render(templateData(snap(step), { httpPort: 80 }, slots)),
+        );
       }
     }
   });

@@ -16,7 +16,9 @@ function run(name: string, ...args: unknown[]): { out: unknown } | { refused: He
     return { out: (helpers[name] as (...a: unknown[]) => unknown)(...args, options) };
   } catch (e) {
     if (e instanceof HelperRefusal) return { refused: e };
-    throw new Error(`${name}(${args.map(shown).join(', ')}) threw ${(e as Error).name} instead of refusing: ${(e as Error).message}`);
+    throw new Error(
+      `${name}(${args.map(shown).join(', ')}) threw ${(e as Error).name} instead of refusing: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -85,7 +87,11 @@ describe('config-context helpers refuse or neutralize every hostile value', () =
       if ('out' in c) expect(cidr.test(String(c.out)), `asCidr ${shown(v)}`).to.equal(true);
       for (const p of [v, 8080]) {
         const hp = run('asHostPort', v, p);
-        if ('out' in hp) expect(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/.test(String(hp.out)), `asHostPort ${shown(v)} ${shown(p)}`).to.equal(true);
+        if ('out' in hp)
+          expect(
+            /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/.test(String(hp.out)),
+            `asHostPort ${shown(v)} ${shown(p)}`,
+          ).to.equal(true);
       }
       const hp2 = run('asHostPort', '127.0.0.1', v);
       if ('out' in hp2) expect(hp2.out).to.equal(`127.0.0.1:${v}`);
@@ -104,12 +110,22 @@ describe('config-context helpers refuse or neutralize every hostile value', () =
   it('brackets an IPv6 address for a server line and refuses what is not an address', () => {
     expect(run('asHostPort', '::1', 8080)).to.deep.equal({ out: '[::1]:8080' });
     expect(run('asHostPort', '10.0.0.1', 80)).to.deep.equal({ out: '10.0.0.1:80' });
-    for (const bad of ['[::1]', 'a:b', '::1]:80 [x', 'fe80::1%eth0']) expect('refused' in run('asHostPort', bad, 80), bad).to.equal(true);
+    for (const bad of ['[::1]', 'a:b', '::1]:80 [x', 'fe80::1%eth0'])
+      expect('refused' in run('asHostPort', bad, 80), bad).to.equal(true);
   });
 
   it('refuses, with a HelperRefusal naming the value, what cannot even be shown', () => {
     const deep = JSON.parse('['.repeat(10_000) + ']'.repeat(10_000));
-    for (const name of ['haproxyToken', 'haproxyString', 'nginxString', 'asHostname', 'asPort', 'asPath', 'asCidr', 'asLine']) {
+    for (const name of [
+      'haproxyToken',
+      'haproxyString',
+      'nginxString',
+      'asHostname',
+      'asPort',
+      'asPath',
+      'asCidr',
+      'asLine',
+    ]) {
       for (const v of [deep, { toString: 1, valueOf: 1 }, ['x'], { a: 1 }]) {
         const r = run(name, v);
         expect('refused' in r, `${name} ${shown(v)}`).to.equal(true);

@@ -8,7 +8,15 @@ describe('marathon apps → services', () => {
   beforeEach(() => (problems.length = 0));
 
   it('gives one service per port: the app id for port 0, <id>_<n> after', () => {
-    const s = appServices(record({ id: '/shop/web', portDefinitions: [{ port: 10000 }, { port: 10001 }], tasks: [task('t1', [31000, 31001])] }), '*', problem);
+    const s = appServices(
+      record({
+        id: '/shop/web',
+        portDefinitions: [{ port: 10000 }, { port: 10001 }],
+        tasks: [task('t1', [31000, 31001])],
+      }),
+      '*',
+      problem,
+    );
     expect(s.map((x) => [x.id, x.name, x.portIndex, x.servicePort])).to.deep.equal([
       ['/shop/web', '/shop/web', 0, 10000],
       ['/shop/web_1', '/shop/web', 1, 10001],
@@ -17,13 +25,25 @@ describe('marathon apps → services', () => {
   });
 
   it('takes service ports from Docker port mappings', () => {
-    const s = appServices(record({ id: '/a', container: { docker: { portMappings: [{ servicePort: 10005 }] } }, tasks: [] }), '*', problem);
+    const s = appServices(
+      record({ id: '/a', container: { docker: { portMappings: [{ servicePort: 10005 }] } }, tasks: [] }),
+      '*',
+      problem,
+    );
     expect(s[0]!.servicePort).to.equal(10005);
   });
 
   it('makes only TASK_RUNNING (and draining TASK_KILLING) tasks backends', () => {
     const s = appServices(
-      record({ id: '/a', ports: [10000], tasks: [task('run', [1]), task('stage', [2], { state: 'TASK_STAGING' }), task('kill', [3], { state: 'TASK_KILLING' })] }),
+      record({
+        id: '/a',
+        ports: [10000],
+        tasks: [
+          task('run', [1]),
+          task('stage', [2], { state: 'TASK_STAGING' }),
+          task('kill', [3], { state: 'TASK_KILLING' }),
+        ],
+      }),
       '*',
       problem,
     );
@@ -38,7 +58,11 @@ describe('marathon apps → services', () => {
       id: '/a',
       ports: [10000],
       healthChecks: [{ protocol: 'HTTP', path: '/health' }],
-      tasks: [task('ok', [1], { healthCheckResults: [{ alive: true }] }), task('bad', [2], { healthCheckResults: [{ alive: false }] }), task('new', [3])],
+      tasks: [
+        task('ok', [1], { healthCheckResults: [{ alive: true }] }),
+        task('bad', [2], { healthCheckResults: [{ alive: false }] }),
+        task('new', [3]),
+      ],
     });
     const healthy = Object.fromEntries(appServices(app, '*', problem)[0]!.backends.map((b) => [b.id, b.healthy]));
     expect(healthy).to.deep.equal({ ok: true, bad: false, new: false });
@@ -52,7 +76,12 @@ describe('marathon apps → services', () => {
   });
 
   it('lets a per-port group label override the app group', () => {
-    const app = record({ id: '/a', ports: [1, 2], labels: { HAPROXY_GROUP: 'internal', HAPROXY_1_GROUP: 'external' }, tasks: [] });
+    const app = record({
+      id: '/a',
+      ports: [1, 2],
+      labels: { HAPROXY_GROUP: 'internal', HAPROXY_1_GROUP: 'external' },
+      tasks: [],
+    });
     expect(appServices(app, 'external', problem).map((s) => s.id)).to.deep.equal(['/a_1']);
   });
 
@@ -61,7 +90,13 @@ describe('marathon apps → services', () => {
       record({
         id: '/a',
         ports: [10000],
-        labels: { HAPROXY_0_VHOST: 'A.example.com, b.example.com', HAPROXY_0_PATH: '/api', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_STICKY: 'true', HAPROXY_0_PORT: '8443' },
+        labels: {
+          HAPROXY_0_VHOST: 'A.example.com, b.example.com',
+          HAPROXY_0_PATH: '/api',
+          HAPROXY_0_BALANCE: 'leastconn',
+          HAPROXY_0_STICKY: 'true',
+          HAPROXY_0_PORT: '8443',
+        },
         tasks: [],
       }),
       '*',
@@ -73,17 +108,28 @@ describe('marathon apps → services', () => {
   });
 
   it("honours Bamboo's BAMBOO_TCP_PORT as a TCP listener", () => {
-    const [s] = appServices(record({ id: '/db', ports: [10000], env: { BAMBOO_TCP_PORT: '5432' }, tasks: [] }), '*', problem);
+    const [s] = appServices(
+      record({ id: '/db', ports: [10000], env: { BAMBOO_TCP_PORT: '5432' }, tasks: [] }),
+      '*',
+      problem,
+    );
     expect(s).to.include({ servicePort: 5432, mode: 'tcp' });
   });
 
   it('skips a port whose ENABLED label is false', () => {
-    expect(appServices(record({ id: '/a', ports: [1], labels: { HAPROXY_0_ENABLED: 'false' }, tasks: [] }), '*', problem)).to.deep.equal([]);
+    expect(
+      appServices(record({ id: '/a', ports: [1], labels: { HAPROXY_0_ENABLED: 'false' }, tasks: [] }), '*', problem),
+    ).to.deep.equal([]);
   });
 
   it('drops hostile label values and says which', () => {
     const [s] = appServices(
-      record({ id: '/a', ports: [1], labels: { HAPROXY_0_VHOST: 'ok.example.com,evil.com\n  bind :1', HAPROXY_0_PATH: '/x;}' }, tasks: [] }),
+      record({
+        id: '/a',
+        ports: [1],
+        labels: { HAPROXY_0_VHOST: 'ok.example.com,evil.com\n  bind :1', HAPROXY_0_PATH: '/x;}' },
+        tasks: [],
+      }),
       '*',
       problem,
     );
@@ -97,7 +143,11 @@ describe('marathon apps → services', () => {
   });
 
   it('skips a task with a hostile host and keeps the others', () => {
-    const [s] = appServices(record({ id: '/a', ports: [1], tasks: [task('good', [1]), { ...task('bad', [2]), host: 'x y' }] }), '*', problem);
+    const [s] = appServices(
+      record({ id: '/a', ports: [1], tasks: [task('good', [1]), { ...task('bad', [2]), host: 'x y' }] }),
+      '*',
+      problem,
+    );
     expect(s!.backends.map((b) => b.id)).to.deep.equal(['good']);
   });
 });

@@ -21,12 +21,17 @@ describe('marathon-lb labels', () => {
     });
 
     it('serves a port with an HTTP health check in http mode', () => {
-      const s = port0({ HAPROXY_0_MODE: 'tcp' }, { healthChecks: [{ protocol: 'MESOS_HTTP', path: '/ping', portIndex: 0 }] });
+      const s = port0(
+        { HAPROXY_0_MODE: 'tcp' },
+        { healthChecks: [{ protocol: 'MESOS_HTTP', path: '/ping', portIndex: 0 }] },
+      );
       expect(s.mode).to.equal('http');
     });
 
     it('keeps tcp mode with a TCP health check', () => {
-      expect(port0({ HAPROXY_0_MODE: 'tcp' }, { healthChecks: [{ protocol: 'TCP', portIndex: 0 }] }).mode).to.equal('tcp');
+      expect(port0({ HAPROXY_0_MODE: 'tcp' }, { healthChecks: [{ protocol: 'TCP', portIndex: 0 }] }).mode).to.equal(
+        'tcp',
+      );
     });
   });
 
@@ -46,11 +51,20 @@ describe('marathon-lb labels', () => {
 
   describe('SSL_CERT', () => {
     it('takes an absolute path of safe characters', () => {
-      expect(port0({ HAPROXY_0_SSL_CERT: '/etc/ssl/site_1.example.pem' }).sslCert).to.equal('/etc/ssl/site_1.example.pem');
+      expect(port0({ HAPROXY_0_SSL_CERT: '/etc/ssl/site_1.example.pem' }).sslCert).to.equal(
+        '/etc/ssl/site_1.example.pem',
+      );
     });
 
     it('refuses a relative path, a dot segment, spaces and config syntax', () => {
-      for (const bad of ['etc/ssl/a.pem', '/etc/ssl/../a.pem', '/etc/ssl/a b.pem', '/a.pem crt /b.pem', '/a.pem;', '/']) {
+      for (const bad of [
+        'etc/ssl/a.pem',
+        '/etc/ssl/../a.pem',
+        '/etc/ssl/a b.pem',
+        '/a.pem crt /b.pem',
+        '/a.pem;',
+        '/',
+      ]) {
         expect(port0({ HAPROXY_0_SSL_CERT: bad }).sslCert, bad).to.equal(null);
       }
       expect(problems.join('\n')).to.contain('HAPROXY_0_SSL_CERT');
@@ -59,8 +73,10 @@ describe('marathon-lb labels', () => {
 
   describe('REDIRECT_TO_HTTPS', () => {
     it('reads the booleans marathon-lb reads', () => {
-      for (const yes of ['true', 'True', 't', 'yes', 'y']) expect(port0({ HAPROXY_0_REDIRECT_TO_HTTPS: yes }).redirectToHttps, yes).to.equal(true);
-      for (const no of ['false', '1', 'on', '']) expect(port0({ HAPROXY_0_REDIRECT_TO_HTTPS: no }).redirectToHttps, no).to.equal(false);
+      for (const yes of ['true', 'True', 't', 'yes', 'y'])
+        expect(port0({ HAPROXY_0_REDIRECT_TO_HTTPS: yes }).redirectToHttps, yes).to.equal(true);
+      for (const no of ['false', '1', 'on', ''])
+        expect(port0({ HAPROXY_0_REDIRECT_TO_HTTPS: no }).redirectToHttps, no).to.equal(false);
     });
   });
 
@@ -76,49 +92,107 @@ describe('marathon-lb labels', () => {
 
   describe('health checks', () => {
     const app = (labels: Record<string, string>, healthChecks: MarathonApp['healthChecks']) =>
-      record({ id: '/a', ports: [10000, 10001], labels, healthChecks, tasks: [task('t1', [31000, 31001], { healthCheckResults: [{ alive: true }] })] });
+      record({
+        id: '/a',
+        ports: [10000, 10001],
+        labels,
+        healthChecks,
+        tasks: [task('t1', [31000, 31001], { healthCheckResults: [{ alive: true }] })],
+      });
 
     it("takes the Marathon check's interval, timeout and tolerated failures", () => {
-      const [s] = appServices(app({}, [{ protocol: 'HTTP', path: '/health', portIndex: 0, intervalSeconds: 5, timeoutSeconds: 3, maxConsecutiveFailures: 0 }]), '*', problem);
-      expect(s!.healthCheck).to.deep.equal({ protocol: 'HTTP', path: '/health', intervalSeconds: 5, timeoutSeconds: 3, maxConsecutiveFailures: 0 });
+      const [s] = appServices(
+        app({}, [
+          {
+            protocol: 'HTTP',
+            path: '/health',
+            portIndex: 0,
+            intervalSeconds: 5,
+            timeoutSeconds: 3,
+            maxConsecutiveFailures: 0,
+          },
+        ]),
+        '*',
+        problem,
+      );
+      expect(s!.healthCheck).to.deep.equal({
+        protocol: 'HTTP',
+        path: '/health',
+        intervalSeconds: 5,
+        timeoutSeconds: 3,
+        maxConsecutiveFailures: 0,
+      });
     });
 
     it('leaves out check timings that are not sensible numbers', () => {
-      const checks = [{ protocol: 'HTTP', path: '/health', portIndex: 0, intervalSeconds: 0, timeoutSeconds: -1, maxConsecutiveFailures: 1.5 }] as MarathonApp['healthChecks'];
-      expect(appServices(app({}, checks), '*', problem)[0]!.healthCheck).to.deep.equal({ protocol: 'HTTP', path: '/health' });
+      const checks = [
+        {
+          protocol: 'HTTP',
+          path: '/health',
+          portIndex: 0,
+          intervalSeconds: 0,
+          timeoutSeconds: -1,
+          maxConsecutiveFailures: 1.5,
+        },
+      ] as MarathonApp['healthChecks'];
+      expect(appServices(app({}, checks), '*', problem)[0]!.healthCheck).to.deep.equal({
+        protocol: 'HTTP',
+        path: '/health',
+      });
     });
 
     it("checks a port on the task's port at BACKEND_HEALTHCHECK_PORT_INDEX, with that port's check when it has none", () => {
-      const [s] = appServices(app({ HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '1' }, [{ protocol: 'HTTP', path: '/status', portIndex: 1 }]), '*', problem);
+      const [s] = appServices(
+        app({ HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '1' }, [{ protocol: 'HTTP', path: '/status', portIndex: 1 }]),
+        '*',
+        problem,
+      );
       expect(s!.healthCheck).to.include({ protocol: 'HTTP', path: '/status' });
       expect(s!.backends[0]).to.include({ port: 31000, checkPort: 31001 });
     });
 
     it('keeps the port of its own when the index names no port of the task', () => {
-      const [s] = appServices(app({ HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '7' }, [{ protocol: 'HTTP', path: '/health', portIndex: 0 }]), '*', problem);
+      const [s] = appServices(
+        app({ HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '7' }, [{ protocol: 'HTTP', path: '/health', portIndex: 0 }]),
+        '*',
+        problem,
+      );
       expect(s!.backends[0]).to.include({ port: 31000, checkPort: null });
     });
   });
 
   describe('raw config labels', () => {
-    const rawLabels = { HAPROXY_0_BACKEND_HEAD: '  http-response set-header X-Raw 1', HAPROXY_0_FRONTEND_HEAD: 'http-request deny', HAPROXY_1_HTTP_FRONTEND_ACL: 'acl x always_true' };
-    const twoPorts = (allowRaw: boolean) => appServices(record({ id: '/a', ports: [10000, 10001], labels: rawLabels, tasks: [] }), '*', problem, allowRaw);
+    const rawLabels = {
+      HAPROXY_0_BACKEND_HEAD: '  http-response set-header X-Raw 1',
+      HAPROXY_0_FRONTEND_HEAD: 'http-request deny',
+      HAPROXY_1_HTTP_FRONTEND_ACL: 'acl x always_true',
+    };
+    const twoPorts = (allowRaw: boolean) =>
+      appServices(record({ id: '/a', ports: [10000, 10001], labels: rawLabels, tasks: [] }), '*', problem, allowRaw);
 
     it('refuses them by default, and reports them in one line for the app', () => {
       const services = twoPorts(false);
       expect(services.map((s) => s.raw)).to.deep.equal([{}, {}]);
       const reports = problems.filter((p) => p.includes('raw HAProxy config'));
       expect(reports).to.have.length(1);
-      expect(reports[0]).to.contain('HAPROXY_0_BACKEND_HEAD').and.contain('HAPROXY_0_FRONTEND_HEAD').and.contain('HAPROXY_1_HTTP_FRONTEND_ACL');
+      expect(reports[0])
+        .to.contain('HAPROXY_0_BACKEND_HEAD')
+        .and.contain('HAPROXY_0_FRONTEND_HEAD')
+        .and.contain('HAPROXY_1_HTTP_FRONTEND_ACL');
     });
 
     it('takes them when allowed, trimmed, by camelCase template name, per port', () => {
-      expect(twoPorts(true).map((s) => s.raw)).to.deep.equal([{ backendHead: 'http-response set-header X-Raw 1', frontendHead: 'http-request deny' }, { httpFrontendAcl: 'acl x always_true' }]);
+      expect(twoPorts(true).map((s) => s.raw)).to.deep.equal([
+        { backendHead: 'http-response set-header X-Raw 1', frontendHead: 'http-request deny' },
+        { httpFrontendAcl: 'acl x always_true' },
+      ]);
       expect(problems.filter((p) => p.includes('raw HAProxy config'))).to.deep.equal([]);
     });
 
     it('never takes one that spans lines, even when allowed', () => {
-      expect(port0({ HAPROXY_0_BACKEND_HEAD: 'balance first\n  server evil 1.2.3.4:80' }, {}, true).raw).to.deep.equal({});
+      expect(port0({ HAPROXY_0_BACKEND_HEAD: 'balance first\n  server evil 1.2.3.4:80' }, {}, true).raw).to.deep.equal(
+        {},
+      );
     });
 
     it('never takes a name that would shadow an object property', () => {
@@ -128,6 +202,10 @@ describe('marathon-lb labels', () => {
 
   it('reports marathon-lb labels it does not support', () => {
     port0({ HAPROXY_0_USE_HSTS: 'true', HAPROXY_0_AUTH: 'realm:user:hash' });
-    expect(problems.join('\n')).to.contain('not supported').and.contain('HAPROXY_0_USE_HSTS').and.contain('HAPROXY_0_AUTH').and.not.contain('hash');
+    expect(problems.join('\n'))
+      .to.contain('not supported')
+      .and.contain('HAPROXY_0_USE_HSTS')
+      .and.contain('HAPROXY_0_AUTH')
+      .and.not.contain('hash');
   });
 });

@@ -13,17 +13,26 @@ const templates = join(process.cwd(), 'templates');
 const vars: Vars = { httpPort: 8080, bind: '127.0.0.1' };
 
 async function render(template: string, s: Snapshot, v: Vars = vars): Promise<string> {
-  return (await loadTemplate(join(templates, template))).render(templateData(s, v, allocateSlots(new Map(), s.services)));
+  return (await loadTemplate(join(templates, template))).render(
+    templateData(s, v, allocateSlots(new Map(), s.services)),
+  );
 }
 const haproxy = (s: Snapshot, v?: Vars) => render('haproxy.cfg.hbs', s, v);
 const nginx = (s: Snapshot, v?: Vars) => render('nginx.conf.hbs', s, v);
 /** The blank-line-separated block with a line reading `header`. */
-const section = (cfg: string, header: string) => cfg.split('\n\n').find((block) => block.split('\n').some((l) => l.trim() === header)) ?? '';
+const section = (cfg: string, header: string) =>
+  cfg.split('\n\n').find((block) => block.split('\n').some((l) => l.trim() === header)) ?? '';
 
 describe('marathon-lb labels in the default templates', () => {
   describe('BACKEND_WEIGHT', () => {
     it('puts routes of the same kind with a higher weight first', () => {
-      const d = templateData(snap(service('a', [], { vhosts: ['h.example.com'] }), service('b', [], { vhosts: ['h.example.com'], backendWeight: 5 })), vars);
+      const d = templateData(
+        snap(
+          service('a', [], { vhosts: ['h.example.com'] }),
+          service('b', [], { vhosts: ['h.example.com'], backendWeight: 5 }),
+        ),
+        vars,
+      );
       expect(d.httpRoutes.map((s) => s.id)).to.deep.equal(['b', 'a']);
     });
 
@@ -40,14 +49,21 @@ describe('marathon-lb labels in the default templates', () => {
     });
 
     it('decides which service a shared vhost goes to in nginx too', async () => {
-      const cfg = await nginx(snap(service('a', [backend('x', 1)], { vhosts: ['h.example.com'] }), service('b', [backend('y', 2)], { vhosts: ['h.example.com'], backendWeight: 1 })));
+      const cfg = await nginx(
+        snap(
+          service('a', [backend('x', 1)], { vhosts: ['h.example.com'] }),
+          service('b', [backend('y', 2)], { vhosts: ['h.example.com'], backendWeight: 1 }),
+        ),
+      );
       expect(section(cfg, 'server_name h.example.com;')).to.contain('proxy_pass http://b;');
     });
   });
 
   describe('BIND_ADDR', () => {
     it("binds the service's own listener there, and leaves the shared one on vars.bind", async () => {
-      const cfg = await haproxy(snap(service('db', [backend('d', 5432)], { servicePort: 15432, mode: 'tcp', bindAddress: '10.0.0.42' })));
+      const cfg = await haproxy(
+        snap(service('db', [backend('d', 5432)], { servicePort: 15432, mode: 'tcp', bindAddress: '10.0.0.42' })),
+      );
       expect(cfg).to.contain('frontend port_15432\n    bind 10.0.0.42:15432\n');
       expect(cfg).to.contain('frontend http-in\n    bind 127.0.0.1:8080\n');
     });
@@ -67,7 +83,9 @@ describe('marathon-lb labels in the default templates', () => {
 
     it('serves TLS on the shared listener at vars.httpsPort with every certificate once', async () => {
       const cfg = await haproxy(tls, { ...vars, httpsPort: 8443 });
-      expect(section(cfg, 'frontend http-in')).to.contain('    bind 127.0.0.1:8443 ssl crt /certs/a.pem crt /certs/b.pem\n');
+      expect(section(cfg, 'frontend http-in')).to.contain(
+        '    bind 127.0.0.1:8443 ssl crt /certs/a.pem crt /certs/b.pem\n',
+      );
     });
 
     it('takes 443 when vars.httpsPort is not set', async () => {
@@ -79,41 +97,71 @@ describe('marathon-lb labels in the default templates', () => {
     });
 
     it('binds no TLS port while no service has a certificate', async () => {
-      expect(await haproxy(snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'] })))).not.to.contain(' ssl ');
+      expect(await haproxy(snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'] })))).not.to.contain(
+        ' ssl ',
+      );
     });
   });
 
   describe('REDIRECT_TO_HTTPS', () => {
     it('redirects plain HTTP that reached the service on the shared listener, with 301', async () => {
-      const cfg = await haproxy(snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'], redirectToHttps: true })));
-      expect(section(cfg, 'backend a')).to.contain('http-request redirect scheme https code 301 if !{ ssl_fc } { fe_name http-in }');
+      const cfg = await haproxy(
+        snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'], redirectToHttps: true })),
+      );
+      expect(section(cfg, 'backend a')).to.contain(
+        'http-request redirect scheme https code 301 if !{ ssl_fc } { fe_name http-in }',
+      );
     });
 
     it('answers the routes of the service on the shared nginx listener with a redirect', async () => {
-      const cfg = await nginx(snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'], redirectToHttps: true })));
-      expect(section(cfg, 'server_name a.example.com;')).to.contain('return 301 https://$host$request_uri;').and.not.contain('proxy_pass');
+      const cfg = await nginx(
+        snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'], redirectToHttps: true })),
+      );
+      expect(section(cfg, 'server_name a.example.com;'))
+        .to.contain('return 301 https://$host$request_uri;')
+        .and.not.contain('proxy_pass');
     });
   });
 
   describe('health checks', () => {
     it('checks servers every intervalSeconds, down after maxConsecutiveFailures + 1, within timeoutSeconds', async () => {
-      const cfg = await haproxy(snap(service('a', [backend('x', 1)], { healthCheck: { protocol: 'HTTP', path: '/health', intervalSeconds: 5, timeoutSeconds: 3, maxConsecutiveFailures: 3 } })));
+      const cfg = await haproxy(
+        snap(
+          service('a', [backend('x', 1)], {
+            healthCheck: {
+              protocol: 'HTTP',
+              path: '/health',
+              intervalSeconds: 5,
+              timeoutSeconds: 3,
+              maxConsecutiveFailures: 3,
+            },
+          }),
+        ),
+      );
       expect(cfg).to.contain('    option httpchk GET /health\n    timeout check 3s\n');
       expect(cfg).to.contain('server s1 127.0.0.1:1 weight 1 check inter 5s fall 4 rise 1\n');
     });
 
     it('takes one failure as enough when Marathon never kills (maxConsecutiveFailures 0)', async () => {
-      const cfg = await haproxy(snap(service('a', [backend('x', 1)], { healthCheck: { protocol: 'TCP', maxConsecutiveFailures: 0 } })));
+      const cfg = await haproxy(
+        snap(service('a', [backend('x', 1)], { healthCheck: { protocol: 'TCP', maxConsecutiveFailures: 0 } })),
+      );
       expect(cfg).to.contain('check inter 2s fall 1 rise 1');
     });
 
     it('keeps 2s and 2 failures when Marathon does not say', async () => {
-      const cfg = await haproxy(snap(service('a', [backend('x', 1)], { healthCheck: { protocol: 'HTTP', path: '/health' } })));
+      const cfg = await haproxy(
+        snap(service('a', [backend('x', 1)], { healthCheck: { protocol: 'HTTP', path: '/health' } })),
+      );
       expect(cfg).to.contain('check inter 2s fall 2 rise 1');
     });
 
     it('checks a server on its check port when it has one', async () => {
-      const cfg = await haproxy(snap(service('a', [backend('x', 1, { checkPort: 31001 })], { healthCheck: { protocol: 'HTTP', path: '/health' } })));
+      const cfg = await haproxy(
+        snap(
+          service('a', [backend('x', 1, { checkPort: 31001 })], { healthCheck: { protocol: 'HTTP', path: '/health' } }),
+        ),
+      );
       expect(cfg).to.contain('server s1 127.0.0.1:1 weight 1 check port 31001 inter 2s');
     });
   });
@@ -129,21 +177,29 @@ describe('marathon-lb labels in the default templates', () => {
     const withRaw = snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'], servicePort: 9000, raw }));
 
     it('prints nothing when a service has none', async () => {
-      const cfg = await haproxy(snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'], servicePort: 9000 })));
+      const cfg = await haproxy(
+        snap(service('a', [backend('x', 1)], { vhosts: ['a.example.com'], servicePort: 9000 })),
+      );
       for (const line of Object.values(raw)) expect(cfg).not.to.contain(line);
     });
 
     it("prints frontendHead and bindOptions in the service's own frontend", async () => {
       const fe = section(await haproxy(withRaw), 'frontend port_9000');
-      expect(fe).to.contain('bind 127.0.0.1:9000 maxconn 100\n').and.contain('\n    http-request set-header X-Frontend 1\n');
+      expect(fe)
+        .to.contain('bind 127.0.0.1:9000 maxconn 100\n')
+        .and.contain('\n    http-request set-header X-Frontend 1\n');
     });
 
     it('prints backendHead and backendHttpOptions in its backend', async () => {
-      expect(section(await haproxy(withRaw), 'backend a')).to.contain('\n    http-response set-header X-Backend 1\n').and.contain('\n    option http-server-close\n');
+      expect(section(await haproxy(withRaw), 'backend a'))
+        .to.contain('\n    http-response set-header X-Backend 1\n')
+        .and.contain('\n    option http-server-close\n');
     });
 
     it('prints httpFrontendAcl on the shared listener just before its routing line', async () => {
-      expect(section(await haproxy(withRaw), 'frontend http-in')).to.contain('    acl raw_a hdr(x-raw) -m found\n    use_backend a if host_a');
+      expect(section(await haproxy(withRaw), 'frontend http-in')).to.contain(
+        '    acl raw_a hdr(x-raw) -m found\n    use_backend a if host_a',
+      );
     });
   });
 });

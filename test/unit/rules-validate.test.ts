@@ -9,18 +9,37 @@ function refused(check: RuleCheck): string {
 describe('routing rule validation', () => {
   it('accepts a full rule and gives it in canonical form', () => {
     const check = validateRule(
-      { id: '/shop/web', vhosts: ['Shop.Example.com', '*.shop.example.com', 'shop.example.com'], paths: ['/api', '/api'], port: 10080, mode: 'http', balance: 'leastconn', acl: 'hdr(host) -i shop.example.com' },
+      {
+        id: '/shop/web',
+        vhosts: ['Shop.Example.com', '*.shop.example.com', 'shop.example.com'],
+        paths: ['/api', '/api'],
+        port: 10080,
+        mode: 'http',
+        balance: 'leastconn',
+        acl: 'hdr(host) -i shop.example.com',
+      },
       '/shop/web',
     );
     expect(check).to.deep.equal({
       ok: true,
-      rule: { id: '/shop/web', vhosts: ['shop.example.com', '*.shop.example.com'], paths: ['/api'], port: 10080, mode: 'http', balance: 'leastconn', acl: 'hdr(host) -i shop.example.com' },
+      rule: {
+        id: '/shop/web',
+        vhosts: ['shop.example.com', '*.shop.example.com'],
+        paths: ['/api'],
+        port: 10080,
+        mode: 'http',
+        balance: 'leastconn',
+        acl: 'hdr(host) -i shop.example.com',
+      },
     });
   });
 
   it('accepts a bare id, empty lists, and null as "left out"', () => {
     expect(validateRule({ id: 'web' })).to.deep.equal({ ok: true, rule: { id: 'web' } });
-    expect(validateRule({ id: 'web', vhosts: [], paths: [] })).to.deep.equal({ ok: true, rule: { id: 'web', vhosts: [], paths: [] } });
+    expect(validateRule({ id: 'web', vhosts: [], paths: [] })).to.deep.equal({
+      ok: true,
+      rule: { id: 'web', vhosts: [], paths: [] },
+    });
     expect(validateRule({ id: 'web', port: null, acl: null })).to.deep.equal({ ok: true, rule: { id: 'web' } });
   });
 
@@ -29,7 +48,9 @@ describe('routing rule validation', () => {
   });
 
   it('refuses unknown fields, naming them', () => {
-    expect(refused(validateRule({ id: 'web', vhost: ['a.example.com'] }))).to.match(/^unknown field "vhost": expected id, vhosts, paths/);
+    expect(refused(validateRule({ id: 'web', vhost: ['a.example.com'] }))).to.match(
+      /^unknown field "vhost": expected id, vhosts, paths/,
+    );
     expect(refused(validateRule({ id: 'web', 'x\ny': 1 }))).to.match(/control character: "x\\ny"/);
   });
 
@@ -43,14 +64,20 @@ describe('routing rule validation', () => {
   });
 
   it('wants arrays where the contract says arrays', () => {
-    expect(refused(validateRule({ id: 'web', vhosts: 'a.example.com' }))).to.equal('"vhosts" must be an array, got "a.example.com"');
+    expect(refused(validateRule({ id: 'web', vhosts: 'a.example.com' }))).to.equal(
+      '"vhosts" must be an array, got "a.example.com"',
+    );
     expect(refused(validateRule({ id: 'web', paths: '/api' }))).to.equal('"paths" must be an array, got "/api"');
     expect(refused(validateRule({ id: 'web', vhosts: new Array(300).fill('a.example.com') }))).to.match(/at most 256/);
   });
 
   it('checks every vhost and path, naming the bad one', () => {
-    expect(refused(validateRule({ id: 'web', vhosts: ['ok.example.com', 'bad host'] }))).to.match(/^bad vhosts\[1\] "bad host": expected a hostname/);
-    expect(refused(validateRule({ id: 'web', vhosts: ['x.example.com\n  bind :1'] }))).to.match(/^bad vhosts\[0\] "x.example.com\\n  bind :1"/);
+    expect(refused(validateRule({ id: 'web', vhosts: ['ok.example.com', 'bad host'] }))).to.match(
+      /^bad vhosts\[1\] "bad host": expected a hostname/,
+    );
+    expect(refused(validateRule({ id: 'web', vhosts: ['x.example.com\n  bind :1'] }))).to.match(
+      /^bad vhosts\[0\] "x.example.com\\n  bind :1"/,
+    );
     expect(refused(validateRule({ id: 'web', paths: ['api'] }))).to.match(/^bad paths\[0\] "api"/);
     expect(refused(validateRule({ id: 'web', paths: ['/a b'] }))).to.match(/^bad paths\[0\]/);
     expect(refused(validateRule({ id: 'web', paths: ['/a;b'] }))).to.match(/^bad paths\[0\]/);
@@ -86,6 +113,8 @@ describe('routing rule znodes', () => {
   });
 
   it('serializes fields in a fixed order', () => {
-    expect(serializeRule({ acl: 'path_beg /x', id: 'web', port: 81, vhosts: ['a.example.com'] })).to.equal('{"id":"web","vhosts":["a.example.com"],"port":81,"acl":"path_beg /x"}');
+    expect(serializeRule({ acl: 'path_beg /x', id: 'web', port: 81, vhosts: ['a.example.com'] })).to.equal(
+      '{"id":"web","vhosts":["a.example.com"],"port":81,"acl":"path_beg /x"}',
+    );
   });
 });

@@ -20,7 +20,16 @@ class ManualSource implements Source {
   }
   async stop() {}
   status(): SourceStatus {
-    return { name: this.name, synced: true, healthy: true, lastSyncAt: 0, lastError: null, detail: {}, events: {}, connected: null };
+    return {
+      name: this.name,
+      synced: true,
+      healthy: true,
+      lastSyncAt: 0,
+      lastError: null,
+      detail: {},
+      events: {},
+      connected: null,
+    };
   }
 }
 
@@ -40,7 +49,14 @@ function setup(reload: { quietMs: number; maxDelayMs: number; minIntervalMs: num
     { exec, log: silentLogger(), commandTimeoutMs: 1000, cwd: dir, minReloadIntervalMs: reload.minIntervalMs },
   );
   const sources = sourceNames.map((n) => new ManualSource(n));
-  const runner = new Runner({ reload: { ...reload, timeoutMs: 1000 } }, new StateStore(), sources, [target], silentLogger(), new Metrics());
+  const runner = new Runner(
+    { reload: { ...reload, timeoutMs: 1000 } },
+    new StateStore(),
+    sources,
+    [target],
+    silentLogger(),
+    new Metrics(),
+  );
   return { runner, sources, reloads, output };
 }
 

@@ -3,7 +3,11 @@ import { allocateSlots, type SlotTable } from '../../src/render/slots.js';
 import { backend, service } from './fixtures.js';
 
 const ids = (table: SlotTable, id = 'web') => table.get(id)!.slots;
-const web = (...ports: number[]) => service('web', ports.map((p) => backend(`t${p}`, p)));
+const web = (...ports: number[]) =>
+  service(
+    'web',
+    ports.map((p) => backend(`t${p}`, p)),
+  );
 
 describe('server slots', () => {
   it('gives every backend a slot and parks the rest, at least the minimum', () => {

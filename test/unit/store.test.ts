@@ -29,7 +29,10 @@ describe('state store', () => {
   it('reports exactly the ids a change touched', () => {
     const store = new StateStore();
     store.apply({ kind: 'sync', source: 'file', services: [service('a'), service('b')] });
-    expect(store.apply({ kind: 'sync', source: 'file', services: [service('a'), service('c')] }).sort()).to.deep.equal(['b', 'c']);
+    expect(store.apply({ kind: 'sync', source: 'file', services: [service('a'), service('c')] }).sort()).to.deep.equal([
+      'b',
+      'c',
+    ]);
   });
 
   it('removes a service', () => {
@@ -42,13 +45,21 @@ describe('state store', () => {
   it('unions the backends of one id across sources, one per address', () => {
     const store = new StateStore();
     store.apply({ kind: 'sync', source: 'file', services: [service('web', [backend('a', 1), backend('b', 2)])] });
-    store.apply({ kind: 'sync', source: 'zookeeper', services: [service('web', [backend('c', 2), backend('d', 3)], { source: 'zookeeper' })] });
+    store.apply({
+      kind: 'sync',
+      source: 'zookeeper',
+      services: [service('web', [backend('c', 2), backend('d', 3)], { source: 'zookeeper' })],
+    });
     expect(store.snapshot().services[0]!.backends.map((b) => b.port)).to.deep.equal([1, 2, 3]);
   });
 
   it('lets a rule override what labels said, leaving the rest', () => {
     const store = new StateStore();
-    store.apply({ kind: 'sync', source: 'file', services: [service('web', [], { vhosts: ['old.example.com'], paths: ['/web'] })] });
+    store.apply({
+      kind: 'sync',
+      source: 'file',
+      services: [service('web', [], { vhosts: ['old.example.com'], paths: ['/web'] })],
+    });
     store.apply({ kind: 'rules', rules: [{ id: 'web', vhosts: ['new.example.com'], mode: 'tcp', port: 9000 }] });
     const web = store.snapshot().services[0]!;
     expect(web.vhosts).to.deep.equal(['new.example.com']);

@@ -36,7 +36,11 @@ function setup(overrides: Partial<TargetConfig> = {}, commandTimeoutMs = 2000) {
   return { dir, config, target, reloads, installed: () => readFileSync(config.output, 'utf8') };
 }
 
-const snap = (version: number, port: number): Snapshot => ({ version, services: [service('web', [backend('a', port)])], rules: [] });
+const snap = (version: number, port: number): Snapshot => ({
+  version,
+  services: [service('web', [backend('a', port)])],
+  rules: [],
+});
 
 describe('target', () => {
   it('installs the rendered config and reloads once', async () => {
@@ -61,7 +65,12 @@ describe('target', () => {
     const first = setup();
     await first.target.init();
     await first.target.apply(snap(1, 80));
-    const again = new Target(first.config, { exec: shellExec, log: silentLogger(), commandTimeoutMs: 2000, cwd: first.dir });
+    const again = new Target(first.config, {
+      exec: shellExec,
+      log: silentLogger(),
+      commandTimeoutMs: 2000,
+      cwd: first.dir,
+    });
     await again.init();
     expect(await again.apply(snap(1, 80))).to.include({ changed: false });
     expect(first.reloads()).to.equal(1);
@@ -88,7 +97,9 @@ describe('target', () => {
   });
 
   it('puts the previous file back when the reload fails', async () => {
-    const { dir, target, installed } = setup({ reload: 'test ! -e fail-reload || { echo "proxy not running" >&2; exit 3; }' });
+    const { dir, target, installed } = setup({
+      reload: 'test ! -e fail-reload || { echo "proxy not running" >&2; exit 3; }',
+    });
     await target.init();
     await target.apply(snap(1, 80));
     writeFileSync(join(dir, 'fail-reload'), '');
@@ -182,9 +193,19 @@ describe('target, restart', () => {
     await first.init();
     // c comes first and takes s1; a fresh placement would put a there (id order).
     await first.apply({ version: 1, services: [service('/web', [backend('c', 2)])], rules: [] });
-    await first.apply({ version: 2, services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])], rules: [] });
+    await first.apply({
+      version: 2,
+      services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])],
+      rules: [],
+    });
     const again = new Target(config, deps);
     await again.init();
-    expect(await again.apply({ version: 1, services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])], rules: [] })).to.include({ changed: false });
+    expect(
+      await again.apply({
+        version: 1,
+        services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])],
+        rules: [],
+      }),
+    ).to.include({ changed: false });
   });
 });

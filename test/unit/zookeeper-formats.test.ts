@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import type { ZkChild } from '../../src/sources/zookeeper/directory.js';
-import { decodeInstance, toService, type Decoded, type Instance, type Member } from '../../src/sources/zookeeper/formats.js';
+import {
+  decodeInstance,
+  toService,
+  type Decoded,
+  type Instance,
+  type Member,
+} from '../../src/sources/zookeeper/formats.js';
 import { leaderOf, parseZkUrl } from '../../src/sources/zookeeper/leader.js';
 
 function instance(d: Decoded): Instance {
@@ -18,12 +24,25 @@ const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 describe('zookeeper instance formats', () => {
   describe('nerve', () => {
     it('reads host, port, weight and labels', () => {
-      const d = decodeInstance('nerve', json({ host: '10.0.0.5', port: 8080, name: 'i-1', weight: 7, labels: { HAPROXY_0_VHOST: 'web.example.com' } }));
-      expect(instance(d)).to.deep.equal({ host: '10.0.0.5', port: 8080, weight: 7, labels: { HAPROXY_0_VHOST: 'web.example.com' } });
+      const d = decodeInstance(
+        'nerve',
+        json({ host: '10.0.0.5', port: 8080, name: 'i-1', weight: 7, labels: { HAPROXY_0_VHOST: 'web.example.com' } }),
+      );
+      expect(instance(d)).to.deep.equal({
+        host: '10.0.0.5',
+        port: 8080,
+        weight: 7,
+        labels: { HAPROXY_0_VHOST: 'web.example.com' },
+      });
     });
 
     it('defaults the weight to 1 and has no labels when none are given', () => {
-      expect(instance(decodeInstance('nerve', json({ host: 'web-1.internal', port: 80 })))).to.deep.equal({ host: 'web-1.internal', port: 80, weight: 1, labels: null });
+      expect(instance(decodeInstance('nerve', json({ host: 'web-1.internal', port: 80 })))).to.deep.equal({
+        host: 'web-1.internal',
+        port: 80,
+        weight: 1,
+        labels: null,
+      });
     });
 
     it('takes a port written as a decimal string', () => {
@@ -38,7 +57,9 @@ describe('zookeeper instance formats', () => {
 
     it('refuses a missing port and one outside 1-65535', () => {
       expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5' })))).to.equal('invalid: no port');
-      expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5', port: 70000 })))).to.match(/bad port 70000: expected 1-65535/);
+      expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5', port: 70000 })))).to.match(
+        /bad port 70000: expected 1-65535/,
+      );
       expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5', port: 0 })))).to.match(/bad port 0/);
       expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5', port: 80.5 })))).to.match(/bad port 80.5/);
     });
@@ -65,49 +86,95 @@ describe('zookeeper instance formats', () => {
   });
 
   describe('curator', () => {
-    const doc = { name: 'web', id: '2f6b1a1e-1d3c-4c1e-9d0a-0c5b4d3e2f1a', address: '10.0.0.7', port: 31000, sslPort: null, payload: null, registrationTimeUTC: 1, serviceType: 'DYNAMIC' };
+    const doc = {
+      name: 'web',
+      id: '2f6b1a1e-1d3c-4c1e-9d0a-0c5b4d3e2f1a',
+      address: '10.0.0.7',
+      port: 31000,
+      sslPort: null,
+      payload: null,
+      registrationTimeUTC: 1,
+      serviceType: 'DYNAMIC',
+    };
 
     it('reads address and port', () => {
-      expect(instance(decodeInstance('curator', json(doc)))).to.deep.equal({ host: '10.0.0.7', port: 31000, weight: 1, labels: null });
+      expect(instance(decodeInstance('curator', json(doc)))).to.deep.equal({
+        host: '10.0.0.7',
+        port: 31000,
+        weight: 1,
+        labels: null,
+      });
     });
 
     it('takes an instance with enabled false as not serving', () => {
-      expect(reason(decodeInstance('curator', json({ ...doc, enabled: false })))).to.equal('inactive: enabled is false');
+      expect(reason(decodeInstance('curator', json({ ...doc, enabled: false })))).to.equal(
+        'inactive: enabled is false',
+      );
     });
 
     it('refuses an instance with only an SSL port, or a bad address', () => {
-      expect(reason(decodeInstance('curator', json({ ...doc, port: null, sslPort: 443 })))).to.equal('invalid: no port');
+      expect(reason(decodeInstance('curator', json({ ...doc, port: null, sslPort: 443 })))).to.equal(
+        'invalid: no port',
+      );
       expect(reason(decodeInstance('curator', json({ ...doc, address: 'a b' })))).to.match(/bad host "a b"/);
     });
   });
 
   describe('serverset', () => {
-    const doc = { serviceEndpoint: { host: '10.0.0.9', port: 9000 }, additionalEndpoints: { admin: { host: '10.0.0.9', port: 9990 } }, status: 'ALIVE', shard: 0 };
+    const doc = {
+      serviceEndpoint: { host: '10.0.0.9', port: 9000 },
+      additionalEndpoints: { admin: { host: '10.0.0.9', port: 9990 } },
+      status: 'ALIVE',
+      shard: 0,
+    };
 
     it('reads the service endpoint of an ALIVE member', () => {
-      expect(instance(decodeInstance('serverset', json(doc)))).to.deep.equal({ host: '10.0.0.9', port: 9000, weight: 1, labels: null });
+      expect(instance(decodeInstance('serverset', json(doc)))).to.deep.equal({
+        host: '10.0.0.9',
+        port: 9000,
+        weight: 1,
+        labels: null,
+      });
     });
 
     it('takes members in other states as not serving', () => {
-      expect(reason(decodeInstance('serverset', json({ ...doc, status: 'STARTING' })))).to.equal('inactive: status "STARTING"');
+      expect(reason(decodeInstance('serverset', json({ ...doc, status: 'STARTING' })))).to.equal(
+        'inactive: status "STARTING"',
+      );
       expect(reason(decodeInstance('serverset', json({ ...doc, status: 'DEAD' })))).to.equal('inactive: status "DEAD"');
     });
 
     it('refuses a member without status or service endpoint', () => {
-      expect(reason(decodeInstance('serverset', json({ serviceEndpoint: doc.serviceEndpoint })))).to.match(/^invalid: bad status/);
+      expect(reason(decodeInstance('serverset', json({ serviceEndpoint: doc.serviceEndpoint })))).to.match(
+        /^invalid: bad status/,
+      );
       expect(reason(decodeInstance('serverset', json({ status: 'ALIVE' })))).to.match(/^invalid: bad serviceEndpoint/);
-      expect(reason(decodeInstance('serverset', json({ ...doc, serviceEndpoint: { host: '10.0.0.9', port: 70000 } })))).to.match(/bad port 70000/);
+      expect(
+        reason(decodeInstance('serverset', json({ ...doc, serviceEndpoint: { host: '10.0.0.9', port: 70000 } }))),
+      ).to.match(/bad port 70000/);
     });
   });
 });
 
 describe('zookeeper services from instances', () => {
-  const member = (znode: string, host: string, port: number, extra: Partial<Instance> = {}): Member => ({ znode, instance: { host, port, weight: 1, labels: null, ...extra } });
+  const member = (znode: string, host: string, port: number, extra: Partial<Instance> = {}): Member => ({
+    znode,
+    instance: { host, port, weight: 1, labels: null, ...extra },
+  });
 
   it('routes by default over HTTP, round robin, at /<name>, with backends sorted by id', () => {
     const problems: string[] = [];
     const s = toService('web', [member('b', '10.0.0.2', 80), member('a', '10.0.0.1', 80)], (p) => problems.push(p))!;
-    expect(s).to.include({ id: 'web', name: 'web', source: 'zookeeper', mode: 'http', balance: 'roundrobin', servicePort: null, acl: null, sticky: false });
+    expect(s).to.include({
+      id: 'web',
+      name: 'web',
+      source: 'zookeeper',
+      mode: 'http',
+      balance: 'roundrobin',
+      servicePort: null,
+      acl: null,
+      sticky: false,
+    });
     expect(s.vhosts).to.deep.equal([]);
     expect(s.paths).to.deep.equal([]); // the template data turns "no vhost, no path" into /web
     expect(s.backends.map((b) => b.id)).to.deep.equal(['a', 'b']);
@@ -119,31 +186,52 @@ describe('zookeeper services from instances', () => {
       'web',
       [
         member('i-1', '10.0.0.1', 80),
-        member('i-2', '10.0.0.2', 80, { labels: { HAPROXY_0_VHOST: 'Web.Example.com', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_PORT: '10080' } }),
+        member('i-2', '10.0.0.2', 80, {
+          labels: { HAPROXY_0_VHOST: 'Web.Example.com', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_PORT: '10080' },
+        }),
         member('i-3', '10.0.0.3', 80, { labels: { HAPROXY_0_VHOST: 'other.example.com' } }),
       ],
       () => undefined,
     )!;
     expect(s.vhosts).to.deep.equal(['web.example.com']);
     expect(s).to.include({ balance: 'leastconn', servicePort: 10080 });
-    expect(s.labels).to.deep.equal({ HAPROXY_0_VHOST: 'Web.Example.com', HAPROXY_0_BALANCE: 'leastconn', HAPROXY_0_PORT: '10080' });
+    expect(s.labels).to.deep.equal({
+      HAPROXY_0_VHOST: 'Web.Example.com',
+      HAPROXY_0_BALANCE: 'leastconn',
+      HAPROXY_0_PORT: '10080',
+    });
   });
 
   it('reports label values that fail their check and leaves them out', () => {
     const problems: string[] = [];
-    const s = toService('web', [member('i-1', '10.0.0.1', 80, { labels: { HAPROXY_0_VHOST: 'bad host', HAPROXY_0_BALANCE: 'magic' } })], (p) => problems.push(p))!;
+    const s = toService(
+      'web',
+      [member('i-1', '10.0.0.1', 80, { labels: { HAPROXY_0_VHOST: 'bad host', HAPROXY_0_BALANCE: 'magic' } })],
+      (p) => problems.push(p),
+    )!;
     expect(s.vhosts).to.deep.equal([]);
     expect(s.balance).to.equal('roundrobin');
     expect(problems).to.have.lengthOf(2);
   });
 
   it('leaves out a service whose labels disable it', () => {
-    expect(toService('web', [member('i-1', '10.0.0.1', 80, { labels: { HAPROXY_0_ENABLED: 'false' } })], () => undefined)).to.equal(null);
+    expect(
+      toService('web', [member('i-1', '10.0.0.1', 80, { labels: { HAPROXY_0_ENABLED: 'false' } })], () => undefined),
+    ).to.equal(null);
   });
 
   it('keeps one backend per host:port and falls back to host:port ids for unusable znode names', () => {
     const problems: string[] = [];
-    const s = toService('web', [member('i-1', '10.0.0.1', 80), member('i-1 copy', '10.0.0.1', 80), member('weird name', '10.0.0.2', 81), member('i-1', '10.0.0.3', 82)], (p) => problems.push(p))!;
+    const s = toService(
+      'web',
+      [
+        member('i-1', '10.0.0.1', 80),
+        member('i-1 copy', '10.0.0.1', 80),
+        member('weird name', '10.0.0.2', 81),
+        member('i-1', '10.0.0.3', 82),
+      ],
+      (p) => problems.push(p),
+    )!;
     expect(s.backends.map((b) => [b.id, b.host, b.port])).to.deep.equal([
       ['10.0.0.2:81', '10.0.0.2', 81],
       ['10.0.0.3:82', '10.0.0.3', 82],
@@ -153,7 +241,11 @@ describe('zookeeper services from instances', () => {
   });
 
   it('carries weights and renders a service with no instance (a 503 frontend, not a missing one)', () => {
-    expect(toService('web', [member('i-1', '10.0.0.1', 80, { weight: 0 })], () => undefined)!.backends[0]).to.include({ weight: 0, healthy: true, draining: false });
+    expect(toService('web', [member('i-1', '10.0.0.1', 80, { weight: 0 })], () => undefined)!.backends[0]).to.include({
+      weight: 0,
+      healthy: true,
+      draining: false,
+    });
     expect(toService('empty', [], () => undefined)!.backends).to.deep.equal([]);
   });
 });
@@ -162,8 +254,14 @@ describe('marathon leader in zookeeper', () => {
   const child = (name: string, data: string): ZkChild => ({ name, data: Buffer.from(data), version: 0 });
 
   it('parses zk:// URLs, with several hosts and credentials', () => {
-    expect(parseZkUrl('zk://10.0.0.1:2181,10.0.0.2:2181/marathon')).to.deep.equal({ connect: '10.0.0.1:2181,10.0.0.2:2181', path: '/marathon' });
-    expect(parseZkUrl('zk://user:secret@zk:2181/mesos/marathon/')).to.deep.equal({ connect: 'zk:2181', path: '/mesos/marathon' });
+    expect(parseZkUrl('zk://10.0.0.1:2181,10.0.0.2:2181/marathon')).to.deep.equal({
+      connect: '10.0.0.1:2181,10.0.0.2:2181',
+      path: '/marathon',
+    });
+    expect(parseZkUrl('zk://user:secret@zk:2181/mesos/marathon/')).to.deep.equal({
+      connect: 'zk:2181',
+      path: '/mesos/marathon',
+    });
     expect(parseZkUrl('zk://zk:2181')).to.deep.equal({ connect: 'zk:2181', path: '/marathon' });
     expect(() => parseZkUrl('http://zk:2181/marathon')).to.throw(/expected zk:\/\//);
   });

@@ -83,7 +83,10 @@ export class AppSplitter {
       } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
         if (this.depth === 3 && this.inApps && this.app) {
           // An app within one chunk (the common case) is decoded straight from it, without a copy.
-          const text = this.app.length === 0 ? chunk.toString('utf8', appStart, i + 1) : Buffer.concat([...this.app, chunk.subarray(appStart, i + 1)]).toString('utf8');
+          const text =
+            this.app.length === 0
+              ? chunk.toString('utf8', appStart, i + 1)
+              : Buffer.concat([...this.app, chunk.subarray(appStart, i + 1)]).toString('utf8');
           this.app = null;
           appStart = -1;
           this.onApp(text);

@@ -1,6 +1,15 @@
 import type { Backend, HealthCheck, Service } from '../../state/model.js';
 import { sortBackends } from '../../state/merge.js';
-import { describeValue, isBackendId, isHost, isIntegerIn, isPort, isServiceId, isSingleLine, safeStringMap } from '../../state/validate.js';
+import {
+  describeValue,
+  isBackendId,
+  isHost,
+  isIntegerIn,
+  isPort,
+  isServiceId,
+  isSingleLine,
+  safeStringMap,
+} from '../../state/validate.js';
 import { inGroup, routingFromLabels } from '../labels.js';
 import { ignoredLabelsNote } from '../raw-labels.js';
 import type { MarathonApp, MarathonHealthCheck, MarathonTask } from './types.js';
@@ -49,25 +58,40 @@ export function toAppRecord(app: MarathonApp, problem: Problem): AppRecord | nul
   }
   const id = app.id;
   for (const field of ['labels', 'env'] as const) {
-    if (app[field] !== undefined && app[field] !== null && !isObject(app[field])) problem(id, field, `ignored: expected an object of strings, got ${describeValue(app[field])}`);
+    if (app[field] !== undefined && app[field] !== null && !isObject(app[field]))
+      problem(id, field, `ignored: expected an object of strings, got ${describeValue(app[field])}`);
   }
   // A key that is itself hostile is shown JSON-quoted, so it cannot forge a log line.
   const key = (k: string) => (isSingleLine(k, 60) ? k : describeValue(k, 60));
   const labels = safeStringMap(app.labels, (k) => problem(id, `labels.${key(k)}`, 'not a single-line string'));
   const env = safeStringMap(app.env, (k) => problem(id, `env.${key(k)}`, 'not a single-line string'));
   const tasks = new Map<string, TaskRecord>();
-  if (app.tasks !== undefined && app.tasks !== null && !Array.isArray(app.tasks)) problem(id, 'tasks', `ignored: expected an array, got ${describeValue(app.tasks)}`);
+  if (app.tasks !== undefined && app.tasks !== null && !Array.isArray(app.tasks))
+    problem(id, 'tasks', `ignored: expected an array, got ${describeValue(app.tasks)}`);
   for (const t of Array.isArray(app.tasks) ? app.tasks : []) {
     const rec = toTaskRecord(t, id, problem);
     if (rec) tasks.set(rec.id, rec);
   }
-  if (app.healthChecks !== undefined && app.healthChecks !== null && !Array.isArray(app.healthChecks)) problem(id, 'healthChecks', `ignored: expected an array, got ${describeValue(app.healthChecks)}`);
+  if (app.healthChecks !== undefined && app.healthChecks !== null && !Array.isArray(app.healthChecks))
+    problem(id, 'healthChecks', `ignored: expected an array, got ${describeValue(app.healthChecks)}`);
   const healthChecks = Array.isArray(app.healthChecks) ? app.healthChecks : [];
   healthChecks.forEach((hc, i) => {
     if (!isObject(hc)) problem(id, `healthChecks[${i}]`, `expected an object, got ${describeValue(hc)}`);
-    else if (hc.path !== undefined && hc.path !== null && !isCheckPath(hc.path)) problem(id, `healthChecks[${i}].path`, `${describeValue(hc.path)} ignored: expected a path of printable ASCII without quotes, "#", ";", braces or "\\"`);
+    else if (hc.path !== undefined && hc.path !== null && !isCheckPath(hc.path))
+      problem(
+        id,
+        `healthChecks[${i}].path`,
+        `${describeValue(hc.path)} ignored: expected a path of printable ASCII without quotes, "#", ";", braces or "\\"`,
+      );
   });
-  return { id, labels, env, servicePorts: servicePorts(app, (why) => problem(id, 'servicePorts', why)), healthChecks, tasks };
+  return {
+    id,
+    labels,
+    env,
+    servicePorts: servicePorts(app, (why) => problem(id, 'servicePorts', why)),
+    healthChecks,
+    tasks,
+  };
 }
 
 /** Checks one task; null when it cannot be a backend of anything. */
@@ -84,7 +108,8 @@ export function toTaskRecord(t: MarathonTask, appId: string, problem: Problem): 
     problem(appId, `task ${t.id} host`, `expected a hostname or IP, got ${describeValue(t.host)}`);
     return null;
   }
-  if (t.ports !== undefined && t.ports !== null && !Array.isArray(t.ports)) problem(appId, `task ${t.id} ports`, `ignored: expected an array, got ${describeValue(t.ports)}`);
+  if (t.ports !== undefined && t.ports !== null && !Array.isArray(t.ports))
+    problem(appId, `task ${t.id} ports`, `ignored: expected an array, got ${describeValue(t.ports)}`);
   const ports = Array.isArray(t.ports) ? t.ports.map((p) => (isPort(p) ? p : 0)) : [];
   if (ports.includes(0)) problem(appId, `task ${t.id} ports`, 'a port outside 1-65535 is ignored');
   // Marathon before 1.4 has no task state; a started task there is running.
@@ -97,18 +122,28 @@ function servicePorts(app: MarathonApp, problem: (why: string) => void): (number
   const array = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
   const fromDefs = array(app.portDefinitions)?.map((p) => (p as { port?: unknown } | null)?.port);
   const container = isObject(app.container) ? app.container : undefined;
-  const mappings = array(isObject(container?.docker) ? container.docker.portMappings : undefined) ?? array(container?.portMappings);
+  const mappings =
+    array(isObject(container?.docker) ? container.docker.portMappings : undefined) ?? array(container?.portMappings);
   const fromMappings = mappings?.map((m) => (m as { servicePort?: unknown } | null)?.servicePort);
-  const list = (fromMappings && fromMappings.length > 0 ? fromMappings : undefined) ?? (fromDefs && fromDefs.length > 0 ? fromDefs : undefined) ?? array(app.ports) ?? [];
+  const list =
+    (fromMappings && fromMappings.length > 0 ? fromMappings : undefined) ??
+    (fromDefs && fromDefs.length > 0 ? fromDefs : undefined) ??
+    array(app.ports) ??
+    [];
   const expect = (name: string, v: unknown, object: boolean) => {
-    if (v !== undefined && v !== null && (object ? !isObject(v) : !Array.isArray(v))) problem(`${name} ${describeValue(v, 40)} ignored: expected ${object ? 'an object' : 'an array'}`);
+    if (v !== undefined && v !== null && (object ? !isObject(v) : !Array.isArray(v)))
+      problem(`${name} ${describeValue(v, 40)} ignored: expected ${object ? 'an object' : 'an array'}`);
   };
   expect('portDefinitions', app.portDefinitions, false);
   expect('ports', app.ports, false);
   expect('container', app.container, true);
   expect('container.portMappings', container?.portMappings, false);
   expect('container.docker', container?.docker, true);
-  expect('container.docker.portMappings', isObject(container?.docker) ? container.docker.portMappings : undefined, false);
+  expect(
+    'container.docker.portMappings',
+    isObject(container?.docker) ? container.docker.portMappings : undefined,
+    false,
+  );
   // 0 is Marathon's "none assigned"; anything else outside 1-65535 is bad data.
   const bad = list.filter((p) => !isPort(p) && p !== 0 && p !== null && p !== undefined);
   if (bad.length > 0) problem(`${bad.map((p) => describeValue(p, 40)).join(', ')} ignored: expected ports 1-65535`);
@@ -141,22 +176,33 @@ export function appServices(app: AppRecord, group: string, problem: Problem, all
   const refused: string[] = [];
   const unsupported: string[] = [];
   for (let n = 0; n < count; n++) {
-    const reject = (key: string, value: string, expected: string) => problem(app.id, key, `${JSON.stringify(value).slice(0, 80)} ignored: expected ${expected}`);
+    const reject = (key: string, value: string, expected: string) =>
+      problem(app.id, key, `${JSON.stringify(value).slice(0, 80)} ignored: expected ${expected}`);
     const routing = routingFromLabels(app.labels, app.env, n, reject, allowRaw);
     refused.push(...routing.refusedRaw);
     unsupported.push(...routing.unsupported);
     if (!routing.enabled || !inGroup(routing, group)) continue;
     // marathon-lb: a port without a check of its own takes the one of the port it is checked on.
     const checkIndex = routing.healthCheckPortIndex ?? n;
-    const healthCheck = healthCheckFor(app.healthChecks, n) ?? (checkIndex !== n ? healthCheckFor(app.healthChecks, checkIndex) : null);
+    const healthCheck =
+      healthCheckFor(app.healthChecks, n) ?? (checkIndex !== n ? healthCheckFor(app.healthChecks, checkIndex) : null);
     const httpCheck = healthCheck !== null && healthCheck.protocol !== 'TCP';
-    if (httpCheck && routing.mode === 'tcp') reject(`HAPROXY_${n}_MODE`, 'tcp', 'http: a service with an HTTP health check is served in http mode');
+    if (httpCheck && routing.mode === 'tcp')
+      reject(`HAPROXY_${n}_MODE`, 'tcp', 'http: a service with an HTTP health check is served in http mode');
     const backends: Backend[] = [];
     for (const t of app.tasks.values()) {
       const port = t.ports[n];
       if (!SERVING.has(t.state) || !port) continue;
       const checkPort = checkIndex !== n ? t.ports[checkIndex] || null : null;
-      backends.push({ id: t.id, host: t.host, port, weight: 1, healthy: isHealthy(app, t), draining: t.state === 'TASK_KILLING', checkPort });
+      backends.push({
+        id: t.id,
+        host: t.host,
+        port,
+        weight: 1,
+        healthy: isHealthy(app, t),
+        draining: t.state === 'TASK_KILLING',
+        checkPort,
+      });
     }
     services.push({
       id: n === 0 ? app.id : `${app.id}_${n}`,
@@ -189,7 +235,10 @@ export function appServices(app: AppRecord, group: string, problem: Problem, all
 function healthCheckFor(checks: readonly MarathonHealthCheck[], n: number): HealthCheck | null {
   const hc = checks.find((c) => isObject(c) && (c.portIndex ?? 0) === n && c.port === undefined);
   if (!hc) return null;
-  const protocol = (hc.protocol === undefined ? 'HTTP' : typeof hc.protocol === 'string' ? hc.protocol : '').replace(/^MESOS_/, '');
+  const protocol = (hc.protocol === undefined ? 'HTTP' : typeof hc.protocol === 'string' ? hc.protocol : '').replace(
+    /^MESOS_/,
+    '',
+  );
   if (protocol !== 'HTTP' && protocol !== 'HTTPS' && protocol !== 'TCP') return null;
   const path = protocol !== 'TCP' && isCheckPath(hc.path) ? hc.path : undefined;
   return {

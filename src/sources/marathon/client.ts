@@ -80,7 +80,8 @@ export class MarathonClient {
     const path = `/v2/apps${id.split('/').map(encodeURIComponent).join('/')}?embed=app.tasks`;
     const body = await this.get<{ app?: unknown }>(path, true);
     if (body === null) return null;
-    if (body.app === null || typeof body.app !== 'object') throw new MarathonError(`${path}: no "app" object in the answer`);
+    if (body.app === null || typeof body.app !== 'object')
+      throw new MarathonError(`${path}: no "app" object in the answer`);
     return body.app as MarathonApp;
   }
 
@@ -113,7 +114,8 @@ export class MarathonClient {
           this.prefer(endpoint);
           return null as T;
         }
-        if (res.status === 401 || res.status === 403) throw new MarathonError(`${url}: HTTP ${res.status} (check marathon.user and marathon.password)`);
+        if (res.status === 401 || res.status === 403)
+          throw new MarathonError(`${url}: HTTP ${res.status} (check marathon.user and marathon.password)`);
         if (res.status !== 200) {
           failures.push(`${url}: HTTP ${res.status}${messageOf(res.data)}`);
           continue;
@@ -156,5 +158,7 @@ function messageOf(data: unknown): string {
 /** A network failure in a few words: the code where there is one. */
 export function describe(e: unknown): string {
   const err = e as { code?: string; message?: string };
-  return err.code ? `${err.code}${err.message && !err.message.includes(err.code) ? ` ${err.message}` : ''}` : (err.message ?? String(e));
+  return err.code
+    ? `${err.code}${err.message && !err.message.includes(err.code) ? ` ${err.message}` : ''}`
+    : (err.message ?? String(e));
 }

@@ -7,7 +7,18 @@ import { describe, MarathonClient, type EndpointList } from './client.js';
 import { EventStream } from './stream.js';
 import type { HealthStatusChangedEvent, StatusUpdateEvent } from './types.js';
 
-const TERMINAL = new Set(['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNREACHABLE', 'TASK_UNKNOWN']);
+const TERMINAL = new Set([
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_KILLED',
+  'TASK_LOST',
+  'TASK_ERROR',
+  'TASK_DROPPED',
+  'TASK_GONE',
+  'TASK_GONE_BY_OPERATOR',
+  'TASK_UNREACHABLE',
+  'TASK_UNKNOWN',
+]);
 const BACKOFF_MAX_MS = 30_000;
 
 /**
@@ -38,11 +49,20 @@ export class MarathonSource implements Source {
   private attached = false;
   private delivered = false;
 
-  constructor(private readonly config: MarathonConfig, private readonly log: Logger, endpoints?: EndpointList) {
+  constructor(
+    private readonly config: MarathonConfig,
+    private readonly log: Logger,
+    endpoints?: EndpointList,
+  ) {
     const list = endpoints ?? (async () => config.endpoints);
-    this.client = new MarathonClient(list, { user: config.user, password: config.password, timeoutMs: config.requestTimeoutMs });
+    this.client = new MarathonClient(list, {
+      user: config.user,
+      password: config.password,
+      timeoutMs: config.requestTimeoutMs,
+    });
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
-    this.problem = (appId, field, why) => this.once.warnOnce('marathon value rejected', { source: this.name, app: appId, field, reason: why });
+    this.problem = (appId, field, why) =>
+      this.once.warnOnce('marathon value rejected', { source: this.name, app: appId, field, reason: why });
     this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
   }
 
@@ -90,7 +110,11 @@ export class MarathonSource implements Source {
         if (this.stopped) return;
         this.health.set('eventStream', 'disconnected');
         this.health.fail(reason);
-        this.log.warn('event stream lost; keeping the last known state', { source: this.name, reason, retryInMs: this.backoffMs });
+        this.log.warn('event stream lost; keeping the last known state', {
+          source: this.name,
+          reason,
+          retryInMs: this.backoffMs,
+        });
         this.later(() => this.connect(), this.nextBackoff());
         // The REST API may answer even when the stream cannot attach: stay as current as it allows meanwhile.
         void this.sync('event stream down');
@@ -144,7 +168,8 @@ export class MarathonSource implements Source {
       this.health.fail(message);
       this.log.warn('marathon unreachable; keeping the last known state', { source: this.name, reason: message });
       // With the stream down, reconnecting brings its own full fetch.
-      if (!this.config.eventStream || this.attached) this.later(() => void this.sync('retry after failure'), this.nextBackoff());
+      if (!this.config.eventStream || this.attached)
+        this.later(() => void this.sync('retry after failure'), this.nextBackoff());
       return;
     }
     if (this.stopped) return;
@@ -153,7 +178,10 @@ export class MarathonSource implements Source {
     this.emitted.clear();
     for (const app of next.values()) {
       const list = appServices(app, this.config.group, this.problem, this.config.allowRawLabels);
-      this.emitted.set(app.id, list.map((s) => s.id));
+      this.emitted.set(
+        app.id,
+        list.map((s) => s.id),
+      );
       services.push(...list);
     }
     const events = this.replay;
@@ -166,7 +194,13 @@ export class MarathonSource implements Source {
     this.delivered = true;
     this.sink?.({ kind: 'sync', source: this.name, services });
     for (const [type, data] of events) this.onEvent(type, data, true);
-    this.log.info('marathon synced', { source: this.name, reason, apps: next.size, services: services.length, ms: Date.now() - started });
+    this.log.info('marathon synced', {
+      source: this.name,
+      reason,
+      apps: next.size,
+      services: services.length,
+      ms: Date.now() - started,
+    });
   }
 
   /**
@@ -227,7 +261,11 @@ export class MarathonSource implements Source {
       if (!tasks.delete(ev.taskId)) return;
     } else {
       const old = tasks.get(ev.taskId);
-      const rec = toTaskRecord({ id: ev.taskId, host: ev.host, ports: ev.ports, state: ev.taskStatus, healthCheckResults: [] }, app.id, this.problem);
+      const rec = toTaskRecord(
+        { id: ev.taskId, host: ev.host, ports: ev.ports, state: ev.taskStatus, healthCheckResults: [] },
+        app.id,
+        this.problem,
+      );
       if (!rec) return;
       tasks.set(rec.id, { ...rec, health: old?.health ?? [] });
     }
@@ -251,7 +289,10 @@ export class MarathonSource implements Source {
     for (const [id, t] of app.tasks) {
       // Since 1.8 an instance's task ids extend its id (`<instance>._app.1`).
       if (names.has(id) || [...names].some((n) => id.startsWith(`${n}.`))) {
-        tasks.set(id, { ...t, health: t.health.length > 0 ? t.health.map(() => ev.alive!) : [ev.alive!] } satisfies TaskRecord);
+        tasks.set(id, {
+          ...t,
+          health: t.health.length > 0 ? t.health.map(() => ev.alive!) : [ev.alive!],
+        } satisfies TaskRecord);
         hit = true;
       }
     }
@@ -281,7 +322,11 @@ export class MarathonSource implements Source {
         this.emitApp(rec.id);
       })
       .catch((e) => {
-        this.log.warn('app refresh failed; the next full resync will catch up', { source: this.name, app: id, reason: describe(e) });
+        this.log.warn('app refresh failed; the next full resync will catch up', {
+          source: this.name,
+          app: id,
+          reason: describe(e),
+        });
         this.later(() => void this.sync('app refresh failed'), this.nextBackoff());
       })
       .finally(() => {
@@ -298,7 +343,8 @@ export class MarathonSource implements Source {
     const app = this.apps.get(appId);
     const services = app ? appServices(app, this.config.group, this.problem, this.config.allowRawLabels) : [];
     const ids = services.map((s) => s.id);
-    for (const old of this.emitted.get(appId) ?? []) if (!ids.includes(old)) this.sink({ kind: 'remove', source: this.name, id: old });
+    for (const old of this.emitted.get(appId) ?? [])
+      if (!ids.includes(old)) this.sink({ kind: 'remove', source: this.name, id: old });
     for (const s of services) this.sink({ kind: 'upsert', source: this.name, service: s });
     if (ids.length > 0) this.emitted.set(appId, ids);
     else this.emitted.delete(appId);

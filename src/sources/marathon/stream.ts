@@ -34,7 +34,11 @@ export class EventStream {
   private closed = false;
   private readonly abort = new AbortController();
 
-  constructor(private readonly client: MarathonClient, private readonly idleMs: number, private readonly handlers: StreamHandlers) {}
+  constructor(
+    private readonly client: MarathonClient,
+    private readonly idleMs: number,
+    private readonly handlers: StreamHandlers,
+  ) {}
 
   /** Connects to the first endpoint that accepts; reports failure through onClose. */
   async open(): Promise<void> {
@@ -113,6 +117,9 @@ export class EventStream {
 
   private watchdog(): void {
     if (this.idle) clearTimeout(this.idle);
-    this.idle = setTimeout(() => this.close(`event stream silent for ${this.idleMs} ms (no keep-alive): presumed dead`), this.idleMs);
+    this.idle = setTimeout(
+      () => this.close(`event stream silent for ${this.idleMs} ms (no keep-alive): presumed dead`),
+      this.idleMs,
+    );
   }
 }

@@ -34,7 +34,10 @@ export interface MarathonApp {
   env?: Record<string, unknown>;
   ports?: number[];
   portDefinitions?: { port?: number; name?: string }[];
-  container?: { docker?: { portMappings?: { servicePort?: number }[] }; portMappings?: { servicePort?: number }[] } | null;
+  container?: {
+    docker?: { portMappings?: { servicePort?: number }[] };
+    portMappings?: { servicePort?: number }[];
+  } | null;
   healthChecks?: MarathonHealthCheck[];
   tasks?: MarathonTask[];
 }

@@ -22,14 +22,20 @@ export type ZkWatcher = (event: ZkWatchEvent) => void;
 /** A failed ZooKeeper call: `code` is the server's error name (NO_NODE, NODE_EXISTS, BAD_VERSION, ...) or TIMEOUT / NOT_CONNECTED / CLOSED. */
 export class ZkError extends Error {
   override name = 'ZkError';
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 /** Errors that say nothing about the data, only that ZooKeeper could not be asked: worth retrying on a (re)connected session. */
 export function isTransient(e: unknown): boolean {
-  return !(e instanceof ZkError) || !['NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY', 'NO_AUTH', 'BAD_ARGUMENTS', 'INVALID_ACL'].includes(e.code);
+  return (
+    !(e instanceof ZkError) ||
+    !['NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY', 'NO_AUTH', 'BAD_ARGUMENTS', 'INVALID_ACL'].includes(e.code)
+  );
 }
 
 /** Where the session stands, for /health. */
@@ -106,7 +112,11 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   private probing = false;
   private readonly adapters = new WeakMap<ZkWatcher, (event: zookeeper.Event) => void>();
 
-  constructor(readonly connect: string, private readonly opts: ZkSessionOptions, private readonly log: Logger) {
+  constructor(
+    readonly connect: string,
+    private readonly opts: ZkSessionOptions,
+    private readonly log: Logger,
+  ) {
     super();
     this.setMaxListeners(0);
     this.callTimeoutMs = opts.callTimeoutMs ?? Math.max(1000, Math.min(opts.sessionTimeoutMs, 10_000));
@@ -200,7 +210,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
         () => {
           if (this.users > 0 && this.client === null) this.open();
         },
-        (e: Error) => this.log.error('cannot load the zookeeper client library', { source: 'zookeeper', error: e.message }),
+        (e: Error) =>
+          this.log.error('cannot load the zookeeper client library', { source: 'zookeeper', error: e.message }),
       );
       return;
     }
@@ -215,7 +226,12 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       if (this.client !== client) return;
       const sessionId = client.getSessionId().toString('hex');
       const generation = fresh ? this.current.generation + 1 : this.current.generation;
-      this.log.info(fresh ? 'zookeeper session established' : 'zookeeper reconnected', { source: 'zookeeper', connect: this.connect, sessionId, timeoutMs: client.getSessionTimeout() });
+      this.log.info(fresh ? 'zookeeper session established' : 'zookeeper reconnected', {
+        source: 'zookeeper',
+        connect: this.connect,
+        sessionId,
+        timeoutMs: client.getSessionTimeout(),
+      });
       this.set('connected', { generation, sessionId });
       const wasFresh = fresh;
       fresh = false;
@@ -223,13 +239,20 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     });
     client.on('disconnected', () => {
       if (this.client !== client) return;
-      this.log.warn('zookeeper disconnected; keeping the last known state', { source: 'zookeeper', connect: this.connect });
+      this.log.warn('zookeeper disconnected; keeping the last known state', {
+        source: 'zookeeper',
+        connect: this.connect,
+      });
       this.set('disconnected');
       this.emit('disconnected');
     });
     client.on('expired', () => {
       if (this.client !== client) return;
-      this.log.warn('zookeeper session expired; opening a new one', { source: 'zookeeper', connect: this.connect, sessionId: this.current.sessionId });
+      this.log.warn('zookeeper session expired; opening a new one', {
+        source: 'zookeeper',
+        connect: this.connect,
+        sessionId: this.current.sessionId,
+      });
       this.replace();
     });
     client.on('authenticationFailed', () => {
@@ -253,8 +276,16 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     // reads the handshake answer). Switchyard only reads, so after two session timeouts without a session the
     // cheapest way back is a new one and a full re-read.
     const waiting = this.current.state === 'disconnected' || this.current.state === 'connecting';
-    if (waiting && this.client.getState() !== library!.State.SYNC_CONNECTED && Date.now() - this.current.since > 2 * this.opts.sessionTimeoutMs) {
-      this.log.warn('zookeeper client has not reconnected; opening a new session', { source: 'zookeeper', connect: this.connect, sinceMs: Date.now() - this.current.since });
+    if (
+      waiting &&
+      this.client.getState() !== library!.State.SYNC_CONNECTED &&
+      Date.now() - this.current.since > 2 * this.opts.sessionTimeoutMs
+    ) {
+      this.log.warn('zookeeper client has not reconnected; opening a new session', {
+        source: 'zookeeper',
+        connect: this.connect,
+        sinceMs: Date.now() - this.current.since,
+      });
       this.replace();
       return;
     }
@@ -271,7 +302,11 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       }
     } catch (e) {
       if (answering && this.current.state === 'connected' && (e as ZkError).code === 'TIMEOUT') {
-        this.log.warn('zookeeper stopped answering; keeping the last known state', { source: 'zookeeper', connect: this.connect, reason: (e as Error).message });
+        this.log.warn('zookeeper stopped answering; keeping the last known state', {
+          source: 'zookeeper',
+          connect: this.connect,
+          reason: (e as Error).message,
+        });
         this.set('disconnected');
         this.emit('disconnected');
       }
@@ -334,7 +369,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 
 function toZkError(error: Error | zookeeper.Exception, op: string, path: string): ZkError {
   if (error instanceof ZkError) return error;
-  const code = typeof (error as zookeeper.Exception).getName === 'function' ? (error as zookeeper.Exception).getName() : 'ERROR';
+  const code =
+    typeof (error as zookeeper.Exception).getName === 'function' ? (error as zookeeper.Exception).getName() : 'ERROR';
   const message = (error as Error).message ?? '';
   return new ZkError(code, `${op} ${path}: ${code}${message && !message.includes(code) ? ` (${message})` : ''}`);
 }
@@ -348,7 +384,12 @@ function toZkError(error: Error | zookeeper.Exception, op: string, path: string)
 export function trackSession(session: ZkSession, health: SourceHealth, settled: () => boolean): () => void {
   const detail = (): void => {
     const s = session.state();
-    health.set('zookeeper', { connect: session.connect, state: s.state, sessionId: s.sessionId, sessions: s.generation });
+    health.set('zookeeper', {
+      connect: session.connect,
+      state: s.state,
+      sessionId: s.sessionId,
+      sessions: s.generation,
+    });
   };
   const onConnected = (fresh: boolean): void => {
     detail();

@@ -50,7 +50,11 @@ export class ZkDirectory {
 
   readonly path: string;
 
-  constructor(private readonly session: ZkSession, path: string, private readonly opts: ZkDirectoryOptions) {
+  constructor(
+    private readonly session: ZkSession,
+    path: string,
+    private readonly opts: ZkDirectoryOptions,
+  ) {
     this.path = path.length > 1 ? path.replace(/\/+$/, '') : path;
   }
 
@@ -75,7 +79,9 @@ export class ZkDirectory {
 
   /** Children whose data has been read, sorted by name. */
   children(): ZkChild[] {
-    return [...this.entries.values()].filter((c): c is ZkChild => c !== null).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...this.entries.values()]
+      .filter((c): c is ZkChild => c !== null)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   child(name: string): ZkChild | null {
@@ -94,7 +100,12 @@ export class ZkDirectory {
 
   /** Everything has been read on the current session and nothing is pending or failing. */
   complete(): boolean {
-    return this.listedIn === this.session.generation && this.inflight.size === 0 && this.failed.size === 0 && this.unread === 0;
+    return (
+      this.listedIn === this.session.generation &&
+      this.inflight.size === 0 &&
+      this.failed.size === 0 &&
+      this.unread === 0
+    );
   }
 
   /** Some read failed and waits for its retry. */

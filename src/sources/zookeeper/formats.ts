@@ -81,13 +81,21 @@ function curator(doc: Record<string, unknown>): Decoded {
 
 /** Finagle/Aurora serverset: `{"serviceEndpoint":{"host","port"},"additionalEndpoints"?,"status"}`; only ALIVE takes traffic. */
 function serverset(doc: Record<string, unknown>): Decoded {
-  if (!isObject(doc.serviceEndpoint)) return invalid(`bad serviceEndpoint ${show(doc.serviceEndpoint)}: expected {"host","port"}`);
-  if (typeof doc.status !== 'string') return invalid(`bad status ${show(doc.status)}: expected a string such as "ALIVE"`);
+  if (!isObject(doc.serviceEndpoint))
+    return invalid(`bad serviceEndpoint ${show(doc.serviceEndpoint)}: expected {"host","port"}`);
+  if (typeof doc.status !== 'string')
+    return invalid(`bad status ${show(doc.status)}: expected a string such as "ALIVE"`);
   if (doc.status !== 'ALIVE') return { kind: 'inactive', reason: `status ${show(doc.status)}` };
   return endpoint(doc.serviceEndpoint.host, doc.serviceEndpoint.port, 1, null, []);
 }
 
-function endpoint(host: unknown, rawPort: unknown, weight: number, labels: Record<string, string> | null, notes: string[]): Decoded {
+function endpoint(
+  host: unknown,
+  rawPort: unknown,
+  weight: number,
+  labels: Record<string, string> | null,
+  notes: string[],
+): Decoded {
   if (!isHost(host)) return invalid(`bad host ${show(host)}: expected a hostname or IP`);
   if (rawPort === undefined || rawPort === null) return invalid('no port');
   const port = parsePort(rawPort);
@@ -110,10 +118,16 @@ export interface Member {
  * first instance that carries any, may say otherwise. Null when the labels
  * disable the service. `problem` hears of labels and backends left out.
  */
-export function toService(name: string, members: readonly Member[], problem: (reason: string, znode?: string) => void): Service | null {
+export function toService(
+  name: string,
+  members: readonly Member[],
+  problem: (reason: string, znode?: string) => void,
+): Service | null {
   const labelled = members.find((m) => m.instance.labels !== null && Object.keys(m.instance.labels).length > 0);
   const labels = labelled?.instance.labels ?? {};
-  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) => problem(`label ${key}=${show(value)} ignored: expected ${expected}`, labelled?.path));
+  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) =>
+    problem(`label ${key}=${show(value)} ignored: expected ${expected}`, labelled?.path),
+  );
   const note = ignoredLabelsNote(routing.refusedRaw, routing.unsupported);
   if (note) problem(note);
   if (!routing.enabled) return null;
@@ -130,7 +144,15 @@ export function toService(name: string, members: readonly Member[], problem: (re
     }
     addresses.add(address);
     ids.add(id);
-    backends.push({ id, host: instance.host, port: instance.port, weight: instance.weight, healthy: true, draining: false, checkPort: null });
+    backends.push({
+      id,
+      host: instance.host,
+      port: instance.port,
+      weight: instance.weight,
+      healthy: true,
+      draining: false,
+      checkPort: null,
+    });
   }
   return labelledService({ id: name, source: 'zookeeper', servicePort: null, labels, backends }, routing);
 }

@@ -22,7 +22,8 @@ const SESSION_TIMEOUT_MS = 10_000;
 /** The ensemble and chroot-free znode path of a `zk://[user:pass@]host:port[,host:port]/path` URL. */
 export function parseZkUrl(url: string): { connect: string; path: string } {
   const m = /^zk:\/\/(?:[^@/]*@)?([^/]+)(\/[A-Za-z0-9._/-]*)?$/.exec(url);
-  if (!m || !/^[A-Za-z0-9.:,[\]-]+$/.test(m[1]!)) throw new Error(`${url}: expected zk://HOST:PORT[,HOST:PORT...]/PATH`);
+  if (!m || !/^[A-Za-z0-9.:,[\]-]+$/.test(m[1]!))
+    throw new Error(`${url}: expected zk://HOST:PORT[,HOST:PORT...]/PATH`);
   const path = (m[2] ?? '/marathon').replace(/\/+$/, '') || '/marathon';
   return { connect: m[1]!, path };
 }
@@ -36,7 +37,8 @@ export function leaderOf(latch: readonly ZkChild[], legacy: readonly ZkChild[]):
     .map((c) => ({ c, seq: LATCH.exec(c.name)?.[1] }))
     .filter((x): x is { c: ZkChild; seq: string } => x.seq !== undefined)
     .sort((a, b) => Number(a.seq) - Number(b.seq));
-  const chosen = bySequence[0]?.c ?? legacy.filter((c) => MEMBER.test(c.name)).sort((a, b) => (a.name < b.name ? -1 : 1))[0];
+  const chosen =
+    bySequence[0]?.c ?? legacy.filter((c) => MEMBER.test(c.name)).sort((a, b) => (a.name < b.name ? -1 : 1))[0];
   return chosen ? hostPort(chosen.data.toString('utf8').trim()) : null;
 }
 
@@ -60,7 +62,10 @@ export interface ZkEndpointList extends EndpointList {
  */
 export function zkEndpointList(url: string, log: Logger, shared?: ZkSession): ZkEndpointList {
   const { connect, path } = parseZkUrl(url);
-  const session = shared && shared.connect === connect ? shared : new ZkSession(connect, { sessionTimeoutMs: SESSION_TIMEOUT_MS }, log);
+  const session =
+    shared && shared.connect === connect
+      ? shared
+      : new ZkSession(connect, { sessionTimeoutMs: SESSION_TIMEOUT_MS }, log);
   let dirs: ZkDirectory[] | null = null;
   let leader: string | null = null;
   let read = false;
@@ -74,7 +79,11 @@ export function zkEndpointList(url: string, log: Logger, shared?: ZkSession): Zk
     read = true;
     const next = leaderOf(latch.children(), legacy.children());
     if (next !== leader) {
-      log.info('marathon leader discovered through zookeeper', { source: 'marathon', znode: `${path}/leader-curator`, leader: next });
+      log.info('marathon leader discovered through zookeeper', {
+        source: 'marathon',
+        znode: `${path}/leader-curator`,
+        leader: next,
+      });
       leader = next;
     }
     for (const wake of waiters) wake();
@@ -86,7 +95,8 @@ export function zkEndpointList(url: string, log: Logger, shared?: ZkSession): Zk
       withData: true,
       missing: 'watch',
       onChange: changed,
-      onError: (reason) => log.warn('marathon leader lookup failed; keeping the last known leader', { source: 'marathon', znode, reason }),
+      onError: (reason) =>
+        log.warn('marathon leader lookup failed; keeping the last known leader', { source: 'marathon', znode, reason }),
     });
 
   const list = async (): Promise<readonly string[]> => {

@@ -38,9 +38,16 @@ export class ZookeeperSource implements Source {
   private sink: Sink | null = null;
   private untrack: (() => void) | null = null;
 
-  constructor(private readonly config: Pick<ZookeeperConfig, 'registries'>, private readonly session: ZkSession, private readonly log: Logger) {
+  constructor(
+    private readonly config: Pick<ZookeeperConfig, 'registries'>,
+    private readonly session: ZkSession,
+    private readonly log: Logger,
+  ) {
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
-    this.health.set('registries', config.registries.map((r) => `${r.format}:${r.path}`));
+    this.health.set(
+      'registries',
+      config.registries.map((r) => `${r.format}:${r.path}`),
+    );
   }
 
   async start(sink: Sink): Promise<void> {
@@ -80,7 +87,12 @@ export class ZookeeperSource implements Source {
     const listed = new Set<string>();
     for (const name of root.names()) {
       if (isServiceId(name) && name !== '.') listed.add(name);
-      else this.once.warnOnce('zookeeper service skipped', { source: this.name, znode: root.childPath(name), reason: 'name is not a service id: expected [A-Za-z0-9._-]' });
+      else
+        this.once.warnOnce('zookeeper service skipped', {
+          source: this.name,
+          znode: root.childPath(name),
+          reason: 'name is not a service id: expected [A-Za-z0-9._-]',
+        });
     }
     const touched = new Set<string>();
     for (const [key, node] of this.nodes) {
@@ -123,9 +135,13 @@ export class ZookeeperSource implements Source {
       }
       const decoded = decodeInstance(format, child.data);
       const znode = node.dir.childPath(name);
-      if (decoded.kind === 'invalid') this.once.warnOnce('zookeeper instance skipped', { source: this.name, znode, format, reason: decoded.reason });
-      else if (decoded.kind === 'inactive') this.log.debug('zookeeper instance not taking traffic', { source: this.name, znode, reason: decoded.reason });
-      else for (const note of decoded.notes) this.once.warnOnce('zookeeper instance value dropped', { source: this.name, znode, reason: note });
+      if (decoded.kind === 'invalid')
+        this.once.warnOnce('zookeeper instance skipped', { source: this.name, znode, format, reason: decoded.reason });
+      else if (decoded.kind === 'inactive')
+        this.log.debug('zookeeper instance not taking traffic', { source: this.name, znode, reason: decoded.reason });
+      else
+        for (const note of decoded.notes)
+          this.once.warnOnce('zookeeper instance value dropped', { source: this.name, znode, reason: note });
       node.decoded.set(name, decoded);
     }
     this.settle(new Set([node.name]));
@@ -144,7 +160,8 @@ export class ZookeeperSource implements Source {
         setImmediate(() => {
           this.checkQueued = false;
           const generation = this.session.generation;
-          if (this.sink && this.syncedIn !== generation && this.session.isConnected() && this.complete()) this.sync(generation);
+          if (this.sink && this.syncedIn !== generation && this.session.isConnected() && this.complete())
+            this.sync(generation);
         });
       }
       return;
@@ -181,7 +198,11 @@ export class ZookeeperSource implements Source {
     this.syncedIn = generation;
     this.health.ok();
     this.health.set('services', services.length);
-    this.log.info('zookeeper registries read', { source: this.name, services: services.length, sessionId: this.session.state().sessionId });
+    this.log.info('zookeeper registries read', {
+      source: this.name,
+      services: services.length,
+      sessionId: this.session.state().sessionId,
+    });
     this.sink?.({ kind: 'sync', source: this.name, services });
   }
 
@@ -209,17 +230,29 @@ export class ZookeeperSource implements Source {
       present = true;
       for (const child of node.dir.names()) {
         const d = node.decoded.get(child);
-        if (d?.kind === 'instance') members.push({ znode: child, instance: d.instance, path: node.dir.childPath(child) });
+        if (d?.kind === 'instance')
+          members.push({ znode: child, instance: d.instance, path: node.dir.childPath(child) });
       }
     });
     if (!present) return null;
-    return toService(name, members, (reason, znode) => this.once.warnOnce('zookeeper service value ignored', { source: this.name, service: name, ...(znode !== undefined && { znode }), reason }));
+    return toService(name, members, (reason, znode) =>
+      this.once.warnOnce('zookeeper service value ignored', {
+        source: this.name,
+        service: name,
+        ...(znode !== undefined && { znode }),
+        reason,
+      }),
+    );
   }
 
   private readFailed(path: string, reason: string): void {
     // While disconnected, the session's own account is the truer one.
     if (this.session.isConnected()) this.health.fail(`zookeeper read of ${path} failed: ${reason}`);
-    this.log.warn('zookeeper read failed; retrying, keeping the last known state', { source: this.name, znode: path, reason });
+    this.log.warn('zookeeper read failed; retrying, keeping the last known state', {
+      source: this.name,
+      znode: path,
+      reason,
+    });
   }
 }
 

@@ -41,7 +41,11 @@ export class RulesSource implements Source {
   private syncedIn = -1;
   private lastEmitted: string | null = null;
 
-  constructor(private readonly session: ZkSession, readonly rulesPath: string, private readonly log: Logger) {
+  constructor(
+    private readonly session: ZkSession,
+    readonly rulesPath: string,
+    private readonly log: Logger,
+  ) {
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
     this.health.set('path', rulesPath);
   }
@@ -56,7 +60,11 @@ export class RulesSource implements Source {
       onChange: () => this.changed(),
       onError: (reason) => {
         if (this.session.isConnected()) this.health.fail(`zookeeper read under ${this.rulesPath} failed: ${reason}`);
-        this.log.warn('zookeeper read failed; retrying, keeping the last known rules', { source: this.name, znode: this.rulesPath, reason });
+        this.log.warn('zookeeper read failed; retrying, keeping the last known rules', {
+          source: this.name,
+          znode: this.rulesPath,
+          reason,
+        });
       },
     });
     this.dir.start();
@@ -123,7 +131,8 @@ export class RulesSource implements Source {
         await this.createRule(path, data);
         return { rule, version: 0, created: true };
       } catch (e) {
-        if (e instanceof ZkError && e.code === 'NODE_EXISTS') throw new RuleConflict(`rule ${JSON.stringify(rule.id)} was created by someone else meanwhile`);
+        if (e instanceof ZkError && e.code === 'NODE_EXISTS')
+          throw new RuleConflict(`rule ${JSON.stringify(rule.id)} was created by someone else meanwhile`);
         throw e;
       }
     }
@@ -131,8 +140,10 @@ export class RulesSource implements Source {
       version = await this.session.setData(path, data, version);
       return { rule, version, created: false };
     } catch (e) {
-      if (e instanceof ZkError && e.code === 'BAD_VERSION') throw new RuleConflict(`rule ${JSON.stringify(rule.id)} is no longer at version ${version}`);
-      if (e instanceof ZkError && e.code === 'NO_NODE') throw new RuleConflict(`rule ${JSON.stringify(rule.id)} was deleted meanwhile`);
+      if (e instanceof ZkError && e.code === 'BAD_VERSION')
+        throw new RuleConflict(`rule ${JSON.stringify(rule.id)} is no longer at version ${version}`);
+      if (e instanceof ZkError && e.code === 'NO_NODE')
+        throw new RuleConflict(`rule ${JSON.stringify(rule.id)} was deleted meanwhile`);
       throw e;
     }
   }
@@ -147,7 +158,8 @@ export class RulesSource implements Source {
       await this.session.remove(path, version);
       return true;
     } catch (e) {
-      if (e instanceof ZkError && e.code === 'BAD_VERSION') throw new RuleConflict(`rule ${JSON.stringify(id)} is no longer at version ${version}`);
+      if (e instanceof ZkError && e.code === 'BAD_VERSION')
+        throw new RuleConflict(`rule ${JSON.stringify(id)} is no longer at version ${version}`);
       if (e instanceof ZkError && e.code === 'NO_NODE') {
         if (expected === undefined) return false;
         throw new RuleConflict(`rule ${JSON.stringify(id)} does not exist (expected version ${version})`);
@@ -160,7 +172,10 @@ export class RulesSource implements Source {
   private requireSession(): void {
     if (!this.session.isConnected()) {
       const s = this.session.state();
-      throw new ZkError('NOT_CONNECTED', `zookeeper ${this.session.connect} is ${s.state} since ${new Date(s.since).toISOString()}`);
+      throw new ZkError(
+        'NOT_CONNECTED',
+        `zookeeper ${this.session.connect} is ${s.state} since ${new Date(s.since).toISOString()}`,
+      );
     }
   }
 
@@ -227,7 +242,11 @@ export class RulesSource implements Source {
     const id = ruleIdFromZnode(child.name);
     const znode = dir.childPath(child.name);
     if (id === null) {
-      this.once.warnOnce('routing rule skipped', { source: this.name, znode, reason: 'the znode name does not decode to a service id' });
+      this.once.warnOnce('routing rule skipped', {
+        source: this.name,
+        znode,
+        reason: 'the znode name does not decode to a service id',
+      });
       return [];
     }
     try {

@@ -68,7 +68,13 @@ export class HaproxyLive implements LiveUpdater {
       if (i < 2 || !/^\d/.test(line)) return i < 2;
       const [state] = parseServersState(`${line}`);
       const want = state && wanted.get(`${state.backend}/${state.name}`);
-      return !!want && want.host === state.addr && want.port === state.port && want.disabled === state.maint && want.weight === state.weight;
+      return (
+        !!want &&
+        want.host === state.addr &&
+        want.port === state.port &&
+        want.disabled === state.maint &&
+        want.weight === state.weight
+      );
     });
     await installText(this.stateFile, kept.join('\n') + '\n');
   }
@@ -76,7 +82,11 @@ export class HaproxyLive implements LiveUpdater {
   /** Reads back every touched server and compares it with what the new config says. */
   private async verify(changes: readonly ServerChange[], resolved: readonly string[]): Promise<void> {
     const backends = [...new Set(changes.map((c) => c.to.backend))];
-    const answers = await runtimeCommands(this.address, backends.map((b) => `show servers state ${b}`), this.timeoutMs);
+    const answers = await runtimeCommands(
+      this.address,
+      backends.map((b) => `show servers state ${b}`),
+      this.timeoutMs,
+    );
     const actual = new Map(parseServersState(answers.join('\n')).map((s) => [`${s.backend}/${s.name}`, s] as const));
     changes.forEach((c, i) => {
       const s = actual.get(`${c.to.backend}/${c.to.name}`);

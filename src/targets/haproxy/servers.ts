@@ -20,7 +20,8 @@ export interface ServerChange {
   readonly to: ServerLine;
 }
 
-const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|cache|ring|http-errors|mailers)\b\s*(\S*)/;
+const SECTION =
+  /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|cache|ring|http-errors|mailers)\b\s*(\S*)/;
 const SERVER = /^\s+server\s+(\S+)\s+(\S+)(.*)$/;
 
 /** Parses a server line in a section; null when it is not one or its address has no port. */
@@ -40,7 +41,15 @@ export function parseServer(line: string, backend: string): ServerLine | null {
     else if (tokens[i] === 'disabled') disabled = true;
     else rest.push(tokens[i]!);
   }
-  return { backend, name, host: addr.slice(0, colon).replace(/^\[|\]$/g, ''), port, weight, disabled, rest: rest.join(' ') };
+  return {
+    backend,
+    name,
+    host: addr.slice(0, colon).replace(/^\[|\]$/g, ''),
+    port,
+    weight,
+    disabled,
+    rest: rest.join(' '),
+  };
 }
 
 /**
