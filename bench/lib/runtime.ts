@@ -93,7 +93,7 @@ async function until(
   const deadline = Date.now() + timeoutMs;
   let first: bigint | null = null;
   let streak = 0;
-  let last = '';
+  let last: string;
   for (;;) {
     const r = await probe(port);
     const at = process.hrtime.bigint();
@@ -193,7 +193,7 @@ export async function measureRuntime(o: RuntimeOptions): Promise<RuntimeResult> 
   const listen = await freePort();
   let run: SwitchyardRun | null = null;
   let haproxy: HaproxyHandle | null = null;
-  let haproxyIdle = NaN;
+  let haproxyIdle: number;
   try {
     double.bulkLoad([
       ...syntheticCluster(o.apps, { healthChecks: !unchecked }),

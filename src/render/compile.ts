@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- Handlebars runtime values are untyped here */
 import Handlebars from 'handlebars';
 
 // A compiler from a parsed Handlebars template to plain JavaScript, rendering

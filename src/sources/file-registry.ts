@@ -25,7 +25,7 @@ export function parseFileRegistry(text: string, problem: FileProblem): Service[]
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new Error(`not valid JSON: ${(e as Error).message}`);
+    throw new Error(`not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   if (!isObject(doc) || !Array.isArray(doc.services)) throw new Error('expected {"services": [...]}');
   const services = new Map<string, Service>();

@@ -273,14 +273,12 @@ export class Target {
     if (this.config.reload) {
       const previous = { fragments: this.installedFragments, text: this.installed };
       this.setInstalled(fragments);
-      await this.live
-        ?.beforeReload(text)
-        .catch((e: Error) =>
-          this.deps.log.warn('could not save the server state before the reload', {
-            target: this.name,
-            error: e.message,
-          }),
-        );
+      await this.live?.beforeReload(text).catch((e: Error) =>
+        this.deps.log.warn('could not save the server state before the reload', {
+          target: this.name,
+          error: e.message,
+        }),
+      );
       this.lastReloadAt = Date.now();
       const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
       lap('reload');

@@ -1018,7 +1018,7 @@ describe('hostile registry values are inert: every source, both default template
     for (const h of hostileText('')) {
       const a = attempt('zookeeper rule', 'rule znode name', h, false, (m) => `${ZK_ROOT}/rules/${m}`);
       const name = `${a.marker}${h.value as string}`;
-      let id: string | null = null;
+      let id: string | null;
       try {
         id = decodeURIComponent(name);
       } catch {
@@ -1722,13 +1722,25 @@ describe('config-context helpers, read back by the real HAProxy and nginx', func
     helperCorpus().forEach((v, i) => {
       const s = call('haproxyString', v);
       // A header value is a log-format string: the strictest place a string goes.
-      if (s !== null) (hp.push(`    http-response set-header X-S${i} ${s}`), hpExpected++);
+      if (s !== null) {
+        hp.push(`    http-response set-header X-S${i} ${s}`);
+        hpExpected++;
+      }
       const t = call('haproxyToken', v);
-      if (t !== null) (hp.push(`    http-response set-header X-T${i} ${t}`), hpExpected++);
+      if (t !== null) {
+        hp.push(`    http-response set-header X-T${i} ${t}`);
+        hpExpected++;
+      }
       const line = call('asLine', v);
-      if (line !== null) (hp.push(`    # ${line}`), ng.push(`        # ${line}`));
+      if (line !== null) {
+        hp.push(`    # ${line}`);
+        ng.push(`        # ${line}`);
+      }
       const n = call('nginxString', v);
-      if (n !== null) (ng.push(`        add_header X-S${i} ${n};`), ngExpected++);
+      if (n !== null) {
+        ng.push(`        add_header X-S${i} ${n};`);
+        ngExpected++;
+      }
     });
     hp.push('    default_backend b', 'backend b', '');
     ng.push('    }', '}', '');

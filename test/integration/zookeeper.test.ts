@@ -156,7 +156,7 @@ function call(method: string, url: string, body?: unknown, headers: Record<strin
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
         res.on('end', () => {
-          let json: unknown = null;
+          let json: unknown;
           try {
             json = text ? JSON.parse(text) : null;
           } catch {

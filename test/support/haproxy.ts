@@ -70,6 +70,7 @@ export async function startHaproxy({ configFile, dir }: HaproxyOptions): Promise
       } catch (err) {
         throw new Error(
           `haproxy reload failed (${configFile}): ${errorText(err)}\n--- haproxy output ---\n${output.text()}`,
+          { cause: err },
         );
       }
     },
@@ -89,6 +90,7 @@ export async function startHaproxy({ configFile, dir }: HaproxyOptions): Promise
     await terminate(child, 'SIGTERM');
     throw new Error(
       `haproxy did not start (${configFile}): ${errorText(err)}\n--- haproxy output ---\n${output.text()}`,
+      { cause: err },
     );
   }
   return handle;

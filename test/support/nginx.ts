@@ -54,7 +54,7 @@ export async function startNginx({ prefix, configFile, pidFile, errorLog }: Ngin
     );
   } catch (err) {
     await terminate(child, 'SIGTERM');
-    throw new Error(`nginx did not start (${configFile}): ${errorText(err)}\n${await describe()}`);
+    throw new Error(`nginx did not start (${configFile}): ${errorText(err)}\n${await describe()}`, { cause: err });
   }
 
   return {
@@ -79,7 +79,7 @@ export async function startNginx({ prefix, configFile, pidFile, errorLog }: Ngin
         );
         if (outcome === 'failed') throw new Error('the new config was rejected ([emerg] in error log)');
       } catch (err) {
-        throw new Error(`nginx reload failed (${configFile}): ${errorText(err)}\n${await describe()}`);
+        throw new Error(`nginx reload failed (${configFile}): ${errorText(err)}\n${await describe()}`, { cause: err });
       }
     },
     async stop() {

@@ -90,7 +90,9 @@ export async function startZookeeper({ tickTime = 500 }: ZookeeperOptions = {}):
       );
     } catch (err) {
       await terminate(java, 'SIGKILL');
-      throw new Error(`zookeeper did not start: ${errorText(err)}\n--- ${logFile} (tail) ---\n${logTail(logFile)}`);
+      throw new Error(`zookeeper did not start: ${errorText(err)}\n--- ${logFile} (tail) ---\n${logTail(logFile)}`, {
+        cause: err,
+      });
     }
   };
 

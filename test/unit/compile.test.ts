@@ -291,7 +291,8 @@ function plainData(): unknown[] {
       ]),
       set: new Set([1, 2, 3]),
       gen: letters(),
-      sparse: [1, , 3], // a hole, which each skips
+      // eslint-disable-next-line no-sparse-arrays -- a hole, which each skips
+      sparse: [1, , 3],
       point: new Point(),
       inherited,
       proto: JSON.parse(

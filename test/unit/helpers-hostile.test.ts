@@ -18,6 +18,7 @@ function run(name: string, ...args: unknown[]): { out: unknown } | { refused: He
     if (e instanceof HelperRefusal) return { refused: e };
     throw new Error(
       `${name}(${args.map(shown).join(', ')}) threw ${(e as Error).name} instead of refusing: ${(e as Error).message}`,
+      { cause: e },
     );
   }
 }

@@ -76,7 +76,7 @@ describe('routing rule validation', () => {
       /^bad vhosts\[1\] "bad host": expected a hostname/,
     );
     expect(refused(validateRule({ id: 'web', vhosts: ['x.example.com\n  bind :1'] }))).to.match(
-      /^bad vhosts\[0\] "x.example.com\\n  bind :1"/,
+      /^bad vhosts\[0\] "x.example.com\\n {2}bind :1"/,
     );
     expect(refused(validateRule({ id: 'web', paths: ['api'] }))).to.match(/^bad paths\[0\] "api"/);
     expect(refused(validateRule({ id: 'web', paths: ['/a b'] }))).to.match(/^bad paths\[0\]/);
