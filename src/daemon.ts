@@ -8,6 +8,8 @@ import { Metrics } from './metrics.js';
 import { watchTemplates } from './render/watch.js';
 import { Runner } from './runner.js';
 import { FileSource } from './sources/file.js';
+import { registerFleetMetrics } from './sources/fleet/metrics.js';
+import { FleetSource, selfDescription } from './sources/fleet/source.js';
 import { MarathonSource } from './sources/marathon/source.js';
 import type { Source } from './sources/source.js';
 import { ZkSession } from './sources/zookeeper/client.js';
@@ -25,19 +27,31 @@ export interface DaemonOptions {
   readonly extraRoutes?: readonly Route[];
 }
 
+/** How createSources builds a fleet member: a daemon stands for election, a one-off render reads Marathon itself. */
+export interface SourceOptions {
+  readonly fleet: false | { readonly self: () => string };
+}
+
 /** Builds the sources a config names; the ZooKeeper ones share one session. */
-export function createSources(config: Config, log: Logger): Source[] {
+export function createSources(config: Config, log: Logger, opts: SourceOptions = { fleet: false }): Source[] {
   const sources: Source[] = [];
   const zk = config.zookeeper;
   const session = zk
     ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' }))
     : undefined;
   if (config.marathon) {
+    const m = config.marathon;
     const mlog = log.child({ component: 'marathon' });
-    const zkUrl = config.marathon.endpoints[0]!.startsWith('zk://') ? config.marathon.endpoints[0]! : null;
-    const leader = zkUrl ? zkEndpointList(zkUrl, mlog, session) : null;
-    const marathon = new MarathonSource(config.marathon, mlog, leader ?? undefined);
-    sources.push(leader ? withLeaderDiscovery(marathon, leader) : marathon);
+    const marathon = (): Source => {
+      const zkUrl = m.endpoints[0]!.startsWith('zk://') ? m.endpoints[0]! : null;
+      const leader = zkUrl ? zkEndpointList(zkUrl, mlog, session) : null;
+      const source = new MarathonSource(m, mlog, leader ?? undefined);
+      return leader ? withLeaderDiscovery(source, leader) : source;
+    };
+    if (config.fleet && session && opts.fleet) {
+      const flog = log.child({ component: 'fleet' });
+      sources.push(new FleetSource(config.fleet, m, session, marathon, flog, { elect: true, self: opts.fleet.self }));
+    } else sources.push(marathon());
   }
   if (config.file) sources.push(new FileSource(config.file.path, log.child({ component: 'file' })));
   if (zk && session) {
@@ -74,8 +88,12 @@ export class Daemon {
     private readonly opts: DaemonOptions = {},
   ) {
     const targets = createTargets(config, log, opts.exec);
-    const sources = createSources(config, log);
+    const self = () =>
+      selfDescription(this.address ? `${this.address.address}:${this.address.port}` : config.http.listen);
+    const sources = createSources(config, log, { fleet: { self } });
     const rules = sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
+    const fleet = sources.find((s): s is FleetSource => s instanceof FleetSource) ?? null;
+    if (fleet) registerFleetMetrics(this.metrics.registry, fleet);
     this.runner = new Runner(
       config,
       new StateStore(config.guard.enabled ? config.guard : null),
@@ -89,7 +107,13 @@ export class Daemon {
       ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' })),
       ...guardRoutes(this.runner, config.http.token),
     ];
-    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
+    this.http = new HttpServer(
+      this.runner,
+      this.metrics,
+      log.child({ component: 'http' }),
+      routes,
+      fleet ? () => ({ fleet: fleet.fleetStatus() }) : undefined,
+    );
   }
 
   /** The HTTP listener comes first, so /health answers "starting" while sources sync. */

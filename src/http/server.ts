@@ -21,6 +21,8 @@ export class HttpServer {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly routes: readonly Route[] = [],
+    /** Fields a part adds to /health's body (the fleet's). */
+    private readonly healthFields?: () => Record<string, unknown>,
   ) {}
 
   /** Listens on HOST:PORT; returns the bound address (port 0 picks a free one). */
@@ -55,7 +57,7 @@ export class HttpServer {
         switch (url.pathname) {
           case '/health': {
             const h = this.runner.health();
-            return sendJson(res, h.status === 'ok' ? 200 : 503, h);
+            return sendJson(res, h.status === 'ok' ? 200 : 503, { ...h, ...this.healthFields?.() });
           }
           case '/live':
             return sendJson(res, 200, { status: 'alive' });
