@@ -100,12 +100,24 @@ export async function spawnSwitchyard(config: Record<string, unknown>, dir: stri
   return handle;
 }
 
-/** Starts HAProxy on the first config the process installs at `output`, as on a real host. */
+/**
+ * Starts HAProxy on the first config the process installs at `output`, as on
+ * a real host, and waits for /health to say ok: that install's reload found
+ * no HAProxy, and Switchyard's retry must have succeeded.
+ */
 export async function haproxyOnFirstInstall(sy: SwitchyardProcess, output: string): Promise<HaproxyHandle> {
   await eventually(() => readFileSync(output, 'utf8'), {
     timeoutMs: 20_000,
     message: `no config installed at ${output}`,
     signal: sy.exited,
   });
-  return startHaproxy({ configFile: output, dir: sy.dir });
+  const haproxy = await startHaproxy({ configFile: output, dir: sy.dir });
+  await eventually(
+    async () => {
+      const h = await sy.health();
+      if (h.body.status !== 'ok') throw new Error(`health is ${h.body.status} (${JSON.stringify(h.body.failing)})`);
+    },
+    { timeoutMs: 20_000, message: `switchyard in ${sy.dir} never became healthy`, signal: sy.exited },
+  );
+  return haproxy;
 }

@@ -307,7 +307,9 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     // node-zookeeper-client can stall for good when it reaches a server that is still starting (it never
     // reads the handshake answer). Switchyard only reads, so after two session timeouts without a session the
     // cheapest way back is a new one and a full re-read.
-    const waiting = this.current.state === 'disconnected' || this.current.state === 'connecting';
+    // A client opened after an expiry stays 'expired' until it connects: it can stall the same way.
+    const waiting =
+      this.current.state === 'disconnected' || this.current.state === 'connecting' || this.current.state === 'expired';
     if (
       waiting &&
       this.client.getState() !== library!.State.SYNC_CONNECTED &&
