@@ -73,7 +73,7 @@ describe('dashboard API views', function () {
         backendCount: 2,
         serving: 2,
       });
-      expect(web.backends.map((b: { port: number }) => b.port)).to.deep.equal([31001, 31002]);
+      expect(web.backends.map((b: { port: number }) => b.port).sort()).to.deep.equal([31001, 31002]);
       expect(web.backends[0]).to.include({ host: '127.0.0.1', weight: 1, healthy: true, draining: false });
       const search = page.services.find((s: { id: string }) => s.id === '/search');
       expect(search).to.deep.include({ vhosts: ['search.example.com'], paths: [], backendCount: 0 });
