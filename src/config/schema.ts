@@ -44,9 +44,7 @@ const zookeeper = z.strictObject({
 
 // Sidecars sharing `path` elect one leader that alone follows Marathon and publishes its view there.
 const fleet = z.strictObject({
-  path: z
-    .string()
-    .regex(/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an absolute znode path (not "/")'),
+  path: z.string().regex(/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an absolute znode path (not "/")'),
   heartbeatMs: ms(100, 600_000).default(2000),
   maxAgeMs: ms(1000, 86_400_000).default(30_000),
 });

@@ -76,7 +76,8 @@ describe('fleet: one elected sidecar follows Marathon and the others render its 
     if (leaders.length !== 1) throw new Error(`${leaders.length} leaders`);
     return leaders[0]!;
   };
-  const served = async (m: Member, n = 12) => [...(await countHits(`http://${m.bind}:${servicePort}/`, n)).keys()].sort();
+  const served = async (m: Member, n = 12) =>
+    [...(await countHits(`http://${m.bind}:${servicePort}/`, n)).keys()].sort();
   const everyoneServes = (names: string[], of: () => Member[] = alive, timeoutMs = 20_000) =>
     eventually(
       async () => {
@@ -161,10 +162,7 @@ describe('fleet: one elected sidecar follows Marathon and the others render its 
 
   it('refuses to follow a leader whose Marathon settings differ, and says so on /health', async () => {
     const dir = tempDir('fleet-odd-');
-    const odd = await spawnSwitchyard(
-      config('127.0.0.9', join(dir, 'haproxy.cfg'), dir, { group: 'internal' }),
-      dir,
-    );
+    const odd = await spawnSwitchyard(config('127.0.0.9', join(dir, 'haproxy.cfg'), dir, { group: 'internal' }), dir);
     try {
       await eventually(async () => {
         const h = await odd.health();
@@ -242,7 +240,8 @@ describe('fleet: one elected sidecar follows Marathon and the others render its 
     marathon.addTask('/web', { host: backends[5]!.host, ports: [backends[5]!.port] });
     const deadline = Date.now() + 2 * SESSION_MS;
     while (Date.now() < deadline) {
-      for (const m of alive()) expect(await served(m, 10), `sidecar ${m.n}`).to.deep.equal(['b1', 'b2', 'b3', 'b4', 'b5']);
+      for (const m of alive())
+        expect(await served(m, 10), `sidecar ${m.n}`).to.deep.equal(['b1', 'b2', 'b3', 'b4', 'b5']);
       await sleep(200);
     }
     await zk.start();

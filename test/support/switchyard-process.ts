@@ -41,7 +41,11 @@ export async function spawnSwitchyard(config: Record<string, unknown>, dir: stri
   const file = join(dir, 'switchyard.json');
   writeFileSync(
     file,
-    JSON.stringify({ ...config, http: { listen: `127.0.0.1:${port}` }, log: { level: 'debug', format: 'json' } }, null, 2),
+    JSON.stringify(
+      { ...config, http: { listen: `127.0.0.1:${port}` }, log: { level: 'debug', format: 'json' } },
+      null,
+      2,
+    ),
   );
   const child = spawnTracked(process.execPath, [join(process.cwd(), 'bin/switchyard.js'), 'serve', '--config', file], {
     cwd: dir,
@@ -96,7 +100,11 @@ export async function spawnSwitchyard(config: Record<string, unknown>, dir: stri
       if (!hasExited(child)) await terminate(child, 'SIGTERM', 10_000);
     },
   };
-  await eventually(() => handle.health(), { timeoutMs: 20_000, message: `switchyard in ${dir} never answered`, signal: exited });
+  await eventually(() => handle.health(), {
+    timeoutMs: 20_000,
+    message: `switchyard in ${dir} never answered`,
+    signal: exited,
+  });
   return handle;
 }
 

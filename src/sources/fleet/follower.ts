@@ -181,8 +181,7 @@ export class Follower {
 
   private settle(): void {
     const view = this.view;
-    if (!this.running || !this.sink || !view || this.viewIn !== this.session.generation || !this.dir.complete())
-      return;
+    if (!this.running || !this.sink || !view || this.viewIn !== this.session.generation || !this.dir.complete()) return;
     if (!this.accept(view)) return;
     const first = this.applied < 0;
     const full = first || view.syncVersion > this.applied;
@@ -204,7 +203,9 @@ export class Follower {
         continue;
       }
       const checked =
-        app.kind === 'ok' ? checkAppServices(app.json.toString('utf8'), this.allowRaw) : { kind: 'invalid' as const, reason: app.reason };
+        app.kind === 'ok'
+          ? checkAppServices(app.json.toString('utf8'), this.allowRaw)
+          : { kind: 'invalid' as const, reason: app.reason };
       if (checked.kind === 'invalid') {
         // Costs only this app: it keeps what it had.
         this.once.warnOnce('fleet app skipped', {
@@ -226,7 +227,12 @@ export class Follower {
       const services = [...this.current.values()].flat();
       this.sink({ kind: 'sync', source: 'marathon', services });
       if (first)
-        this.log.info('fleet view read', { source: 'fleet', version: view.version, apps: this.current.size, leader: view.leaderId });
+        this.log.info('fleet view read', {
+          source: 'fleet',
+          version: view.version,
+          apps: this.current.size,
+          leader: view.leaderId,
+        });
       return;
     }
     for (const [key, services] of changed) this.emitApp(key, services);

@@ -33,16 +33,38 @@ export function registerFleetMetrics(registry: Registry, fleet: FleetSource): vo
   gauge('switchyard_fleet_leader', '1 while this sidecar leads its fleet, 0 while it follows', () =>
     fleet.fleetStatus().role === 'leader' ? 1 : 0,
   );
-  gauge('switchyard_fleet_view_version', 'The published view version this sidecar renders from (-1: none yet)', () =>
-    fleet.fleetStatus().version,
+  gauge(
+    'switchyard_fleet_view_version',
+    'The published view version this sidecar renders from (-1: none yet)',
+    () => fleet.fleetStatus().version,
   );
   gauge('switchyard_fleet_view_age_seconds', 'Seconds since the leader last confirmed the view (-1: never)', () => {
     const age = fleet.fleetStatus().ageMs;
     return age === null ? -1 : age / 1000;
   });
-  gauge('switchyard_fleet_members', 'Sidecars standing in the fleet election, as last seen', () => fleet.fleetStatus().members);
-  counter('switchyard_fleet_publishes_total', 'View versions this sidecar committed as leader', () => fleet.counters().publishes);
-  counter('switchyard_fleet_published_bytes_total', 'Znode data bytes this sidecar wrote as leader', () => fleet.counters().bytesWritten);
-  counter('switchyard_fleet_takeovers_total', 'Times this sidecar took over the lead', () => fleet.counters().takeovers);
-  counter('switchyard_fleet_leader_changes_total', 'Leader hand-overs this sidecar saw in the view', () => fleet.counters().leaderChanges);
+  gauge(
+    'switchyard_fleet_members',
+    'Sidecars standing in the fleet election, as last seen',
+    () => fleet.fleetStatus().members,
+  );
+  counter(
+    'switchyard_fleet_publishes_total',
+    'View versions this sidecar committed as leader',
+    () => fleet.counters().publishes,
+  );
+  counter(
+    'switchyard_fleet_published_bytes_total',
+    'Znode data bytes this sidecar wrote as leader',
+    () => fleet.counters().bytesWritten,
+  );
+  counter(
+    'switchyard_fleet_takeovers_total',
+    'Times this sidecar took over the lead',
+    () => fleet.counters().takeovers,
+  );
+  counter(
+    'switchyard_fleet_leader_changes_total',
+    'Leader hand-overs this sidecar saw in the view',
+    () => fleet.counters().leaderChanges,
+  );
 }

@@ -252,7 +252,10 @@ export class Publisher {
           try {
             const head = readHead((await this.session.getData(`${this.layout.apps}/${name}`)).data);
             // A head nobody can read, or one written after the last commit, is rewritten (or removed).
-            published.set(name, { sha: head && head.header.v <= committed ? head.header.sha : '', parts: head?.header.parts ?? 1 });
+            published.set(name, {
+              sha: head && head.header.v <= committed ? head.header.sha : '',
+              parts: head?.header.parts ?? 1,
+            });
             if (!head || head.header.v > committed) uncommitted.add(name);
           } catch (e) {
             if (!(e instanceof ZkError && e.code === 'NO_NODE')) throw e;
@@ -309,7 +312,8 @@ export class Publisher {
                 : { op: 'create', path: path(z.name), data: z.data },
             );
           }
-          for (let i = parts; i < (old?.parts ?? 1); i++) removes.push({ op: 'remove', path: path(partName(key, i)), version: -1 });
+          for (let i = parts; i < (old?.parts ?? 1); i++)
+            removes.push({ op: 'remove', path: path(partName(key, i)), version: -1 });
           after.set(key, { sha: enc.sha, parts });
         } else if (old) {
           for (let i = 1; i < old.parts; i++) removes.push({ op: 'remove', path: path(partName(key, i)), version: -1 });
@@ -346,7 +350,9 @@ export class Publisher {
     let txn: ZkOp[] = [];
     let bytes = 0;
     const send = async (last: boolean) => {
-      const all = last ? [fence, ...txn, { op: 'set', path: this.layout.view, data: viewData, version: this.viewStat } as ZkOp] : [fence, ...txn];
+      const all = last
+        ? [fence, ...txn, { op: 'set', path: this.layout.view, data: viewData, version: this.viewStat } as ZkOp]
+        : [fence, ...txn];
       const versions = await this.guarded(() => this.session.transaction(all));
       this.stats.bytesWritten += bytes + (last ? viewData.length : 0);
       this.stats.znodesWritten += txn.length + (last ? 1 : 0);

@@ -26,7 +26,8 @@ const check = <T>(test: (v: unknown) => v is T, expected: string) => z.custom<T>
 const port = check(isPort, 'a port 1-65535');
 const line = check((v): v is string => isSingleLine(v), 'one line of at most 4096 characters');
 const key = check((v): v is string => isSingleLine(v, 256), 'one line of at most 256 characters');
-const int = (min: number, max: number) => check((v): v is number => isIntegerIn(v, min, max), `an integer ${min}-${max}`);
+const int = (min: number, max: number) =>
+  check((v): v is number => isIntegerIn(v, min, max), `an integer ${min}-${max}`);
 const map = z.record(key, line).refine((m) => !Object.hasOwn(m, '__proto__'), 'no __proto__ key');
 
 const backend = z.strictObject({

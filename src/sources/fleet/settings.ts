@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, scryptSync } from 'node:crypto';
 import type { MarathonConfig } from '../../config/schema.js';
 
 /**
@@ -26,7 +26,8 @@ export function fleetSettings(m: MarathonConfig): FleetSettings {
   return {
     'marathon.endpoints': digest(m.endpoints),
     'marathon.group': digest(m.group),
-    'marathon.credentials': digest([m.user, m.password]),
+    // Slow to compute on purpose: anyone who reads ZooKeeper sees it, and must not guess a password from it cheaply.
+    'marathon.credentials': scryptSync(m.password, `switchyard fleet credentials of ${m.user}`, 8).toString('hex'),
     'marathon.allowRawLabels': digest(m.allowRawLabels),
   };
 }

@@ -182,8 +182,11 @@ export class FleetSource implements Source {
     if (differ.join() !== this.refused.join()) {
       this.refused = differ;
       if (differ.length > 0)
-        this.log.error('fleet settings differ from the leader\'s; not following it', { source: 'fleet', settings: differ });
-      else this.log.info('fleet settings agree with the leader\'s; following', { source: 'fleet' });
+        this.log.error("fleet settings differ from the leader's; not following it", {
+          source: 'fleet',
+          settings: differ,
+        });
+      else this.log.info("fleet settings agree with the leader's; following", { source: 'fleet' });
     }
     return differ.length === 0;
   }
@@ -230,7 +233,11 @@ export class FleetSource implements Source {
     );
     this.leading = { marathon, publisher };
     this.takeovers++;
-    this.log.info('fleet leader: following marathon for the fleet', { source: 'fleet', member, fleet: this.fleet.path });
+    this.log.info('fleet leader: following marathon for the fleet', {
+      source: 'fleet',
+      member,
+      fleet: this.fleet.path,
+    });
     publisher.start();
     void marathon.start(publisher.sink);
   }
