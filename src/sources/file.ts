@@ -68,6 +68,7 @@ export class FileSource implements Source {
           source: this.name,
           path: this.path,
           where: r.where,
+          field: r.field,
           reason: rejectionReason(r),
         }),
       );

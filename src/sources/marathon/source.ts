@@ -63,7 +63,12 @@ export class MarathonSource implements Source {
     });
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
     this.reject = (r) =>
-      this.once.warnOnce('marathon value rejected', { source: this.name, app: r.where, reason: rejectionReason(r) });
+      this.once.warnOnce('marathon value rejected', {
+        source: this.name,
+        app: r.where,
+        field: r.field,
+        reason: rejectionReason(r),
+      });
     this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
   }
 

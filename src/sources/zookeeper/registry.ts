@@ -141,6 +141,7 @@ export class ZookeeperSource implements Source {
           source: this.name,
           znode,
           format,
+          field: decoded.rejection.field,
           reason: rejectionReason(decoded.rejection),
         });
       else if (decoded.kind === 'inactive')
@@ -150,6 +151,7 @@ export class ZookeeperSource implements Source {
           this.once.warnOnce('zookeeper instance value dropped', {
             source: this.name,
             znode,
+            field: note.field,
             reason: rejectionReason(note),
           });
       node.decoded.set(name, decoded);
@@ -250,6 +252,7 @@ export class ZookeeperSource implements Source {
         source: this.name,
         service: name,
         znode: r.where,
+        field: r.field,
         reason: rejectionReason(r),
       }),
     );
