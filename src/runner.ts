@@ -44,6 +44,8 @@ export class Runner {
   private cycles = 0;
   /** Source event totals already turned into counter increments. */
   private readonly eventsSeen = new Map<string, number>();
+  /** Render cache counts already added to /metrics, by target, cache and result. */
+  private readonly cacheSeen = new Map<string, number>();
   /** Services changed since the last cycle: the reason logged with what the cycle did. */
   private readonly changedIds = new Set<string>();
   private stopped = false;
@@ -308,6 +310,22 @@ export class Runner {
         const delta = total - (this.eventsSeen.get(key) ?? 0);
         if (delta > 0) this.metrics.events.inc({ source: s.name, type }, delta);
         this.eventsSeen.set(key, total);
+      }
+    }
+    for (const t of this.targets) {
+      const c = t.cacheStats();
+      const totals = {
+        'view\u0000hit': c.viewHits,
+        'view\u0000miss': c.viewMisses,
+        'fragment\u0000hit': c.fragmentHits,
+        'fragment\u0000miss': c.fragmentMisses,
+      };
+      for (const [kind, total] of Object.entries(totals)) {
+        const key = `${t.name}\u0000${kind}`;
+        const [cache, result] = kind.split('\u0000');
+        const delta = total - (this.cacheSeen.get(key) ?? 0);
+        if (delta > 0) this.metrics.renderCache.inc({ target: t.name, cache, result }, delta);
+        this.cacheSeen.set(key, total);
       }
     }
   }
