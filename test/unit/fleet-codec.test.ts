@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { appJson, assemble, encodeApp, readHead } from '../../src/sources/fleet/app-node.js';
 import { appKey, parsePartName } from '../../src/sources/fleet/layout.js';
 import { checkAppServices } from '../../src/sources/fleet/service-check.js';
+import { rejectionReason } from '../../src/state/rejection.js';
 import { differingSettings, fleetSettings } from '../../src/sources/fleet/settings.js';
 import type { Service } from '../../src/state/model.js';
 import { appChecker, task } from './fixtures.js';
@@ -10,7 +11,7 @@ import type { MarathonConfig } from '../../src/config/schema.js';
 
 /** The services the Marathon source makes of one app: what a fleet leader publishes. */
 function marathonServices(env: Record<string, string> = {}): Service[] {
-  const { record, problem } = appChecker();
+  const { record, reject } = appChecker();
   const app = record({
     id: '/shop/web',
     labels: { HAPROXY_0_VHOST: 'shop.example.com', HAPROXY_1_MODE: 'tcp' },
@@ -22,7 +23,7 @@ function marathonServices(env: Record<string, string> = {}): Service[] {
       task('shop_web.b', [31003, 31004], { healthCheckResults: [{ alive: false }] }),
     ],
   } as never);
-  return appServices(app, '*', problem);
+  return appServices(app, '*', reject);
 }
 
 /** Reassembles what encodeApp wrote, as a follower reading the znodes would. */
@@ -39,8 +40,8 @@ describe('fleet: published apps', () => {
     expect(enc.znodes.map((z) => z.name)).to.deep.equal(['%2Fshop%2Fweb']);
     const back = reassemble(enc.znodes, 7);
     if (back.kind !== 'ok') throw new Error(back.reason);
-    const checked = checkAppServices(back.json.toString('utf8'), false);
-    if (checked.kind !== 'ok') throw new Error(checked.reason);
+    const checked = checkAppServices(back.json.toString('utf8'), false, 'test');
+    if (checked.kind !== 'ok') throw new Error(rejectionReason(checked.rejection));
     expect(checked.services).to.deep.equal(services);
   });
 
@@ -85,23 +86,25 @@ describe('fleet: published apps', () => {
 describe('fleet: checks on published services', () => {
   const published = () => JSON.parse(appJson(marathonServices()).toString('utf8')) as Array<Record<string, unknown>>;
   const reason = (value: unknown, allowRaw = false) => {
-    const r = checkAppServices(JSON.stringify(value), allowRaw);
-    return r.kind === 'invalid' ? r.reason : 'accepted';
+    const r = checkAppServices(JSON.stringify(value), allowRaw, '/fleet/apps/x');
+    return r.kind === 'invalid' ? rejectionReason(r.rejection) : 'accepted';
   };
 
   it('refuses a backend host that would break a config line', () => {
     const list = published();
     (list[0]!.backends as Array<Record<string, unknown>>)[0]!.host = '10.0.0.1\n    server evil 6.6.6.6:80';
-    expect(reason(list)).to.match(/^0\.backends\.0\.host: a host name or IP address/);
+    expect(reason(list)).to.match(
+      /^bad 0\.backends\.0\.host "10\.0\.0\.1\\n {4}server evil.*: expected a host name or IP address$/,
+    );
   });
 
   it('refuses a service from another source or with a field it does not know', () => {
     const list = published();
     list[0]!.source = 'file';
-    expect(reason(list)).to.match(/^0\.source/);
+    expect(reason(list)).to.match(/^bad 0\.source "file"/);
     const extra = published();
     extra[1]!.surprise = true;
-    expect(reason(extra)).to.match(/^1/);
+    expect(reason(extra)).to.match(/^bad 1 /);
   });
 
   it('refuses services of two apps in one znode', () => {
@@ -118,7 +121,7 @@ describe('fleet: checks on published services', () => {
   });
 
   it('refuses what is not JSON', () => {
-    expect(checkAppServices('{', false).kind).to.equal('invalid');
+    expect(checkAppServices('{', false, 'test').kind).to.equal('invalid');
   });
 });
 

@@ -92,7 +92,7 @@ export type Assembled =
 /** Puts an app together from its head and `part(i)` (i = 1…parts-1), checked against the view's version and the digest. */
 export function assemble(head: Buffer, part: (i: number) => Buffer | null, committed: number): Assembled {
   const read = readHead(head);
-  if (!read) return { kind: 'invalid', reason: 'head znode has no valid header line' };
+  if (!read) return { kind: 'invalid', reason: 'a header line {"v","parts","sha"}' };
   const { header, body } = read;
   if (header.v > committed) return { kind: 'pending', reason: `written in version ${header.v}, view at ${committed}` };
   const chunks = [body];

@@ -1,12 +1,13 @@
 import type { Logger } from '../../log.js';
 import { sameService } from '../../state/merge.js';
 import type { Service } from '../../state/model.js';
+import { rejectionReason } from '../../state/rejection.js';
 import { OnceLog, type Sink } from '../source.js';
 import { ZkError, type ZkSession, type ZkWatcher } from '../zookeeper/client.js';
 import { ZkDirectory } from '../zookeeper/directory.js';
 import { assemble } from './app-node.js';
 import { parsePartName, partName, type FleetLayout } from './layout.js';
-import { checkAppServices } from './service-check.js';
+import { checkAppServices, type CheckedApp } from './service-check.js';
 import { decodeView, type ViewRecord } from './view-node.js';
 
 /** What a follower knows of the published view, for the fleet source's health. */
@@ -202,17 +203,14 @@ export class Follower {
         this.held.add(key);
         continue;
       }
-      const checked =
+      const znode = this.dir.childPath(key);
+      const checked: CheckedApp =
         app.kind === 'ok'
-          ? checkAppServices(app.json.toString('utf8'), this.allowRaw)
-          : { kind: 'invalid' as const, reason: app.reason };
+          ? checkAppServices(app.json.toString('utf8'), this.allowRaw, znode)
+          : { kind: 'invalid', rejection: { where: znode, field: 'header', value: undefined, expected: app.reason } };
       if (checked.kind === 'invalid') {
         // Costs only this app: it keeps what it had.
-        this.once.warnOnce('fleet app skipped', {
-          source: 'fleet',
-          znode: this.dir.childPath(key),
-          reason: checked.reason,
-        });
+        this.once.warnOnce('fleet app skipped', { source: 'fleet', znode, reason: rejectionReason(checked.rejection) });
         continue;
       }
       changed.push([key, checked.services]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Service } from '../../state/model.js';
+import type { Rejection } from '../../state/rejection.js';
 import {
   isAclCondition,
   isBackendId,
@@ -90,23 +91,34 @@ const appServices = z
 /** The outcome of reading one app's published services. */
 export type CheckedApp =
   | { readonly kind: 'ok'; readonly services: readonly Service[] }
-  | { readonly kind: 'invalid'; readonly reason: string };
+  | { readonly kind: 'invalid'; readonly rejection: Rejection };
 
-/** Parses and checks one app's published services; `allowRaw` false refuses raw config lines, as the source would. */
-export function checkAppServices(json: string, allowRaw: boolean): CheckedApp {
+/**
+ * Parses and checks one app's published services (`where`: its znode);
+ * `allowRaw` false refuses raw config lines, as the Marathon source would.
+ */
+export function checkAppServices(json: string, allowRaw: boolean, where: string): CheckedApp {
+  const invalid = (field: string, value: unknown, expected: string): CheckedApp => ({
+    kind: 'invalid',
+    rejection: { where, field, value, expected },
+  });
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch (e) {
-    return { kind: 'invalid', reason: `not JSON: ${(e as Error).message}` };
+    return invalid('(data)', json.slice(0, 40), `JSON (${(e as Error).message})`);
   }
   const parsed = appServices.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return { kind: 'invalid', reason: `${issue.path.join('.') || '(top)'}: ${issue.message}` };
+    let at: unknown = value;
+    for (const k of issue.path)
+      at = at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[k] : undefined;
+    return invalid(issue.path.join('.') || '(top)', at, issue.message);
   }
   const services = parsed.data as Service[];
-  if (!allowRaw && services.some((s) => Object.keys(s.raw).length > 0))
-    return { kind: 'invalid', reason: 'raw config labels present, and marathon.allowRawLabels is off here' };
+  const raw = services.findIndex((s) => Object.keys(s.raw).length > 0);
+  if (!allowRaw && raw >= 0)
+    return invalid(`${raw}.raw`, services[raw]!.raw, 'no raw config lines: marathon.allowRawLabels is off here');
   return { kind: 'ok', services };
 }
