@@ -3,6 +3,8 @@ import type { Config } from './config/schema.js';
 import { guardRoutes } from './http/guard.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
+import { RecentEvents } from './http/views/recent-events.js';
+import { viewRoutes } from './http/views/routes.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { watchTemplates } from './render/watch.js';
@@ -72,6 +74,8 @@ export class Daemon {
   readonly http: HttpServer;
   private readonly store: StateStore;
   private sources: readonly Source[];
+  /** The last installs and refusals, for the dashboard. */
+  readonly events = new RecentEvents();
   private unwatch: (() => Promise<void>) | null = null;
   /** Re-reads run one after another, in the order the signals came. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
@@ -93,6 +97,7 @@ export class Daemon {
       log.child({ component: 'runner' }),
       this.metrics,
     );
+    this.runner.onCycle((results, changed) => this.events.record(results, changed, this.runner.targets));
     this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), this.routes());
   }
 
@@ -186,6 +191,7 @@ export class Daemon {
       ...(this.opts.extraRoutes ?? []),
       ...rulesRoutes(rules, this.current.http.token, this.log.child({ component: 'http' })),
       ...guardRoutes(this.runner, this.current.http.token),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
     ];
   }
 
