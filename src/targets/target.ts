@@ -141,7 +141,7 @@ export class Target {
 
   /** The installed config as the fragments of the render that produced it; null when it came from elsewhere (the file found at start). Read-only: the dashboard diffs installs with it. */
   installedParts(): readonly string[] | null {
-    return this.installedFragments;
+    return this.installed?.fragments ?? null;
   }
 
   /** The template files to watch for edits. */
