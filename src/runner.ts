@@ -50,7 +50,7 @@ export class Runner {
   private readonly changedIds = new Set<string>();
   private stopped = false;
   private targetsLoaded: Promise<void> = Promise.resolve();
-  private readonly listeners = new Set<(results: readonly ApplyResult[]) => void>();
+  private readonly listeners = new Set<(results: readonly ApplyResult[], changed: readonly string[]) => void>();
 
   constructor(
     private readonly config: Pick<Config, 'reload'>,
@@ -89,8 +89,8 @@ export class Runner {
     return this.store.snapshot();
   }
 
-  /** Called after each cycle with what every target did; for tests, benchmarks and the CLI. */
-  onCycle(fn: (results: readonly ApplyResult[]) => void): () => void {
+  /** Called after each cycle with what every target did and the services whose change caused it; for tests, benchmarks, the CLI and the dashboard's recent events. */
+  onCycle(fn: (results: readonly ApplyResult[], changed: readonly string[]) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -225,7 +225,7 @@ export class Runner {
     const done = results.filter((r): r is ApplyResult => r !== null);
     if (snapshot) this.cycles++;
     this.record(done, since, reason);
-    for (const fn of this.listeners) fn(done);
+    for (const fn of this.listeners) fn(done, reason);
     this.retryIfFailed(done);
     this.comeBackIfDeferred(done, reason);
   }

@@ -114,6 +114,11 @@ export class Target {
     if (this.installed !== null) this.hint = slotHint(this.installed);
   }
 
+  /** The installed config as the fragments of the render that produced it; null when it came from elsewhere (the file found at start). Read-only: the dashboard diffs installs with it. */
+  installedParts(): readonly string[] | null {
+    return this.installedFragments;
+  }
+
   /** The template files to watch for edits. */
   templateFiles(): readonly string[] {
     return this.template?.files ?? [this.config.template];
