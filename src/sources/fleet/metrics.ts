@@ -6,65 +6,75 @@ import type { FleetSource } from './source.js';
  * the view version rendered and its age, and the leader's publish and
  * hand-over counts (kept across leaderships).
  */
-export function registerFleetMetrics(registry: Registry, fleet: FleetSource): void {
-  const gauge = (name: string, help: string, read: () => number) =>
+export function registerFleetMetrics(registry: Registry, source: () => FleetSource | null): void {
+  const gauge = (name: string, help: string, read: (fleet: FleetSource) => number) =>
     new Gauge({
       name,
       help,
       registers: [registry],
       collect() {
-        this.set(read());
+        const fleet = source();
+        if (fleet) this.set(read(fleet));
       },
     });
   // Totals only ever grow; a collect hook moves the counter by what happened since the last scrape.
-  const counter = (name: string, help: string, read: () => number) => {
+  // A source rebuilt by a re-read config starts counting from 0 again: the counter only moves forward.
+  const counter = (name: string, help: string, read: (fleet: FleetSource) => number) => {
     let seen = 0;
+    let of: FleetSource | null = null;
     return new Counter({
       name,
       help,
       registers: [registry],
       collect() {
-        const now = read();
+        const fleet = source();
+        if (!fleet) return;
+        if (fleet !== of) [of, seen] = [fleet, 0];
+        const now = read(fleet);
         if (now > seen) this.inc(now - seen);
         seen = now;
       },
     });
   };
-  gauge('switchyard_fleet_leader', '1 while this sidecar leads its fleet, 0 while it follows', () =>
+  gauge('switchyard_fleet_leader', '1 while this sidecar leads its fleet, 0 while it follows', (fleet) =>
     fleet.fleetStatus().role === 'leader' ? 1 : 0,
   );
   gauge(
     'switchyard_fleet_view_version',
     'The published view version this sidecar renders from (-1: none yet)',
-    () => fleet.fleetStatus().version,
+    (fleet) => fleet.fleetStatus().version,
   );
-  gauge('switchyard_fleet_view_age_seconds', 'Seconds since the leader last confirmed the view (-1: never)', () => {
-    const age = fleet.fleetStatus().ageMs;
-    return age === null ? -1 : age / 1000;
-  });
+  gauge(
+    'switchyard_fleet_view_age_seconds',
+    'Seconds since the leader last confirmed the view (-1: never)',
+    (fleet) => {
+      const age = fleet.fleetStatus().ageMs;
+      return age === null ? -1 : age / 1000;
+    },
+  );
   gauge(
     'switchyard_fleet_members',
     'Sidecars standing in the fleet election, as last seen',
-    () => fleet.fleetStatus().members,
+    (fleet) => fleet.fleetStatus().members,
   );
   counter(
     'switchyard_fleet_publishes_total',
     'View versions this sidecar committed as leader',
-    () => fleet.counters().publishes,
+    (fleet) => fleet.counters().publishes,
   );
   counter(
     'switchyard_fleet_published_bytes_total',
     'Znode data bytes this sidecar wrote as leader',
-    () => fleet.counters().bytesWritten,
+    (fleet) => fleet.counters().bytesWritten,
   );
   counter(
     'switchyard_fleet_takeovers_total',
     'Times this sidecar took over the lead',
-    () => fleet.counters().takeovers,
+    (fleet) => fleet.counters().takeovers,
   );
   counter(
     'switchyard_fleet_leader_changes_total',
     'Leader hand-overs this sidecar saw in the view',
-    () => fleet.counters().leaderChanges,
+    (fleet) => fleet.counters().leaderChanges,
   );
 }
