@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { guardRoutes } from './http/guard.js';
+import type { BodyLimits } from './http/request.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
 import type { Logger } from './log.js';
@@ -39,7 +40,8 @@ export function createSources(config: Config, log: Logger): Source[] {
     const marathon = new MarathonSource(config.marathon, mlog, leader ?? undefined);
     sources.push(leader ? withLeaderDiscovery(marathon, leader) : marathon);
   }
-  if (config.file) sources.push(new FileSource(config.file.path, log.child({ component: 'file' })));
+  if (config.file)
+    sources.push(new FileSource(config.file.path, log.child({ component: 'file' }), config.file.maxBytes));
   if (zk && session) {
     if (zk.registries.length > 0) sources.push(new ZookeeperSource(zk, session, log.child({ component: 'zookeeper' })));
     sources.push(new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' })));
@@ -58,6 +60,10 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         minReloadIntervalMs: config.reload.minIntervalMs,
       }),
   );
+}
+
+function bodyLimits(config: Config): BodyLimits {
+  return { maxBytes: config.http.maxBodyBytes, maxDepth: config.http.maxBodyDepth };
 }
 
 /** The whole daemon wired from a config: sources → state → runner → targets, with the HTTP face beside. */
@@ -86,8 +92,8 @@ export class Daemon {
     );
     const routes = [
       ...(opts.extraRoutes ?? []),
-      ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' })),
-      ...guardRoutes(this.runner, config.http.token),
+      ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' }), bodyLimits(config)),
+      ...guardRoutes(this.runner, config.http.token, bodyLimits(config)),
     ];
     this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
   }

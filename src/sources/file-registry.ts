@@ -1,3 +1,4 @@
+import { describeJsonError, parseJsonDocument } from '../json-document.js';
 import type { Backend, Service } from '../state/model.js';
 import {
   describeValue,
@@ -15,18 +16,19 @@ import { ignoredLabelsNote } from './raw-labels.js';
 /** Something in a registry file that was skipped: where, and why. */
 export type FileProblem = (where: string, why: string) => void;
 
+/** Deeper than any registry entry (services, backends, labels) needs: the file is one document of a known shape. */
+const MAX_DEPTH = 64;
+
 /**
  * Parses the file registry's JSON into services. Entries that fail a check
  * are skipped and reported with their position; the rest still count.
- * Throws only when the file as a whole is unusable.
+ * Throws only when the file as a whole is unusable, with a message that
+ * quotes none of its text (the file may not be what it should be: a secret).
  */
 export function parseFileRegistry(text: string, problem: FileProblem): Service[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
+  const parsed = parseJsonDocument(text, MAX_DEPTH);
+  if (!parsed.ok) throw new Error(`not valid JSON ${describeJsonError(parsed)}`);
+  const doc = parsed.value;
   if (!isObject(doc) || !Array.isArray(doc.services)) throw new Error('expected {"services": [...]}');
   const services = new Map<string, Service>();
   doc.services.forEach((entry: unknown, i: number) => {
