@@ -1,6 +1,6 @@
-import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
-import type { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import { AppListError, AppSplitter } from './app-splitter.js';
+import { get, type Answer } from './get.js';
 import type { MarathonApp } from './types.js';
 
 /** The Marathon servers to try, in order; may change over time (zk:// leader discovery). */
@@ -11,29 +11,25 @@ export class MarathonError extends Error {
   override name = 'MarathonError';
 }
 
+/** How the client reaches Marathon. */
+export interface ClientOptions {
+  readonly user: string;
+  readonly password: string;
+  readonly timeoutMs: number;
+}
+
 /**
  * Marathon's REST API over several endpoints: the one that last answered is
  * tried first, the others in order when it fails, so one dead master costs
  * one timeout, not one per request.
  */
 export class MarathonClient {
-  private readonly http: AxiosInstance;
   private preferred: string | null = null;
 
   constructor(
     private readonly endpoints: EndpointList,
-    private readonly opts: { user: string; password: string; timeoutMs: number },
-  ) {
-    this.http = axios.create({
-      timeout: opts.timeoutMs,
-      auth: opts.user ? { username: opts.user, password: opts.password } : undefined,
-      headers: { Accept: 'application/json' },
-      maxContentLength: Infinity,
-      maxBodyLength: Infinity,
-      // Responses are checked by hand so that a 503 from a master without a leader moves on to the next one.
-      validateStatus: () => true,
-    });
-  }
+    private readonly opts: ClientOptions,
+  ) {}
 
   /**
    * Every app with its tasks, handed to `onApp` one at a time as the answer
@@ -48,13 +44,13 @@ export class MarathonClient {
       const url = endpoint.replace(/\/+$/, '') + path;
       if (failures.length > 0) onRestart();
       try {
-        const res = await this.http.get<Readable>(url, { responseType: 'stream' });
+        const res = await this.get(url, 'application/json');
         if (res.status === 401 || res.status === 403) {
-          res.data.destroy();
+          res.body.destroy();
           throw new MarathonError(`${url}: HTTP ${res.status} (check marathon.user and marathon.password)`);
         }
         if (res.status !== 200) {
-          failures.push(`${url}: HTTP ${res.status}${messageOf(await readSome(res.data))}`);
+          failures.push(`${url}: HTTP ${res.status}${messageOf(await readSome(res.body))}`);
           continue;
         }
         let count = 0;
@@ -62,7 +58,7 @@ export class MarathonClient {
           onApp(JSON.parse(json) as MarathonApp);
           count++;
         });
-        for await (const chunk of res.data) splitter.push(chunk as Buffer);
+        for await (const chunk of res.body) splitter.push(chunk as Buffer);
         splitter.end();
         this.prefer(endpoint);
         return count;
@@ -78,11 +74,39 @@ export class MarathonClient {
   /** One app with its tasks; null when Marathon says it does not exist. */
   async app(id: string): Promise<MarathonApp | null> {
     const path = `/v2/apps${id.split('/').map(encodeURIComponent).join('/')}?embed=app.tasks`;
-    const body = await this.get<{ app?: unknown }>(path, true);
-    if (body === null) return null;
-    if (body.app === null || typeof body.app !== 'object')
-      throw new MarathonError(`${path}: no "app" object in the answer`);
-    return body.app as MarathonApp;
+    const failures: string[] = [];
+    for (const endpoint of await this.ordered()) {
+      const url = endpoint.replace(/\/+$/, '') + path;
+      try {
+        const res = await this.get(url, 'application/json');
+        if (res.status === 404) {
+          res.body.resume();
+          this.prefer(endpoint);
+          return null;
+        }
+        if (res.status === 401 || res.status === 403) {
+          res.body.resume();
+          throw new MarathonError(`${url}: HTTP ${res.status} (check marathon.user and marathon.password)`);
+        }
+        if (res.status !== 200) {
+          failures.push(`${url}: HTTP ${res.status}${messageOf(await readSome(res.body))}`);
+          continue;
+        }
+        const body = JSON.parse(await readAll(res.body)) as unknown;
+        if (body === null || typeof body !== 'object') {
+          failures.push(`${url}: answer is not a JSON object`);
+          continue;
+        }
+        this.prefer(endpoint);
+        const app = (body as { app?: unknown }).app;
+        if (app === null || typeof app !== 'object') throw new MarathonError(`${url}: no "app" object in the answer`);
+        return app as MarathonApp;
+      } catch (e) {
+        if (e instanceof MarathonError) throw e;
+        failures.push(`${url}: ${e instanceof SyntaxError ? e.message : describe(e)}`);
+      }
+    }
+    throw new MarathonError(failures.join('; '));
   }
 
   /** The endpoints in the order to try them now. */
@@ -99,44 +123,33 @@ export class MarathonClient {
     this.preferred = endpoint;
   }
 
-  /** Axios config shared with the event stream (auth, timeouts). */
-  requestConfig(): AxiosRequestConfig {
-    return { auth: this.opts.user ? { username: this.opts.user, password: this.opts.password } : undefined };
-  }
-
-  private async get<T>(path: string, allow404 = false): Promise<T> {
-    const failures: string[] = [];
-    for (const endpoint of await this.ordered()) {
-      const url = endpoint.replace(/\/+$/, '') + path;
+  /**
+   * A GET with this client's credentials and timeout; the event stream uses
+   * it too. `bodyIdleMs` (default: the request timeout) bounds each silence
+   * while the body is read.
+   */
+  async get(url: string, accept: string, extra: { bodyIdleMs?: number; signal?: AbortSignal } = {}): Promise<Answer> {
+    const trusted = new Set<string>();
+    for (const e of await this.endpoints()) {
       try {
-        const res = await this.http.get(url);
-        if (res.status === 404 && allow404) {
-          this.prefer(endpoint);
-          return null as T;
-        }
-        if (res.status === 401 || res.status === 403)
-          throw new MarathonError(`${url}: HTTP ${res.status} (check marathon.user and marathon.password)`);
-        if (res.status !== 200) {
-          failures.push(`${url}: HTTP ${res.status}${messageOf(res.data)}`);
-          continue;
-        }
-        if (res.data === null || typeof res.data !== 'object') {
-          failures.push(`${url}: answer is not a JSON object`);
-          continue;
-        }
-        this.prefer(endpoint);
-        return res.data as T;
-      } catch (e) {
-        if (e instanceof MarathonError) throw e;
-        failures.push(`${url}: ${describe(e)}`);
+        trusted.add(new URL(e).origin);
+      } catch {
+        // Not a URL (cannot happen after config validation): it simply is not trusted.
       }
     }
-    throw new MarathonError(failures.join('; '));
+    return get(url, {
+      headers: { Accept: accept },
+      auth: this.opts.user ? `${this.opts.user}:${this.opts.password}` : '',
+      timeoutMs: this.opts.timeoutMs,
+      bodyIdleMs: extra.bodyIdleMs ?? this.opts.timeoutMs,
+      trustedOrigins: trusted,
+      signal: extra.signal,
+    });
   }
 }
 
 /** The start of an error answer's body, as JSON when it is JSON. */
-async function readSome(body: Readable): Promise<unknown> {
+async function readSome(body: IncomingMessage): Promise<unknown> {
   let text = '';
   for await (const chunk of body) {
     text += (chunk as Buffer).toString('utf8');
@@ -148,6 +161,13 @@ async function readSome(body: Readable): Promise<unknown> {
   } catch {
     return null;
   }
+}
+
+/** The whole body as text. */
+async function readAll(body: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function messageOf(data: unknown): string {

@@ -1,6 +1,5 @@
-import axios from 'axios';
 import { createParser } from 'eventsource-parser';
-import type { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import { describe, type MarathonClient } from './client.js';
 
 /** The event types Switchyard acts on; asking Marathon for only these keeps the stream small on big clusters. */
@@ -29,7 +28,7 @@ export interface StreamHandlers {
  * that never saw a FIN, and is closed.
  */
 export class EventStream {
-  private body: Readable | null = null;
+  private body: IncomingMessage | null = null;
   private idle: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly abort = new AbortController();
@@ -53,21 +52,19 @@ export class EventStream {
       if (this.closed) return;
       const url = `${endpoint.replace(/\/+$/, '')}/v2/events?${EVENT_TYPES.map((t) => `event_type=${t}`).join('&')}`;
       try {
-        const res = await axios.get<Readable>(url, {
-          ...this.client.requestConfig(),
-          headers: { Accept: 'text/event-stream' },
-          responseType: 'stream',
-          timeout: this.idleMs,
-          signal: this.abort.signal,
-          validateStatus: () => true,
-        });
+        // Silence once attached is the watchdog's to judge, with its own message.
+        const res = await this.client.get(url, 'text/event-stream', { bodyIdleMs: 0, signal: this.abort.signal });
         if (res.status !== 200) {
-          res.data.destroy();
+          res.body.destroy();
           failures.push(`${url}: HTTP ${res.status}`);
           continue;
         }
+        if (this.closed) {
+          res.body.destroy();
+          return;
+        }
         this.client.prefer(endpoint);
-        this.attach(res.data, endpoint);
+        this.attach(res.body, endpoint);
         return;
       } catch (e) {
         failures.push(`${url}: ${describe(e)}`);
@@ -85,7 +82,7 @@ export class EventStream {
     this.handlers.onClose(reason);
   }
 
-  private attach(body: Readable, endpoint: string): void {
+  private attach(body: IncomingMessage, endpoint: string): void {
     this.body = body;
     let opened = false;
     const parser = createParser({
