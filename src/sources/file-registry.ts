@@ -16,8 +16,12 @@ import { ignoredLabelsNote } from './raw-labels.js';
 /** Something in a registry file that was skipped: where, and why. */
 export type FileProblem = (where: string, why: string) => void;
 
-/** Deeper than any registry entry (services, backends, labels) needs: the file is one document of a known shape. */
-const MAX_DEPTH = 64;
+/**
+ * Bounds the scan of a file of nothing but brackets. An entry nested deeper
+ * than its fields allow, yet within this, is skipped by the entry's own
+ * checks, costing only that entry.
+ */
+const MAX_DEPTH = 16_384;
 
 /**
  * Parses the file registry's JSON into services. Entries that fail a check
