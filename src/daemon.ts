@@ -4,6 +4,8 @@ import { guardRoutes } from './http/guard.js';
 import type { BodyLimits } from './http/request.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
+import { RecentEvents } from './http/views/recent-events.js';
+import { viewRoutes } from './http/views/routes.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { watchTemplates } from './render/watch.js';
@@ -71,6 +73,8 @@ export class Daemon {
   readonly metrics = new Metrics();
   readonly runner: Runner;
   readonly http: HttpServer;
+  /** The last installs and refusals, for the dashboard. */
+  readonly events = new RecentEvents();
   private unwatch: (() => Promise<void>) | null = null;
   address: AddressInfo | null = null;
 
@@ -94,7 +98,9 @@ export class Daemon {
       ...(opts.extraRoutes ?? []),
       ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' }), bodyLimits(config)),
       ...guardRoutes(this.runner, config.http.token, bodyLimits(config)),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
     ];
+    this.runner.onCycle((results, changed) => this.events.record(results, changed, targets));
     this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
   }
 
