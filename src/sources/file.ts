@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
+import { rejectionReason } from '../state/rejection.js';
 import { parseFileRegistry } from './file-registry.js';
 import { readRegularFile } from './regular-file.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from './source.js';
@@ -75,8 +76,14 @@ export class FileSource implements Source {
     const read = await readRegularFile(this.path, this.maxBytes, 'file.maxBytes');
     if (!read.ok) return this.failed(read.reason, second);
     try {
-      const services = parseFileRegistry(read.bytes.toString('utf8'), (where, why) =>
-        this.once.warnOnce('registry entry skipped', { source: this.name, path: this.path, entry: where, reason: why }),
+      const services = parseFileRegistry(read.bytes.toString('utf8'), (r) =>
+        this.once.warnOnce('registry value rejected', {
+          source: this.name,
+          path: this.path,
+          where: r.where,
+          field: r.field,
+          reason: rejectionReason(r),
+        }),
       );
       this.health.ok();
       this.log.debug('registry file read', { source: this.name, path: this.path, services: services.length });
