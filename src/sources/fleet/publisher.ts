@@ -335,7 +335,10 @@ export class Publisher {
       this.view = record;
       this.stats.version = next;
       this.stats.commits++;
-      this.log.debug('fleet view published', { source: 'fleet', version: next, apps: after.size, full });
+      // The first commit of a leadership ends a hand-over: worth an info line (the rest are debug).
+      const meta = { source: 'fleet', version: next, apps: after.size, full };
+      if (this.stats.commits === 1) this.log.info('fleet view published', meta);
+      else this.log.debug('fleet view published', meta);
     } catch (e) {
       for (const id of batch) this.dirty.add(id);
       if (full) this.fullPending = true;
