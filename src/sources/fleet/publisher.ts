@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { Change, Service } from '../../state/model.js';
 import type { Sink } from '../source.js';
@@ -409,6 +410,7 @@ export class Publisher {
   private record(before: ViewRecord | null, version: number, syncVersion: number): ViewRecord {
     return {
       version,
+      epoch: before?.epoch ?? randomUUID(),
       syncVersion,
       leader: this.opts.member,
       leaderId: this.opts.leaderId,
