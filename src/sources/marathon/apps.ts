@@ -171,7 +171,8 @@ export function isHealthy(app: AppRecord, task: TaskRecord): boolean {
  * `allowRaw`, marathon-lb labels not supported) are reported once, for the app.
  */
 export function appServices(app: AppRecord, group: string, problem: Problem, allowRaw = false): Service[] {
-  const count = Math.max(app.servicePorts.length, ...[...app.tasks.values()].map((t) => t.ports.length));
+  // One service per declared port: a task reporting more ports than its app declares makes no more services.
+  const count = app.servicePorts.length;
   const services: Service[] = [];
   const refused: string[] = [];
   const unsupported: string[] = [];
