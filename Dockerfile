@@ -29,6 +29,7 @@ RUN mkdir -p /run/haproxy && chown node:node /run/haproxy ./dist/bundle
 USER node
 ENV SWITCHYARD_CONFIG=/opt/switchyard/config/switchyard.json
 EXPOSE 80 8000
+# Liveness, not /health: a degraded daemon (registry down, template refused) still serves the last good config.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:8000/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:8000/live').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 ENTRYPOINT ["/usr/bin/tini", "--", "/opt/switchyard/docker/sidecar.sh"]

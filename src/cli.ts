@@ -31,7 +31,8 @@ SIGTERM or SIGINT finish the install in progress, then exit 0.
 Waits for every source's first complete view (at most --timeout-ms, default
 30000), renders the target (default: the first) and prints it to stdout.
 Logs go to stderr. With --diff, prints a unified diff against the installed
-file instead. Writes nothing, reloads nothing.
+file instead and exits 1 when they differ, 0 when they do not (as diff does).
+Writes nothing, reloads nothing.
 `,
   check: `Usage: switchyard check --config FILE
 

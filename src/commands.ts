@@ -39,6 +39,11 @@ export async function runCommand(
     throw e;
   }
   const log = createLogger(config.log.level, config.log.format);
+  for (const v of config.ignoredEnv)
+    log.debug('environment variable ignored: not a config key, set by an orchestrator', {
+      variable: v.name,
+      setBy: v.setBy,
+    });
   switch (command) {
     case 'serve':
       return serve(config, log, opts.warm);
@@ -58,6 +63,11 @@ async function serve(config: Config, log: Logger, warm?: () => void): Promise<nu
       setTimeout(warm, 500).unref();
     });
   }
+  // Taken before start-up: a SIGTERM while sources connect still ends in an orderly stop.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   try {
     await daemon.start();
   } catch (e) {
@@ -66,20 +76,15 @@ async function serve(config: Config, log: Logger, warm?: () => void): Promise<nu
     return 1;
   }
   log.info('switchyard running', { version: VERSION, targets: config.targets.map((t) => t.name) });
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info('stopping', { signal });
-      void daemon.stop().then(
-        () => resolve(0),
-        (e: Error) => {
-          log.error('stop failed', { error: e.message });
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+  const signal = await stopSignal;
+  log.info('stopping', { signal });
+  try {
+    await daemon.stop();
+    return 0;
+  } catch (e) {
+    log.error('stop failed', { error: (e as Error).message });
+    return 1;
+  }
 }
 
 function pickTarget(config: Config, name: string | undefined): TargetConfig | null {
@@ -123,7 +128,10 @@ async function render(
   }
   if (!diff) return print(text);
   const installed = (await readInstalled(targetConfig.output)) ?? '';
-  return print(unifiedDiff(installed, text, targetConfig.output, `${targetConfig.output} (rendered)`));
+  const patch = unifiedDiff(installed, text, targetConfig.output, `${targetConfig.output} (rendered)`);
+  process.stdout.write(patch);
+  // As diff(1) does, so that a drift check can be `switchyard render --diff || alert`.
+  return patch === '' ? 0 : 1;
 }
 
 /** Starts every source, waits until each has delivered a complete view, stops them, and returns the state. */

@@ -3,6 +3,8 @@ import type { Config } from './config/schema.js';
 import { guardRoutes } from './http/guard.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
+import { RecentEvents } from './http/views/recent-events.js';
+import { viewRoutes } from './http/views/routes.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { watchTemplates } from './render/watch.js';
@@ -65,6 +67,8 @@ export class Daemon {
   readonly metrics = new Metrics();
   readonly runner: Runner;
   readonly http: HttpServer;
+  /** The last installs and refusals, for the dashboard. */
+  readonly events = new RecentEvents();
   private unwatch: (() => Promise<void>) | null = null;
   address: AddressInfo | null = null;
 
@@ -88,7 +92,9 @@ export class Daemon {
       ...(opts.extraRoutes ?? []),
       ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' })),
       ...guardRoutes(this.runner, config.http.token),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
     ];
+    this.runner.onCycle((results, changed) => this.events.record(results, changed, targets));
     this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
   }
 

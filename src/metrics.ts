@@ -113,4 +113,10 @@ export class Metrics {
     labelNames: ['target'],
     registers: [this.registry],
   });
+  readonly renderCache = new Counter({
+    name: 'switchyard_render_cache_lookups_total',
+    help: 'Render cache lookups per target: template views (view) and loop items (fragment), by result (hit, miss)',
+    labelNames: ['target', 'cache', 'result'],
+    registers: [this.registry],
+  });
 }

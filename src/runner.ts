@@ -44,11 +44,13 @@ export class Runner {
   private cycles = 0;
   /** Source event totals already turned into counter increments. */
   private readonly eventsSeen = new Map<string, number>();
+  /** Render cache counts already added to /metrics, by target, cache and result. */
+  private readonly cacheSeen = new Map<string, number>();
   /** Services changed since the last cycle: the reason logged with what the cycle did. */
   private readonly changedIds = new Set<string>();
   private stopped = false;
   private targetsLoaded: Promise<void> = Promise.resolve();
-  private readonly listeners = new Set<(results: readonly ApplyResult[]) => void>();
+  private readonly listeners = new Set<(results: readonly ApplyResult[], changed: readonly string[]) => void>();
 
   constructor(
     private readonly config: Pick<Config, 'reload'>,
@@ -87,8 +89,8 @@ export class Runner {
     return this.store.snapshot();
   }
 
-  /** Called after each cycle with what every target did; for tests, benchmarks and the CLI. */
-  onCycle(fn: (results: readonly ApplyResult[]) => void): () => void {
+  /** Called after each cycle with what every target did and the services whose change caused it; for tests, benchmarks, the CLI and the dashboard's recent events. */
+  onCycle(fn: (results: readonly ApplyResult[], changed: readonly string[]) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -223,7 +225,7 @@ export class Runner {
     const done = results.filter((r): r is ApplyResult => r !== null);
     if (snapshot) this.cycles++;
     this.record(done, since, reason);
-    for (const fn of this.listeners) fn(done);
+    for (const fn of this.listeners) fn(done, reason);
     this.retryIfFailed(done);
     this.comeBackIfDeferred(done, reason);
   }
@@ -308,6 +310,22 @@ export class Runner {
         const delta = total - (this.eventsSeen.get(key) ?? 0);
         if (delta > 0) this.metrics.events.inc({ source: s.name, type }, delta);
         this.eventsSeen.set(key, total);
+      }
+    }
+    for (const t of this.targets) {
+      const c = t.cacheStats();
+      const totals = {
+        'view\u0000hit': c.viewHits,
+        'view\u0000miss': c.viewMisses,
+        'fragment\u0000hit': c.fragmentHits,
+        'fragment\u0000miss': c.fragmentMisses,
+      };
+      for (const [kind, total] of Object.entries(totals)) {
+        const key = `${t.name}\u0000${kind}`;
+        const [cache, result] = kind.split('\u0000');
+        const delta = total - (this.cacheSeen.get(key) ?? 0);
+        if (delta > 0) this.metrics.renderCache.inc({ target: t.name, cache, result }, delta);
+        this.cacheSeen.set(key, total);
       }
     }
   }

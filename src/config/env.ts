@@ -15,23 +15,65 @@ export class EnvOverrideError extends Error {}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-/** Applies every SWITCHYARD_* variable to the raw config; returns the dotted paths it set, for error messages. */
-export function applyEnvOverrides(
-  raw: Record<string, Json>,
-  env: NodeJS.ProcessEnv,
-  schema: Schema,
-): Map<string, string> {
+/** A SWITCHYARD_* variable that was not taken as a config override, and who must have set it. */
+export interface IgnoredVariable {
+  readonly name: string;
+  readonly setBy: string;
+}
+
+/** What applying the environment did: the dotted paths it set (for error messages) and the variables it left alone. */
+export interface EnvOverrides {
+  readonly origins: Map<string, string>;
+  readonly ignored: readonly IgnoredVariable[];
+}
+
+const URL_VALUE = /^(?:tcp|udp|sctp):\/\/\S+:\d{1,5}$/;
+const IP_VALUE = /^[0-9A-Fa-f.:]+$/;
+const K8S_OR_LINK = 'Kubernetes service or Docker link';
+
+// What Kubernetes injects for a Service named "switchyard", and Docker for a
+// container linked as "switchyard", matched by name *and* value, so that
+// SWITCHYARD_PORT=8000 (someone guessing at a key) still fails as a typo.
+// https://kubernetes.io/docs/concepts/services-networking/service/#environment-variables
+// https://docs.docker.com/network/links/#environment-variables
+const ORCHESTRATOR: readonly { name: RegExp; value: RegExp; setBy: string }[] = [
+  { name: /^PORT$/, value: URL_VALUE, setBy: K8S_OR_LINK },
+  { name: /^PORT_\d{1,5}_(?:TCP|UDP|SCTP)$/, value: URL_VALUE, setBy: K8S_OR_LINK },
+  { name: /^PORT_\d{1,5}_(?:TCP|UDP|SCTP)_PROTO$/, value: /^(?:tcp|udp|sctp)$/, setBy: K8S_OR_LINK },
+  { name: /^PORT_\d{1,5}_(?:TCP|UDP|SCTP)_PORT$/, value: /^\d{1,5}$/, setBy: K8S_OR_LINK },
+  { name: /^PORT_\d{1,5}_(?:TCP|UDP|SCTP)_ADDR$/, value: IP_VALUE, setBy: K8S_OR_LINK },
+  { name: /^SERVICE_HOST$/, value: IP_VALUE, setBy: 'Kubernetes service' },
+  { name: /^SERVICE_PORT(?:_[A-Z0-9_]+)?$/, value: /^\d{1,5}$/, setBy: 'Kubernetes service' },
+  { name: /^NAME$/, value: /^\/\S+\/\S+$/, setBy: 'Docker link' },
+  // The linked container's own environment, whatever it holds.
+  { name: /^ENV_[A-Za-z0-9_]+$/, value: /[\s\S]*/, setBy: 'Docker link' },
+];
+
+/** Who set this variable, when its name and value have the shape an orchestrator gives and it names no config key. */
+function orchestratorVariable(rest: string, value: string, schema: Schema): string | null {
+  const topKeys = Object.keys((unwrap(schema) as z.ZodObject).shape);
+  const tokens = rest.split('_').filter((t) => t !== '');
+  if (matchKey(topKeys, tokens)) return null;
+  return ORCHESTRATOR.find((o) => o.name.test(rest) && o.value.test(value))?.setBy ?? null;
+}
+
+/** Applies every SWITCHYARD_* variable to the raw config, except those an orchestrator injected. */
+export function applyEnvOverrides(raw: Record<string, Json>, env: NodeJS.ProcessEnv, schema: Schema): EnvOverrides {
   const origins = new Map<string, string>();
+  const ignored: IgnoredVariable[] = [];
   for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
     if (!name.startsWith(ENV_PREFIX) || NOT_CONFIG.has(name) || value === undefined) continue;
-    const tokens = name
-      .slice(ENV_PREFIX.length)
-      .split('_')
-      .filter((t) => t !== '');
+    const rest = name.slice(ENV_PREFIX.length);
+    const setBy = orchestratorVariable(rest, value, schema);
+    if (setBy) {
+      ignored.push({ name, setBy });
+      continue;
+    }
+    const tokens = rest.split('_').filter((t) => t !== '');
     const path = setPath(raw, tokens, value, schema, name);
     origins.set(path.join('.'), name);
   }
-  return origins;
+  return { origins, ignored };
 }
 
 function setPath(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { applyEnvOverrides, EnvOverrideError } from './env.js';
+import { applyEnvOverrides, EnvOverrideError, type EnvOverrides } from './env.js';
 import { keysAt } from './introspect.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -36,9 +36,9 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = {},
   label = 'config',
 ): Config {
-  let origins: Map<string, string>;
+  let overrides: EnvOverrides;
   try {
-    origins = applyEnvOverrides(raw as Parameters<typeof applyEnvOverrides>[0], env, configSchema);
+    overrides = applyEnvOverrides(raw as Parameters<typeof applyEnvOverrides>[0], env, configSchema);
   } catch (e) {
     if (e instanceof EnvOverrideError) throw new ConfigError(`${label}: ${e.message}`);
     throw e;
@@ -49,9 +49,9 @@ export function parseConfig(
     const issues = [...result.error.issues].sort(
       (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
     );
-    throw new ConfigError(`${label}: ${describe(issues[0]!, origins)}`);
+    throw new ConfigError(`${label}: ${describe(issues[0]!, overrides.origins)}`);
   }
-  return resolvePaths(result.data, baseDir);
+  return { ...resolvePaths(result.data, baseDir), ignoredEnv: overrides.ignored };
 }
 
 function describe(issue: z.core.$ZodIssue, origins: Map<string, string>): string {
@@ -96,7 +96,7 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function resolvePaths(c: z.output<typeof configSchema>, baseDir: string): Config {
+function resolvePaths(c: z.output<typeof configSchema>, baseDir: string): Omit<Config, 'ignoredEnv'> {
   const abs = (p: string) => resolve(baseDir, p);
   return {
     ...c,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { IgnoredVariable } from './env.js';
 
 // The config file's schema. Every object is strict: an unknown key is an
 // error, because a typo must not silently do nothing. Keys beyond the
@@ -124,8 +125,15 @@ export const configSchema = z
     }
   });
 
-/** The validated config, with defaults filled in and relative paths resolved against `configDir`, where commands also run. */
-export type Config = z.output<typeof configSchema> & { readonly configDir: string };
+/**
+ * The validated config, with defaults filled in and relative paths resolved
+ * against `configDir`, where commands also run; `ignoredEnv` lists the
+ * SWITCHYARD_* variables an orchestrator set that are not config keys.
+ */
+export type Config = z.output<typeof configSchema> & {
+  readonly configDir: string;
+  readonly ignoredEnv: readonly IgnoredVariable[];
+};
 export type TargetConfig = Config['targets'][number];
 export type MarathonConfig = NonNullable<Config['marathon']>;
 export type ZookeeperConfig = NonNullable<Config['zookeeper']>;

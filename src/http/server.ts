@@ -53,11 +53,13 @@ export class HttpServer {
     try {
       if (req.method === 'GET' || req.method === 'HEAD') {
         switch (url.pathname) {
-          case '/health': {
+          case '/health':
+          case '/readyz': {
             const h = this.runner.health();
             return sendJson(res, h.status === 'ok' ? 200 : 503, h);
           }
           case '/live':
+          case '/healthz':
             return sendJson(res, 200, { status: 'alive' });
           case '/status':
             return sendText(res, 200, 'OK\n');

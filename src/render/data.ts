@@ -1,4 +1,5 @@
 import type { Backend, Service, Snapshot } from '../state/model.js';
+import { RenderCache } from './cache.js';
 import { defaultPath, escapedId, mesosDnsId, safeName } from './names.js';
 import type { SlotTable } from './slots.js';
 
@@ -98,18 +99,18 @@ export interface TemplateData {
   readonly vars: Vars;
 }
 
-const cache = new WeakMap<Service, { slots: readonly (string | null)[] | undefined; value: TemplateService }>();
-
 /**
- * The template view of one service; computed once per service object (which
- * the state keeps while it is unchanged) and slot assignment.
+ * The template view of one service: built once per service object (which the
+ * state keeps while it is unchanged) and slot assignment, and kept in `cache`.
  */
-export function templateService(s: Service, slotIds?: readonly (string | null)[]): TemplateService {
-  const hit = cache.get(s);
-  if (hit && hit.slots === slotIds) return hit.value;
+export function templateService(s: Service, cache: RenderCache, slotIds?: readonly (string | null)[]): TemplateService {
+  return cache.view(s, slotIds, () => buildTemplateService(s, slotIds));
+}
+
+function buildTemplateService(s: Service, slotIds: readonly (string | null)[] | undefined): TemplateService {
   const all = s.backends.map(templateBackend);
   const byId = new Map(all.map((b) => [b.id, b] as const));
-  const t: TemplateService = {
+  return {
     id: s.id,
     name: s.name,
     source: s.source,
@@ -134,32 +135,34 @@ export function templateService(s: Service, slotIds?: readonly (string | null)[]
     backends: all.filter((b) => b.healthy && !b.draining),
     allBackends: all,
     slots: (slotIds ?? all.map((b) => b.id)).map((id, i) => ({
-      name: slotName(i),
+      name: `s${i + 1}`,
       backend: id === null ? null : (byId.get(id) ?? null),
     })),
   };
-  cache.set(s, { slots: slotIds, value: t });
-  return t;
-}
-
-/** Slot names, made once: every service has an s1, an s2, ... */
-const slotNames: string[] = [];
-function slotName(i: number): string {
-  return (slotNames[i] ??= `s${i + 1}`);
 }
 
 function templateBackend(b: Backend): TemplateBackend {
   return { ...b, name: b.id };
 }
 
+/** How a render builds its data: the target's slot placements and its cache. */
+export interface DataOptions {
+  /** Without one every backend gets a slot of its own and none is parked. */
+  readonly slots?: SlotTable;
+  /** Without one nothing is kept: a one-off view (`/api/state`) touches no target's cache. */
+  readonly cache?: RenderCache;
+}
+
 /**
- * Builds the template data for a snapshot; without a slot table every backend
- * gets a slot of its own and none is parked. The derived views (routes,
+ * Builds the template data for a snapshot. The derived views (routes,
  * listeners, the Bamboo apps) are computed on first use, so a template pays
- * only for what it reads.
+ * only for what it reads, and interned in the cache, so an unchanged route or
+ * app is the object the previous render saw.
  */
-export function templateData(snapshot: Snapshot, vars: Vars, slots?: SlotTable): TemplateData {
-  const services = snapshot.services.map((s) => templateService(s, slots?.get(s.id)?.slots));
+export function templateData(snapshot: Snapshot, vars: Vars, options: DataOptions = {}): TemplateData {
+  const { slots } = options;
+  const cache = options.cache ?? new RenderCache();
+  const services = snapshot.services.map((s) => templateService(s, cache, slots?.get(s.id)?.slots));
   let routes: TemplateService[] | undefined;
   let table: ReturnType<typeof routeTable> | undefined;
   const data = { services, vars } as unknown as TemplateData;
@@ -168,11 +171,11 @@ export function templateData(snapshot: Snapshot, vars: Vars, slots?: SlotTable):
     Object.defineProperty(data, key, { enumerable: true, get: () => (value ??= get()) });
   };
   lazy('httpRoutes', () => (routes ??= httpRoutes(services)));
-  lazy('virtualHosts', () => (table ??= routeTable((routes ??= httpRoutes(services)))).virtualHosts);
-  lazy('pathRoutes', () => (table ??= routeTable((routes ??= httpRoutes(services)))).pathRoutes);
+  lazy('virtualHosts', () => (table ??= routeTable((routes ??= httpRoutes(services)), cache)).virtualHosts);
+  lazy('pathRoutes', () => (table ??= routeTable((routes ??= httpRoutes(services)), cache)).pathRoutes);
   lazy('listeners', () => listeners(services, vars));
   lazy('certificates', () => [...new Set(services.flatMap((s) => (s.sslCert ? [s.sslCert] : [])))].sort());
-  lazy('apps', () => bambooApps(services));
+  lazy('apps', () => bambooApps(services, cache));
   return data;
 }
 
@@ -201,7 +204,10 @@ export function httpRoutes(services: readonly TemplateService[]): TemplateServic
  * Host and path routes with every (host, path) pair given to one service: the
  * first in route order. A service with a vhost and no path takes `/` there.
  */
-function routeTable(routes: readonly TemplateService[]): { virtualHosts: VirtualHost[]; pathRoutes: PathRoute[] } {
+function routeTable(
+  routes: readonly TemplateService[],
+  cache: RenderCache,
+): { virtualHosts: VirtualHost[]; pathRoutes: PathRoute[] } {
   const hosts = new Map<string, Map<string, TemplateService>>();
   const any = new Map<string, TemplateService>();
   for (const s of routes) {
@@ -214,14 +220,33 @@ function routeTable(routes: readonly TemplateService[]): { virtualHosts: Virtual
         if (!table.has(p) && !(p.length > 1 && p.endsWith('/') && table.has(p.slice(0, -1)))) table.set(p, s);
     }
   }
-  const ordered = (table: Map<string, TemplateService>): PathRoute[] =>
+  // NUL cannot occur in a checked host or path, so the keys cannot collide.
+  const ordered = (host: string, table: Map<string, TemplateService>): PathRoute[] =>
     [...table]
-      .map(([path, service]) => ({ path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) }))
+      .map(([path, service]) =>
+        cache.intern(
+          `route\u0000${host}\u0000${path}`,
+          { path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) },
+          sameRoute,
+        ),
+      )
       .sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
   return {
-    virtualHosts: [...hosts.keys()].sort().map((host) => ({ host, routes: ordered(hosts.get(host)!) })),
-    pathRoutes: ordered(any),
+    virtualHosts: [...hosts.keys()]
+      .sort()
+      .map((host) =>
+        cache.intern(`vhost\u0000${host}`, { host, routes: ordered(host, hosts.get(host)!) }, (a, b) =>
+          sameItems(a.routes, b.routes),
+        ),
+      ),
+    pathRoutes: ordered('', any),
   };
+}
+
+const sameRoute = (a: PathRoute, b: PathRoute) => a.service === b.service && a.exactOnly === b.exactOnly;
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function listeners(services: readonly TemplateService[], vars: Vars): TemplateService[] {
@@ -235,7 +260,7 @@ function listeners(services: readonly TemplateService[], vars: Vars): TemplateSe
   return out;
 }
 
-function bambooApps(services: readonly TemplateService[]): BambooApp[] {
+function bambooApps(services: readonly TemplateService[], cache: RenderCache): BambooApp[] {
   const byApp = new Map<string, TemplateService[]>();
   for (const s of services) {
     if (s.source !== 'marathon') continue;
@@ -246,39 +271,47 @@ function bambooApps(services: readonly TemplateService[]): BambooApp[] {
   const apps: BambooApp[] = [];
   for (const [id, ports] of byApp) {
     ports.sort((a, b) => a.portIndex - b.portIndex);
-    const first = ports[0]!;
-    // Bamboo's tasks include unhealthy ones, marked by `alive`; templates choose.
-    const tasks = new Map<string, { host: string; ports: number[]; alive: boolean; draining: boolean }>();
-    for (const p of ports) {
-      for (const b of p.allBackends) {
-        const t = tasks.get(b.id) ?? { host: b.host, ports: [], alive: b.healthy, draining: b.draining };
-        t.ports[p.portIndex] = b.port;
-        tasks.set(b.id, t);
-      }
-    }
-    const httpCheck = ports.find((p) => p.healthCheck && p.healthCheck.protocol !== 'TCP')?.healthCheck;
-    apps.push({
-      id,
-      escapedId: escapedId(id),
-      mesosDnsId: mesosDnsId(id),
-      splitId: id.split('/'),
-      healthCheckPath: httpCheck?.path ?? '',
-      healthCheckProtocol: httpCheck?.protocol ?? '',
-      servicePort: first.servicePort,
-      servicePorts: ports.map((p) => p.servicePort),
-      env: first.env,
-      labels: first.labels,
-      tasks: [...tasks].map(([taskId, t]) => ({
-        id: taskId,
-        host: t.host,
-        port: t.ports[first.portIndex] ?? 0,
-        // A port Switchyard does not route (disabled, another group) reads 0.
-        ports: Array.from(t.ports, (port) => port ?? 0),
-        alive: t.alive,
-        ready: !t.draining,
-        state: t.draining ? 'TASK_KILLING' : 'TASK_RUNNING',
-      })),
-    });
+    // An app whose port views are the ones the previous render saw is the same app: keep its object.
+    const kept = cache.intern(`app\u0000${id}`, { ports, app: null as BambooApp | null }, (a, b) =>
+      sameItems(a.ports, b.ports),
+    );
+    apps.push((kept.app ??= bambooApp(id, ports)));
   }
   return apps;
+}
+
+function bambooApp(id: string, ports: readonly TemplateService[]): BambooApp {
+  const first = ports[0]!;
+  // Bamboo's tasks include unhealthy ones, marked by `alive`; templates choose.
+  const tasks = new Map<string, { host: string; ports: number[]; alive: boolean; draining: boolean }>();
+  for (const p of ports) {
+    for (const b of p.allBackends) {
+      const t = tasks.get(b.id) ?? { host: b.host, ports: [], alive: b.healthy, draining: b.draining };
+      t.ports[p.portIndex] = b.port;
+      tasks.set(b.id, t);
+    }
+  }
+  const httpCheck = ports.find((p) => p.healthCheck && p.healthCheck.protocol !== 'TCP')?.healthCheck;
+  return {
+    id,
+    escapedId: escapedId(id),
+    mesosDnsId: mesosDnsId(id),
+    splitId: id.split('/'),
+    healthCheckPath: httpCheck?.path ?? '',
+    healthCheckProtocol: httpCheck?.protocol ?? '',
+    servicePort: first.servicePort,
+    servicePorts: ports.map((p) => p.servicePort),
+    env: first.env,
+    labels: first.labels,
+    tasks: [...tasks].map(([taskId, t]) => ({
+      id: taskId,
+      host: t.host,
+      port: t.ports[first.portIndex] ?? 0,
+      // A port Switchyard does not route (disabled, another group) reads 0.
+      ports: Array.from(t.ports, (port) => port ?? 0),
+      alive: t.alive,
+      ready: !t.draining,
+      state: t.draining ? 'TASK_KILLING' : 'TASK_RUNNING',
+    })),
+  };
 }

@@ -1,11 +1,13 @@
 import type Handlebars from 'handlebars';
 import type { HelperOptions } from 'handlebars';
+import type { RenderCache } from './cache.js';
 
 // Per-item fragment caching for `{{#each}}` blocks. The state keeps an
-// unchanged service's object, and the template view of it too, so a block
-// whose output depends on nothing but its item (and the target's `vars`)
-// renders the same text for the same object: that text is kept and reused,
-// and an event re-renders only the services it touched. Whether a block
+// unchanged service's object, and the target's render cache the template view
+// of it too, so a block whose output depends on nothing but its item (and the
+// target's `vars`) renders the same text for the same object: that text is
+// kept in the render cache and reused, and an event re-renders only the
+// services it touched. Whether a block
 // qualifies is decided on the template's syntax tree, before compiling, so a
 // template that reads `@index`, a parent context or an unknown partial inside
 // its loop simply renders in full, as it would without this.
@@ -26,9 +28,12 @@ export const CACHED_EACH = 'switchyardCachedEach';
  */
 export const FRAGMENT_MARK = '\u0000';
 
-/** Where a render's cached loops put their items' fragments; set around each (synchronous) render. */
+/** Where a render's cached loops put their items' fragments, and where they keep them; set around each (synchronous) render. */
 export interface FragmentCollector {
   readonly loops: string[][];
+  readonly cache: RenderCache;
+  /** The compiled template rendering: its loops' caches are its own, so an edited template starts afresh. */
+  readonly template: object;
 }
 const BLOCK_ID = 'switchyardBlock';
 
@@ -140,27 +145,26 @@ function qualifies(
 
 /**
  * The caching `each`: for an array, each object item's output is computed
- * once per item object and block, then reused. Everything else falls back to
- * the built-in `each`. The caches are the compiled template's own, so an
- * edited template starts afresh.
+ * once per item object and block, kept in the render's cache, then reused.
+ * Everything else, and a render without a collector, falls back to the
+ * built-in `each`.
  */
 export function cachedEach(
   hbs: typeof Handlebars,
   builtinEach: Handlebars.HelperDelegate,
   collector: () => FragmentCollector | null,
 ): Handlebars.HelperDelegate {
-  const caches = new Map<number, WeakMap<object, string>>();
   return function (this: unknown, context: unknown, options: HelperOptions) {
     const id = Number(options.hash?.[BLOCK_ID]);
     const into = collector();
     if (!Array.isArray(context) || !into) return builtinEach.call(this, context, options);
-    let cache = caches.get(id);
-    if (!cache) caches.set(id, (cache = new WeakMap()));
+    const cache = into.cache.loop(into.template, id);
     const out: string[] = [];
     for (let i = 0; i < context.length; i++) {
       const item: unknown = context[i];
       const cacheable = typeof item === 'object' && item !== null;
       let text = cacheable ? cache.get(item) : undefined;
+      if (cacheable) into.cache.countFragment(id, text !== undefined);
       if (text === undefined) {
         const data = hbs.createFrame(options.data);
         data.index = i;

@@ -1,7 +1,7 @@
 import Handlebars from 'handlebars';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { compileTemplate, createEnvironment } from './compile.js';
+import { RenderCache } from './cache.js';
 import type { TemplateData } from './data.js';
 import { assemble, CACHED_EACH, cachedEach, markCachedBlocks, type FragmentCollector } from './fragments.js';
 import { helpers } from './helpers.js';
@@ -24,34 +24,31 @@ export interface CompiledTemplate {
   readonly file: string;
   /** The template and partial files it was built from, to watch for edits. */
   readonly files: readonly string[];
-  render(data: TemplateData): string;
+  /** The whole text; with the target's cache, unchanged loop items are reused. */
+  render(data: TemplateData, cache?: RenderCache): string;
   /**
    * The same text cut into fragments: one per item of each cached loop, and
    * the text between loops; joined, they are `render`'s text. The same item
-   * gives the same fragment, so two renders compare fragment by fragment.
+   * gives the same fragment object, so two renders compare fragment by
+   * fragment. `cache` is the target's: the data must come from it too.
    */
-  renderFragments(data: TemplateData): string[];
+  renderFragments(data: TemplateData, cache: RenderCache): string[];
   /** How many loops render per item from a cache. */
   readonly cachedBlocks: number;
-  /** What renders it: compile.ts, or Handlebars for a template using something that compiler leaves to it. */
-  readonly engine: Engine;
 }
-
-/** What renders a template: Switchyard's compiler (compile.ts) or Handlebars' runtime; the bytes are the same. */
-export type Engine = 'compiled' | 'handlebars';
 
 const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
 
 /**
  * Loads a template and the partials in `partials/` beside it (each by its
- * file name without `.hbs`), checks every one parses, and compiles them into
- * an environment of their own, so two targets never share partials or
- * fragment caches. Loops that qualify render per item once (fragments.ts).
- * It renders with compile.ts when the template and its partials allow;
- * `engine: 'handlebars'` insists on Handlebars, to compare the two.
+ * file name without `.hbs`), checks every one parses, and compiles them with
+ * Handlebars into an environment of their own, so two targets never share
+ * partials. Loops that qualify render per item once (fragments.ts);
+ * `cachedLoops: false` leaves every loop to Handlebars' own `each`, the
+ * reference the cached path is tested against.
  */
-export async function loadTemplate(file: string, options: { engine?: Engine } = {}): Promise<CompiledTemplate> {
-  const hbs = createEnvironment();
+export async function loadTemplate(file: string, options: { cachedLoops?: boolean } = {}): Promise<CompiledTemplate> {
+  const hbs = Handlebars.create();
   hbs.registerHelper(helpers);
   let collector: FragmentCollector | null = null;
   hbs.registerHelper(
@@ -69,33 +66,28 @@ export async function loadTemplate(file: string, options: { engine?: Engine } = 
     files.push(path);
   }
   const ast = parse(hbs, file, await read(file));
-  const cachedBlocks = markCachedBlocks(ast, partials);
-  const compiled = options.engine === 'handlebars' ? null : compileTemplate(hbs, ast, partials);
-  const template = compiled ?? handlebarsTemplate(hbs, ast);
-  const renderFragments = (data: TemplateData): string[] => {
-    const into: FragmentCollector = { loops: [] };
-    collector = into;
-    try {
-      return assemble(template(data), into);
-    } catch (e) {
-      throw asTemplateError(file, e);
-    } finally {
-      collector = null;
-    }
-  };
-  return {
+  const cachedBlocks = options.cachedLoops === false ? 0 : markCachedBlocks(ast, partials);
+  const template = hbs.compile(ast, COMPILE);
+  const self: CompiledTemplate = {
     file,
     files,
     cachedBlocks,
-    engine: compiled ? 'compiled' : 'handlebars',
-    renderFragments,
-    render: (data) => renderFragments(data).join(''),
+    renderFragments(data, cache) {
+      const into: FragmentCollector = { loops: [], cache, template: self };
+      collector = into;
+      cache.beginRender(cachedBlocks);
+      try {
+        return assemble(template(data, { allowProtoPropertiesByDefault: false }), into);
+      } catch (e) {
+        throw asTemplateError(file, e);
+      } finally {
+        collector = null;
+        cache.endRender();
+      }
+    },
+    render: (data, cache) => self.renderFragments(data, cache ?? new RenderCache()).join(''),
   };
-}
-
-function handlebarsTemplate(hbs: typeof Handlebars, ast: hbs.AST.Program): (data: TemplateData) => string {
-  const template = hbs.compile(ast, COMPILE);
-  return (data) => template(data, { allowProtoPropertiesByDefault: false });
+  return self;
 }
 
 async function listPartials(dir: string): Promise<string[]> {

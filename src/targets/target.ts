@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { RenderCache, type CacheCounts, type LoopMisses } from '../render/cache.js';
 import { templateData } from '../render/data.js';
 import { changedFragments } from '../render/fragments.js';
 import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
@@ -86,6 +87,8 @@ export class Target {
   private readonly minSlots: number;
   private readonly live: LiveUpdater | null;
   private lastReloadAt = -Infinity;
+  /** This target's views and fragments, kept between renders; nobody else's renders touch it. */
+  private readonly cache = new RenderCache();
 
   constructor(
     readonly config: TargetConfig,
@@ -111,6 +114,11 @@ export class Target {
     if (this.installed !== null) this.hint = slotHint(this.installed);
   }
 
+  /** The installed config as the fragments of the render that produced it; null when it came from elsewhere (the file found at start). Read-only: the dashboard diffs installs with it. */
+  installedParts(): readonly string[] | null {
+    return this.installedFragments;
+  }
+
   /** The template files to watch for edits. */
   templateFiles(): readonly string[] {
     return this.template?.files ?? [this.config.template];
@@ -123,7 +131,7 @@ export class Target {
 
   private renderFragments(snapshot: Snapshot, template: CompiledTemplate | null, slots: SlotTable): string[] {
     if (!template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
-    return template.renderFragments(templateData(snapshot, this.config.vars, slots));
+    return template.renderFragments(templateData(snapshot, this.config.vars, { slots, cache: this.cache }), this.cache);
   }
 
   private nextSlots(snapshot: Snapshot): SlotTable {
@@ -162,6 +170,11 @@ export class Target {
       changed: res.changed,
     });
     return res;
+  }
+
+  /** Render cache lookups since start (for /metrics), and the items each cached loop rendered anew last time. */
+  cacheStats(): CacheCounts & { readonly lastRender: LoopMisses } {
+    return { ...this.cache.counts(), lastRender: this.cache.lastRender() };
   }
 
   status(): TargetStatus {

@@ -22,7 +22,7 @@ async function renderTo(file: string, template: string, state: Snapshot, vars: V
   writeFileSync(
     file,
     (await loadTemplate(join(examples, template))).render(
-      templateData(state, vars, allocateSlots(new Map(), state.services)),
+      templateData(state, vars, { slots: allocateSlots(new Map(), state.services) }),
     ),
   );
   return file;

@@ -223,6 +223,15 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
     expect(text).to.contain('switchyard_event_to_install_seconds_bucket');
   });
 
+  // One service that every event touches: each render builds its view and its loop items anew.
+  it('exports the render cache’s lookups per target on /metrics', async () => {
+    const text = (await httpGet(`${sy.url}/metrics`)).body;
+    expect(text).to.match(/switchyard_render_cache_lookups_total\{target="haproxy",cache="view",result="miss"\} [1-9]/);
+    expect(text).to.match(
+      /switchyard_render_cache_lookups_total\{target="haproxy",cache="fragment",result="miss"\} [1-9]/,
+    );
+  });
+
   it('answers 503 for an app with no healthy task, keeping its frontend', async () => {
     const port = await freePort();
     marathon.addApp({

@@ -16,6 +16,7 @@ import { startBackends, type Backend } from '../support/backends.js';
 import { countHits, httpGet } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
+import { imageHealthcheckCommand } from '../support/shipped-checks.js';
 import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
@@ -138,11 +139,17 @@ describe('sidecar image steps', function () {
   });
 
   it("passes the image's HEALTHCHECK command", async () => {
-    await eventually(() =>
-      execFileSync('node', [
-        '-e',
-        `fetch('http://127.0.0.1:${healthPort}/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
-      ]),
+    await eventually(() => execFileSync('/bin/sh', ['-c', imageHealthcheckCommand(healthPort)]));
+  });
+
+  it('becomes ready once the HAProxy the entry point started runs its config', async () => {
+    // Its first reload found no HAProxy yet (the entry point starts it on the first config); the retry loads it.
+    await eventually(
+      async () => expect((await httpGet(`http://127.0.0.1:${healthPort}/health`)).status).to.equal(200),
+      {
+        timeoutMs: 30_000,
+        message: 'readiness never turned ok',
+      },
     );
   });
 

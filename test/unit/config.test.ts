@@ -114,6 +114,57 @@ describe('config', () => {
       );
     });
 
+    describe('variables an orchestrator injects', () => {
+      // What Kubernetes sets in every pod of a namespace with a Service named "switchyard" (port 8000, named "http").
+      const kubernetes = {
+        SWITCHYARD_PORT: 'tcp://10.96.0.12:8000',
+        SWITCHYARD_PORT_8000_TCP: 'tcp://10.96.0.12:8000',
+        SWITCHYARD_PORT_8000_TCP_PROTO: 'tcp',
+        SWITCHYARD_PORT_8000_TCP_PORT: '8000',
+        SWITCHYARD_PORT_8000_TCP_ADDR: '10.96.0.12',
+        SWITCHYARD_SERVICE_HOST: '10.96.0.12',
+        SWITCHYARD_SERVICE_PORT: '8000',
+        SWITCHYARD_SERVICE_PORT_HTTP: '8000',
+      };
+
+      it("ignores a Kubernetes service's variables, listing each as ignored", () => {
+        const c = parse(minimal(), kubernetes);
+        expect(c.ignoredEnv.map((v) => v.name)).to.have.members(Object.keys(kubernetes));
+        expect(c.ignoredEnv[0]!.setBy).to.contain('Kubernetes');
+      });
+
+      it("ignores a Docker link's variables, the linked container's environment too", () => {
+        const c = parse(minimal(), {
+          SWITCHYARD_NAME: '/edge/switchyard',
+          SWITCHYARD_PORT_8000_TCP: 'tcp://172.17.0.5:8000',
+          SWITCHYARD_ENV_SWITCHYARD_CONFIG: '/opt/switchyard/config/switchyard.json',
+        });
+        expect(c.ignoredEnv.map((v) => v.setBy)).to.deep.equal([
+          'Docker link',
+          'Docker link',
+          'Kubernetes service or Docker link',
+        ]);
+      });
+
+      it('still applies the real overrides beside them', () => {
+        const c = parse(minimal(), { ...kubernetes, SWITCHYARD_HTTP_LISTEN: '0.0.0.0:8000' });
+        expect(c.http.listen).to.equal('0.0.0.0:8000');
+      });
+
+      it('still refuses a variable of that name whose value is not what an orchestrator gives', () => {
+        expect(error(minimal(), { SWITCHYARD_PORT: '8000' }))
+          .to.contain('SWITCHYARD_PORT')
+          .and.contain('no config key');
+        expect(error(minimal(), { SWITCHYARD_SERVICE_HOST: 'not an address' })).to.contain('SWITCHYARD_SERVICE_HOST');
+      });
+
+      it('still refuses a typo of a config key', () => {
+        expect(error(minimal(), { ...kubernetes, SWITCHYARD_HTTP_LISTNE: '0.0.0.0:8000' })).to.contain(
+          'SWITCHYARD_HTTP_LISTNE',
+        );
+      });
+    });
+
     it('names the variable when its value is bad', () => {
       const msg = error(
         { ...minimal(), marathon: { endpoints: ['http://m:1'] } },

@@ -83,12 +83,12 @@ describe('HAProxy runtime commands for a server change', () => {
 });
 
 describe('show servers state', () => {
-  it('reads address, port, maintenance and weight', () => {
+  it('reads address, port, operational state, maintenance and weight', () => {
     const answer =
       '1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight ...\n3 be 2 s2 127.0.0.1 2 4 3 1 0 1 0 0 8 0 0 0 - 9002 - 0 0 - - 0\n3 be 1 s1 127.0.0.1 0 5 0 1 0 1 0 0 0 0 0 0 - 1 - 0 0 - - 0\n';
     expect(parseServersState(answer)).to.deep.equal([
-      { backend: 'be', name: 's2', addr: '127.0.0.1', port: 9002, maint: false, weight: 3 },
-      { backend: 'be', name: 's1', addr: '127.0.0.1', port: 1, maint: true, weight: 0 },
+      { backend: 'be', name: 's2', addr: '127.0.0.1', port: 9002, op: 2, maint: false, weight: 3 },
+      { backend: 'be', name: 's1', addr: '127.0.0.1', port: 1, op: 0, maint: true, weight: 0 },
     ]);
   });
 });

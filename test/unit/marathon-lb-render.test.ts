@@ -14,7 +14,7 @@ const vars: Vars = { httpPort: 8080, bind: '127.0.0.1' };
 
 async function render(template: string, s: Snapshot, v: Vars = vars): Promise<string> {
   return (await loadTemplate(join(templates, template))).render(
-    templateData(s, v, allocateSlots(new Map(), s.services)),
+    templateData(s, v, { slots: allocateSlots(new Map(), s.services) }),
   );
 }
 const haproxy = (s: Snapshot, v?: Vars) => render('haproxy.cfg.hbs', s, v);

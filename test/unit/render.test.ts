@@ -146,7 +146,7 @@ describe('templates', () => {
     it('keeps a service with no backend, its slots parked (HAProxy then answers 503 itself)', async () => {
       const s = snap(service('empty'));
       const cfg = (await loadTemplate(join(templates, 'haproxy.cfg.hbs'))).render(
-        templateData(s, { httpPort: 8080 }, allocateSlots(new Map(), s.services)),
+        templateData(s, { httpPort: 8080 }, { slots: allocateSlots(new Map(), s.services) }),
       );
       const servers = cfg
         .slice(cfg.indexOf('backend empty'))
@@ -161,7 +161,7 @@ describe('templates', () => {
         service('web', [backend('a', 1), backend('b', 2, { healthy: false }), backend('c', 3, { draining: true })]),
       );
       const cfg = (await loadTemplate(join(templates, 'haproxy.cfg.hbs'))).render(
-        templateData(s, {}, allocateSlots(new Map(), s.services)),
+        templateData(s, {}, { slots: allocateSlots(new Map(), s.services) }),
       );
       expect(cfg).to.contain('server s1 127.0.0.1:1 weight 1\n');
       expect(cfg).to.contain('server s2 127.0.0.1:2 weight 1 disabled\n');

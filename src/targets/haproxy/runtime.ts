@@ -51,6 +51,8 @@ export interface ServerState {
   readonly name: string;
   readonly addr: string;
   readonly port: number;
+  /** Operational state: HAProxy's srv_op_state (0 stopped, 1 starting, 2 running, 3 stopping). */
+  readonly op: number;
   /** In maintenance (forced, inherited or for a failed resolution): HAProxy's SRV_ADMF_MAINT mask. */
   readonly maint: boolean;
   readonly weight: number;
@@ -68,6 +70,7 @@ export function parseServersState(answer: string): ServerState[] {
       name: f[3]!,
       addr: f[4]!,
       port: Number(f[18]),
+      op: Number(f[5]),
       maint: (Number(f[6]) & 0x23) !== 0,
       weight: Number(f[7]),
     });

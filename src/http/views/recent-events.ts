@@ -1,0 +1,163 @@
+import type { ApplyResult, Stage } from '../../targets/target.js';
+import { piecesDiff, type DiffOutcome } from './config-diff.js';
+
+/** How an install reached the proxy: runtime API commands, a reload, or a file written for whoever reads it. */
+export type InstallHow = 'live' | 'reload' | 'install';
+
+/** A new config installed on one target: what changed it and how it was applied. */
+export interface InstallEvent {
+  readonly kind: 'install';
+  readonly seq: number;
+  /** Epoch ms. */
+  readonly at: number;
+  readonly target: string;
+  readonly version: number;
+  readonly how: InstallHow;
+  /** The services whose change led to it, the first MAX_SERVICES of them. */
+  readonly services: readonly string[];
+  readonly servicesChanged: number;
+  /** Runtime API commands of a live update, the first MAX_COMMANDS. */
+  readonly commands: readonly string[];
+  /** The installed config against the one before (not for live updates, whose commands say it). */
+  readonly diff: DiffOutcome | { readonly kind: 'none'; readonly reason: string } | null;
+  readonly ms: number;
+}
+
+/** A target that would not take a config (render, validate, install or reload failed); repeats of the same failure count up. */
+export interface RefusalEvent {
+  readonly kind: 'refusal';
+  readonly seq: number;
+  readonly at: number;
+  /** The last time the same failure came back. */
+  readonly lastAt: number;
+  readonly count: number;
+  readonly target: string;
+  readonly version: number;
+  readonly stage: Stage | null;
+  readonly error: string;
+}
+
+export type RecentEvent = InstallEvent | RefusalEvent;
+
+/** An event as the list shows it: the diff left out (`GET /api/events/<seq>` has it). */
+export type EventSummary = (Omit<InstallEvent, 'diff'> & { readonly hasDiff: boolean }) | RefusalEvent;
+
+/** The installed config as a target keeps it: the fragments of the render it came from, or null. */
+export interface InstalledParts {
+  readonly name: string;
+  installedParts(): readonly string[] | null;
+}
+
+const MAX_SERVICES = 50;
+const MAX_COMMANDS = 50;
+const DIFF_LIMITS = { maxEdits: 5000, maxLines: 2000 };
+
+/**
+ * The last `capacity` installs and refusals, oldest first, numbered in
+ * order. The daemon owns one and feeds it every cycle's results; the
+ * dashboard reads it. Each install's diff is made when it happens, from the
+ * fragments of the config before and after (so only what changed is looked
+ * at) and kept cut to DIFF_LIMITS; nothing else of a config is kept.
+ */
+export class RecentEvents {
+  private readonly ring: RecentEvent[] = [];
+  private seq = 0;
+  /** Per target, the fragments of the config installed last: the "before" of the next diff. */
+  private readonly lastParts = new Map<string, readonly string[] | null>();
+
+  constructor(
+    private readonly capacity = 100,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records what one cycle did; `changed` is the services whose change caused it. */
+  record(results: readonly ApplyResult[], changed: readonly string[], targets: readonly InstalledParts[]): void {
+    for (const r of results) {
+      const target = targets.find((t) => t.name === r.target);
+      if (r.ok && r.changed) this.install(r, changed, target ?? null);
+      else if (!r.ok) this.refusal(r);
+      else if (target && !this.lastParts.has(r.target)) this.lastParts.set(r.target, target.installedParts());
+    }
+  }
+
+  /** Events after `seq` (all with 0), oldest first, without their diffs. */
+  since(seq: number): EventSummary[] {
+    return this.ring.filter((e) => e.seq > seq).map(summary);
+  }
+
+  /** One event in full, or null when it has left the ring (or never was). */
+  get(seq: number): RecentEvent | null {
+    return this.ring.find((e) => e.seq === seq) ?? null;
+  }
+
+  /** The number of the newest event (0: none yet). A repeated refusal moves to the end with a new number. */
+  head(): number {
+    return this.seq;
+  }
+
+  private install(r: ApplyResult, changed: readonly string[], target: InstalledParts | null): void {
+    const after = target?.installedParts() ?? null;
+    const before = this.lastParts.get(r.target) ?? null;
+    this.lastParts.set(r.target, after);
+    const how: InstallHow = r.live.length > 0 ? 'live' : r.reloaded ? 'reload' : 'install';
+    const diff =
+      how === 'live'
+        ? null
+        : before === null || after === null
+          ? { kind: 'none' as const, reason: 'the config before was not rendered by this process' }
+          : piecesDiff(
+              before,
+              after,
+              { before: `${r.target} (before)`, after: `${r.target} (installed)` },
+              DIFF_LIMITS,
+            );
+    this.push({
+      kind: 'install',
+      seq: ++this.seq,
+      at: this.now(),
+      target: r.target,
+      version: r.version,
+      how,
+      services: changed.slice(0, MAX_SERVICES),
+      servicesChanged: changed.length,
+      commands: r.live.slice(0, MAX_COMMANDS),
+      diff,
+      ms: Math.round(r.ms * 10) / 10,
+    });
+  }
+
+  /** A failure the target repeats (the runner retries with back-off) counts up its last entry instead of filling the ring. */
+  private refusal(r: ApplyResult): void {
+    const error = r.error ?? 'failed';
+    const last = [...this.ring].reverse().find((e) => e.target === r.target);
+    const at = this.now();
+    if (last?.kind === 'refusal' && last.stage === r.stage && last.error === error) {
+      const i = this.ring.indexOf(last);
+      this.ring.splice(i, 1);
+      this.push({ ...last, seq: ++this.seq, lastAt: at, count: last.count + 1, version: r.version });
+      return;
+    }
+    this.push({
+      kind: 'refusal',
+      seq: ++this.seq,
+      at,
+      lastAt: at,
+      count: 1,
+      target: r.target,
+      version: r.version,
+      stage: r.stage,
+      error,
+    });
+  }
+
+  private push(e: RecentEvent): void {
+    this.ring.push(e);
+    if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
+  }
+}
+
+function summary(e: RecentEvent): EventSummary {
+  if (e.kind === 'refusal') return e;
+  const { diff, ...rest } = e;
+  return { ...rest, hasDiff: diff !== null && diff.kind === 'diff' };
+}

@@ -1,0 +1,126 @@
+// What one target's renders keep from one render to the next. The state keeps
+// an unchanged service's object from version to version; this cache carries
+// that identity through every view a template reads — the service's template
+// view, the routes and virtual hosts built from it, the Bamboo app it belongs
+// to — so a cached loop (fragments.ts) finds the same item object and reuses
+// its text. Each target owns one: its slot table shapes the views, and two
+// targets sharing one would evict each other's entries on every render.
+
+/** Lookups since the cache was made: a hit reused a kept view or fragment, a miss built it. */
+export interface CacheCounts {
+  readonly viewHits: number;
+  readonly viewMisses: number;
+  readonly fragmentHits: number;
+  readonly fragmentMisses: number;
+}
+
+/** What the last render did per cached loop, in the template's loop order: items rendered anew. */
+export type LoopMisses = readonly number[];
+
+/**
+ * A keyed memo for derived views that lives one render: entries a render
+ * reads are carried into the next generation, the rest are dropped, so the
+ * memo never holds more than one render's worth of views.
+ */
+class Generations<K, V> {
+  private current = new Map<K, V>();
+  private next = new Map<K, V>();
+
+  get(key: K): V | undefined {
+    const v = this.current.get(key) ?? this.next.get(key);
+    if (v !== undefined) this.next.set(key, v);
+    return v;
+  }
+
+  set(key: K, value: V): void {
+    this.next.set(key, value);
+  }
+
+  /** Ends a render: what it did not read is forgotten. */
+  turn(): void {
+    this.current = this.next;
+    this.next = new Map();
+  }
+}
+
+/** One target's render cache; pass it to `templateData` and to the template's `renderFragments`. */
+export class RenderCache {
+  private viewHits = 0;
+  private viewMisses = 0;
+  private fragmentHits = 0;
+  private fragmentMisses = 0;
+  /** Template views by the model's service object, with the slot list they were built for. */
+  private readonly views = new WeakMap<object, { slots: unknown; value: unknown }>();
+  /** Interned derived views by a key naming what they hold (a route's host and path, an app's id). */
+  private readonly derived = new Generations<string, unknown>();
+  /** Per compiled template, per loop, the text of each item object. */
+  private readonly loops = new WeakMap<object, Map<number, WeakMap<object, string>>>();
+  private missesByLoop: number[] = [];
+
+  /** The view of `source` built for `slots`, or a new one from `build`. */
+  view<T>(source: object, slots: unknown, build: () => T): T {
+    const hit = this.views.get(source);
+    if (hit && hit.slots === slots) {
+      this.viewHits++;
+      return hit.value as T;
+    }
+    this.viewMisses++;
+    const value = build();
+    this.views.set(source, { slots, value });
+    return value;
+  }
+
+  /**
+   * The kept view under `key` when `same` says it still holds what `fresh`
+   * holds, else `fresh`, kept for next time. Routes and virtual hosts are
+   * rebuilt on each render; interning gives an unchanged one its old object.
+   */
+  intern<T>(key: string, fresh: T, same: (kept: T, fresh: T) => boolean): T {
+    const kept = this.derived.get(key) as T | undefined;
+    if (kept !== undefined && same(kept, fresh)) return kept;
+    this.derived.set(key, fresh);
+    return fresh;
+  }
+
+  /** The item-text cache of one loop of one compiled template. */
+  loop(template: object, block: number): WeakMap<object, string> {
+    let byBlock = this.loops.get(template);
+    if (!byBlock) this.loops.set(template, (byBlock = new Map()));
+    let items = byBlock.get(block);
+    if (!items) byBlock.set(block, (items = new WeakMap()));
+    return items;
+  }
+
+  /** Counts one item of loop `block`: reused (hit) or rendered (miss). */
+  countFragment(block: number, hit: boolean): void {
+    if (hit) this.fragmentHits++;
+    else {
+      this.fragmentMisses++;
+      this.missesByLoop[block] = (this.missesByLoop[block] ?? 0) + 1;
+    }
+  }
+
+  /** Starts a render: per-loop counts start at zero. */
+  beginRender(loops: number): void {
+    this.missesByLoop = new Array<number>(loops).fill(0);
+  }
+
+  /** Ends a render: derived views it did not read are let go. */
+  endRender(): void {
+    this.derived.turn();
+  }
+
+  /** Items each cached loop rendered anew in the last render. */
+  lastRender(): LoopMisses {
+    return this.missesByLoop;
+  }
+
+  counts(): CacheCounts {
+    return {
+      viewHits: this.viewHits,
+      viewMisses: this.viewMisses,
+      fragmentHits: this.fragmentHits,
+      fragmentMisses: this.fragmentMisses,
+    };
+  }
+}

@@ -1,0 +1,89 @@
+import { expect } from 'chai';
+import { RecentEvents, type InstalledParts } from '../../src/http/views/recent-events.js';
+import type { ApplyResult } from '../../src/targets/target.js';
+
+function result(over: Partial<ApplyResult>): ApplyResult {
+  return {
+    target: 'haproxy',
+    ok: true,
+    changed: true,
+    reloaded: true,
+    stage: null,
+    error: null,
+    version: 1,
+    ms: 3,
+    stages: {},
+    live: [],
+    deferredMs: 0,
+    ...over,
+  };
+}
+
+/** A target whose installed fragments the test sets. */
+function target(name = 'haproxy'): InstalledParts & { parts: string[] | null } {
+  return {
+    name,
+    parts: null,
+    installedParts() {
+      return this.parts;
+    },
+  };
+}
+
+describe('recent events', () => {
+  it('records an install with its services, how it was applied and a diff against the install before', () => {
+    const events = new RecentEvents(10, () => 1000);
+    const t = target();
+    t.parts = ['global\n', 'backend a\n  server s1 10.0.0.1:80\n'];
+    events.record([result({ version: 1 })], ['a'], [t]);
+    t.parts = ['global\n', 'backend a\n  server s1 10.0.0.2:80\n'];
+    events.record([result({ version: 2 })], ['a'], [t]);
+    const [first, second] = events.since(0);
+    expect(first).to.include({ kind: 'install', seq: 1, how: 'reload', hasDiff: false });
+    expect(second).to.include({ kind: 'install', seq: 2, target: 'haproxy', version: 2, hasDiff: true });
+    expect(second).to.deep.include({ services: ['a'], servicesChanged: 1 });
+    const full = events.get(2);
+    expect(full?.kind === 'install' && full.diff?.kind === 'diff' && full.diff.text).to.include(
+      '-  server s1 10.0.0.1:80\n+  server s1 10.0.0.2:80\n',
+    );
+    expect(events.get(1)).to.deep.include({
+      diff: { kind: 'none', reason: 'the config before was not rendered by this process' },
+    });
+  });
+
+  it('shows a live update by its commands, without a diff', () => {
+    const events = new RecentEvents();
+    events.record([result({ reloaded: false, live: ['set server web/s1 state ready'] })], ['web'], [target()]);
+    expect(events.get(1)).to.deep.include({ how: 'live', commands: ['set server web/s1 state ready'], diff: null });
+  });
+
+  it('counts a refusal that repeats instead of filling the ring, moving it to the end', () => {
+    const events = new RecentEvents(10, () => 5);
+    const refused = result({ ok: false, changed: false, stage: 'validate', error: 'bad acl' });
+    events.record([refused], [], [target()]);
+    events.record([result({ target: 'nginx' })], ['x'], [target('nginx')]);
+    events.record([refused], [], [target()]);
+    events.record([refused], [], [target()]);
+    const list = events.since(0);
+    expect(list.map((e) => [e.kind, e.target, e.seq])).to.deep.equal([
+      ['install', 'nginx', 2],
+      ['refusal', 'haproxy', 4],
+    ]);
+    expect(list[1]).to.include({ count: 3, stage: 'validate', error: 'bad acl' });
+    expect(events.since(2).map((e) => e.seq)).to.deep.equal([4]);
+    expect(events.head()).to.equal(4);
+  });
+
+  it('keeps only the newest events up to its capacity', () => {
+    const events = new RecentEvents(3);
+    for (let v = 1; v <= 5; v++) events.record([result({ version: v })], [`s${v}`], [target()]);
+    expect(events.since(0).map((e) => e.version)).to.deep.equal([3, 4, 5]);
+    expect(events.get(1)).to.equal(null);
+  });
+
+  it('records nothing for a cycle that installed nothing new', () => {
+    const events = new RecentEvents();
+    events.record([result({ changed: false, reloaded: false })], [], [target()]);
+    expect(events.since(0)).to.deep.equal([]);
+  });
+});
