@@ -116,6 +116,14 @@ describe('Marathon services from an app', () => {
     expect(appServices(rec, '*', nothing).map((s) => s.id)).to.deep.equal(['/a']);
   });
 
+  it('makes one service per port of its tasks when the app declares none', () => {
+    const rec = toAppRecord(
+      { id: '/a', portDefinitions: [], tasks: [task('t1', [31_000, 31_001])] } as MarathonApp,
+      nothing,
+    )!;
+    expect(appServices(rec, '*', nothing).map((s) => s.id)).to.deep.equal(['/a', '/a_1']);
+  });
+
   it('builds the services of an app with 150 000 tasks and 200 000 ports without an argument-list overflow', () => {
     const tasks = Array.from({ length: 150_000 }, (_, i) => task(`t${i}`, [1 + (i % 60_000)]));
     tasks[0]!.ports = Array.from({ length: 200_000 }, (_, i) => 1 + (i % 65_535));

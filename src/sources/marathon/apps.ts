@@ -171,8 +171,7 @@ export function isHealthy(app: AppRecord, task: TaskRecord): boolean {
  * `allowRaw`, marathon-lb labels not supported) are reported once, for the app.
  */
 export function appServices(app: AppRecord, group: string, problem: Problem, allowRaw = false): Service[] {
-  // One service per declared port: a task reporting more ports than its app declares makes no more services.
-  const count = app.servicePorts.length;
+  const count = serviceCount(app);
   const services: Service[] = [];
   const refused: string[] = [];
   const unsupported: string[] = [];
@@ -231,6 +230,19 @@ export function appServices(app: AppRecord, group: string, problem: Problem, all
   const note = ignoredLabelsNote(refused, unsupported);
   if (note) problem(app.id, 'labels', note);
   return services;
+}
+
+/**
+ * One service per port the app declares: a task reporting more ports makes no
+ * more services. An app that declares none (no port fields, or an IP-per-task
+ * app) has one per port of its tasks, which maxPortsPerApp bounds. A loop,
+ * not Math.max(...): an argument list has a size limit.
+ */
+function serviceCount(app: AppRecord): number {
+  if (app.servicePorts.length > 0) return app.servicePorts.length;
+  let count = 0;
+  for (const t of app.tasks.values()) if (t.ports.length > count) count = t.ports.length;
+  return count;
 }
 
 function healthCheckFor(checks: readonly MarathonHealthCheck[], n: number): HealthCheck | null {
