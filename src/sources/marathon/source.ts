@@ -1,9 +1,10 @@
 import type { MarathonConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { Service } from '../../state/model.js';
+import { rejectionReason, type Reject } from '../../state/rejection.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
 import type { OversizeApp } from './app-splitter.js';
-import { appServices, toAppRecord, toTaskRecord, type AppRecord, type Problem, type TaskRecord } from './apps.js';
+import { appServices, toAppRecord, toTaskRecord, type AppRecord, type TaskRecord } from './apps.js';
 import { describe, MarathonClient, type EndpointList } from './client.js';
 import { LimitLedger } from './limit-ledger.js';
 import { appOverLimits, breachText, LimitError, offenderId, portsOverLimit, type LimitBreach } from './limits.js';
@@ -34,7 +35,7 @@ export class MarathonSource implements Source {
   private readonly health = new SourceHealth(this.name);
   private readonly client: MarathonClient;
   private readonly once: OnceLog;
-  private readonly problem: Problem;
+  private readonly reject: Reject;
   private readonly overLimit = new LimitLedger();
   private apps = new Map<string, AppRecord>();
   private readonly emitted = new Map<string, string[]>();
@@ -66,8 +67,13 @@ export class MarathonSource implements Source {
       limits: config,
     });
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
-    this.problem = (appId, field, why) =>
-      this.once.warnOnce('marathon value rejected', { source: this.name, app: appId, field, reason: why });
+    this.reject = (r) =>
+      this.once.warnOnce('marathon value rejected', {
+        source: this.name,
+        app: r.where,
+        field: r.field,
+        reason: rejectionReason(r),
+      });
     this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
     this.health.set('overLimit', this.overLimit.view());
   }
@@ -167,7 +173,7 @@ export class MarathonSource implements Source {
         (app) => {
           const breach = appOverLimits(app, this.config);
           if (breach) return this.refuseApp(app.id, breach, refused, next);
-          const rec = toAppRecord(app, this.problem);
+          const rec = toAppRecord(app, this.reject);
           if (rec) next.set(rec.id, this.keepHealth(rec));
         },
         () => {
@@ -194,7 +200,7 @@ export class MarathonSource implements Source {
     const services: Service[] = [];
     this.emitted.clear();
     for (const app of next.values()) {
-      const list = appServices(app, this.config.group, this.problem, this.config.allowRawLabels);
+      const list = appServices(app, this.config.group, this.reject, this.config.allowRawLabels);
       this.emitted.set(
         app.id,
         list.map((s) => s.id),
@@ -295,7 +301,7 @@ export class MarathonSource implements Source {
       const rec = toTaskRecord(
         { id: ev.taskId, host: ev.host, ports: ev.ports, state: ev.taskStatus, healthCheckResults: [] },
         app.id,
-        this.problem,
+        this.reject,
       );
       if (!rec) return;
       tasks.set(rec.id, { ...rec, health: old?.health ?? [] });
@@ -352,7 +358,7 @@ export class MarathonSource implements Source {
         if (breach) return this.refuseOneApp(id, breach);
         this.overLimit.appOk(id);
         this.health.set('overLimit', this.overLimit.view());
-        const rec = toAppRecord(raw, this.problem);
+        const rec = toAppRecord(raw, this.reject);
         if (!rec) return;
         this.apps.set(rec.id, this.keepHealth(rec));
         this.emitApp(rec.id);
@@ -420,7 +426,7 @@ export class MarathonSource implements Source {
   private emitApp(appId: string): void {
     if (!this.sink || !this.delivered) return;
     const app = this.apps.get(appId);
-    const services = app ? appServices(app, this.config.group, this.problem, this.config.allowRawLabels) : [];
+    const services = app ? appServices(app, this.config.group, this.reject, this.config.allowRawLabels) : [];
     const ids = services.map((s) => s.id);
     for (const old of this.emitted.get(appId) ?? [])
       if (!ids.includes(old)) this.sink({ kind: 'remove', source: this.name, id: old });
