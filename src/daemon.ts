@@ -3,6 +3,7 @@ import type { Config } from './config/schema.js';
 import { guardRoutes } from './http/guard.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
+import { dashboardRoutes } from './http/dashboard/routes.js';
 import { RecentEvents } from './http/views/recent-events.js';
 import { viewRoutes } from './http/views/routes.js';
 import type { Logger } from './log.js';
@@ -92,7 +93,8 @@ export class Daemon {
       ...(opts.extraRoutes ?? []),
       ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' })),
       ...guardRoutes(this.runner, config.http.token),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false, rules: rules !== null }),
+      ...dashboardRoutes(),
     ];
     this.runner.onCycle((results, changed) => this.events.record(results, changed, targets));
     this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
