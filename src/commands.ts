@@ -46,7 +46,7 @@ export async function runCommand(
     });
   switch (command) {
     case 'serve':
-      return serve(config, log, opts.warm);
+      return serve(file, config, log, opts.warm);
     case 'render':
       return render(config, log, opts.target, opts.diff, opts.timeoutMs);
     default:
@@ -54,7 +54,7 @@ export async function runCommand(
   }
 }
 
-async function serve(config: Config, log: Logger, warm?: () => void): Promise<number> {
+async function serve(file: string, config: Config, log: Logger, warm?: () => void): Promise<number> {
   const daemon = new Daemon(config, log);
   if (warm) {
     // Off the first config's path: making the cache takes a few milliseconds.
@@ -68,6 +68,12 @@ async function serve(config: Config, log: Logger, warm?: () => void): Promise<nu
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  // Node's default for SIGHUP is to exit (129): a systemd ExecReload=kill -HUP would take the edge down.
+  const hangup = () => {
+    log.info('SIGHUP: re-reading the config and the templates', { file });
+    void daemon.reconfigure(() => loadConfig(file));
+  };
+  process.on('SIGHUP', hangup);
   try {
     await daemon.start();
   } catch (e) {
@@ -77,6 +83,7 @@ async function serve(config: Config, log: Logger, warm?: () => void): Promise<nu
   }
   log.info('switchyard running', { version: VERSION, targets: config.targets.map((t) => t.name) });
   const signal = await stopSignal;
+  process.off('SIGHUP', hangup);
   log.info('stopping', { signal });
   try {
     await daemon.stop();

@@ -4,7 +4,7 @@ import { ZkError } from '../sources/zookeeper/client.js';
 import { RuleConflict, RuleCorrupt, type Expected, type RulesSource } from '../sources/zookeeper/rules.js';
 import type { Rule } from '../state/model.js';
 import { isRuleId, validateRule } from '../state/rules.js';
-import { describeValue } from '../state/validate.js';
+import { describeValue } from '../state/rejection.js';
 import { haproxyRefusesAcl } from './acl-check.js';
 import { authorized, HttpError, readJson, sendHttpError, unauthorized } from './request.js';
 import { sendJson, type Route } from './server.js';
@@ -199,7 +199,10 @@ async function refuseAclHaproxyRefuses(rule: Rule): Promise<void> {
   if (rule.acl === undefined) return;
   const complaint = await haproxyRefusesAcl(rule.acl);
   if (complaint)
-    throw new HttpError(400, `bad "acl" ${quote(rule.acl)}: HAProxy does not take it: ${complaint.slice(0, 300)}`);
+    throw new HttpError(
+      400,
+      `bad "acl" ${describeValue(rule.acl)}: HAProxy does not take it: ${complaint.slice(0, 300)}`,
+    );
 }
 
 /** The service id from the path: one URL-encoded segment (`/` as %2F); Bamboo's alias also takes the rest of the path as it is. */
@@ -213,7 +216,7 @@ function idFrom(rest: string, alias: boolean): string {
     throw new HttpError(400, 'the service id in the path is not valid percent-encoding');
   }
   if (!isRuleId(id))
-    throw new HttpError(400, `bad service id ${quote(id)}: expected [A-Za-z0-9._/-], at most 200 characters`);
+    throw new HttpError(400, `bad service id ${describeValue(id)}: expected [A-Za-z0-9._/-], at most 200 characters`);
   return id;
 }
 
@@ -227,21 +230,16 @@ function bambooBody(body: unknown): { id?: string; acl: string } {
     const k = key.toLowerCase();
     if (k === 'id') {
       if (!isRuleId(value))
-        throw new HttpError(400, `bad "id" ${quote(value)}: expected a service id of [A-Za-z0-9._/-]`);
+        throw new HttpError(400, `bad "id" ${describeValue(value)}: expected a service id of [A-Za-z0-9._/-]`);
       id = value;
     } else if (k === 'acl') {
       if (value !== null && typeof value !== 'string') throw new HttpError(400, '"acl" must be a string');
       acl = typeof value === 'string' ? value : '';
     } else {
-      throw new HttpError(400, `unknown field ${quote(key)}: /api/services takes "id" and "acl"`);
+      throw new HttpError(400, `unknown field ${describeValue(key)}: /api/services takes "id" and "acl"`);
     }
   }
   return id === undefined ? { acl } : { id, acl };
-}
-
-/** A value quoted for an error message: JSON, so control characters show escaped, cut short; never throws. */
-function quote(v: unknown): string {
-  return describeValue(v);
 }
 
 /** A rule as Bamboo shows a service. */

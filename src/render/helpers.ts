@@ -1,5 +1,6 @@
 import type { HelperDelegate } from 'handlebars';
-import { describeValue, isHost, isPathPrefix, isPort, isSingleLine } from '../state/validate.js';
+import { describeValue } from '../state/rejection.js';
+import { isHost, isPathPrefix, isPort, isSingleLine } from '../state/validate.js';
 
 // Template helpers. The config-context ones refuse what they cannot make safe
 // by throwing: the render fails, the last good config stays, and the error

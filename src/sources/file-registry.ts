@@ -1,26 +1,16 @@
 import type { Backend, Service } from '../state/model.js';
-import {
-  describeValue,
-  isBackendId,
-  isHost,
-  isPort,
-  isServiceId,
-  isWeight,
-  parsePort,
-  safeStringMap,
-} from '../state/validate.js';
+import type { Reject } from '../state/rejection.js';
+import { isBackendId, isHost, isPort, isServiceId, isWeight, parsePort, safeStringMap } from '../state/validate.js';
 import { labelledService, routingFromLabels } from './labels.js';
-import { ignoredLabelsNote } from './raw-labels.js';
-
-/** Something in a registry file that was skipped: where, and why. */
-export type FileProblem = (where: string, why: string) => void;
+import { rejectIgnoredLabels } from './raw-labels.js';
 
 /**
- * Parses the file registry's JSON into services. Entries that fail a check
- * are skipped and reported with their position; the rest still count.
+ * Parses the file registry's JSON into services. Values that fail a check
+ * are rejected with their position (`services[3] (web)`) and left out, or the
+ * entry or backend holding them skipped; the rest still count.
  * Throws only when the file as a whole is unusable.
  */
-export function parseFileRegistry(text: string, problem: FileProblem): Service[] {
+export function parseFileRegistry(text: string, reject: Reject): Service[] {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -31,46 +21,45 @@ export function parseFileRegistry(text: string, problem: FileProblem): Service[]
   const services = new Map<string, Service>();
   doc.services.forEach((entry: unknown, i: number) => {
     const where = `services[${i}]`;
-    const s = parseEntry(entry, where, problem);
+    const s = parseEntry(entry, where, reject);
     if (!s) return;
-    if (services.has(s.id)) problem(where, `duplicate id "${s.id}"`);
+    if (services.has(s.id)) reject({ where, field: 'id', value: s.id, expected: 'an id no earlier entry has' });
     else services.set(s.id, s);
   });
   return [...services.values()];
 }
 
-function parseEntry(entry: unknown, where: string, problem: FileProblem): Service | null {
-  if (!isObject(entry)) return (problem(where, 'expected an object'), null);
-  if (!isServiceId(entry.id))
-    return (problem(where, `bad id ${show(entry.id)}: expected [A-Za-z0-9._/-], at most 200 characters`), null);
+function parseEntry(entry: unknown, where: string, reject: Reject): Service | null {
+  if (!isObject(entry)) return (reject({ where, field: 'entry', value: entry, expected: 'an object' }), null);
+  if (!isServiceId(entry.id)) {
+    reject({ where, field: 'id', value: entry.id, expected: '[A-Za-z0-9._/-], at most 200 characters' });
+    return null;
+  }
   const at = `${where} (${entry.id})`;
   let servicePort: number | null = null;
   if (entry.servicePort !== undefined && entry.servicePort !== null) {
     servicePort = parsePort(entry.servicePort);
     if (servicePort === null)
-      return (problem(at, `bad servicePort ${show(entry.servicePort)}: expected 1-65535`), null);
+      return (reject({ where: at, field: 'servicePort', value: entry.servicePort, expected: 'a port 1-65535' }), null);
   }
-  if (entry.labels !== undefined && entry.labels !== null && !isObject(entry.labels))
-    problem(at, `labels ignored: expected an object of strings, got ${show(entry.labels)}`);
-  const labels = safeStringMap(entry.labels, (k) => problem(at, `label ${show(k)} dropped: not a single-line string`));
-  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) =>
-    problem(at, `label ${key}=${show(value)} ignored: expected ${expected}`),
-  );
-  const note = ignoredLabelsNote(routing.refusedRaw, routing.unsupported);
-  if (note) problem(at, note);
+  const labels = safeStringMap(entry.labels, at, 'labels', reject);
+  const routing = routingFromLabels(labels, {}, 0, at, reject);
+  rejectIgnoredLabels(routing.refusedRaw, routing.unsupported, at, reject);
   if (!routing.enabled) return null;
   const backends: Backend[] = [];
   const seen = new Set<string>();
   (Array.isArray(entry.backends) ? entry.backends : []).forEach((b: unknown, j: number) => {
-    const bw = `${at}.backends[${j}]`;
-    if (!isObject(b)) return problem(bw, 'expected an object');
-    if (!isHost(b.host)) return problem(bw, `bad host ${show(b.host)}: expected a hostname or IP`);
-    if (!isPort(b.port)) return problem(bw, `bad port ${show(b.port)}: expected 1-65535`);
+    const field = `backends[${j}]`;
+    const refuse = (name: string, value: unknown, expected: string) =>
+      reject({ where: at, field: name === '' ? field : `${field}.${name}`, value, expected });
+    if (!isObject(b)) return refuse('', b, 'an object');
+    if (!isHost(b.host)) return refuse('host', b.host, 'a hostname or IP');
+    if (!isPort(b.port)) return refuse('port', b.port, 'a port 1-65535');
     const weight = b.weight === undefined ? 1 : b.weight;
-    if (!isWeight(weight)) return problem(bw, `bad weight ${show(b.weight)}: expected 0-256`);
+    if (!isWeight(weight)) return refuse('weight', b.weight, 'an integer 0-256');
     const id = b.id === undefined ? `${b.host}:${b.port}` : b.id;
-    if (!isBackendId(id)) return problem(bw, `bad id ${show(b.id)}`);
-    if (seen.has(id)) return problem(bw, `duplicate backend ${id}`);
+    if (!isBackendId(id)) return refuse('id', b.id, '[A-Za-z0-9._:@-], at most 200 characters');
+    if (seen.has(id)) return refuse('id', id, 'an id no earlier backend of the service has');
     seen.add(id);
     backends.push({
       id,
@@ -82,15 +71,11 @@ function parseEntry(entry: unknown, where: string, problem: FileProblem): Servic
       checkPort: null,
     });
   });
-  if (!Array.isArray(entry.backends)) problem(at, 'no "backends" array: rendering it with none');
+  if (!Array.isArray(entry.backends))
+    reject({ where: at, field: 'backends', value: entry.backends, expected: 'an array (rendered with none)' });
   return labelledService({ id: entry.id, source: 'file', servicePort, labels, backends }, routing);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** A value shown in an error: JSON, cut short so hostile input cannot flood a log line; never throws (see describeValue). */
-export function show(v: unknown): string {
-  return describeValue(v);
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
+import { rejectionReason } from '../state/rejection.js';
 import { parseFileRegistry } from './file-registry.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from './source.js';
 
@@ -62,8 +63,14 @@ export class FileSource implements Source {
       return this.failed(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, second);
     }
     try {
-      const services = parseFileRegistry(text, (where, why) =>
-        this.once.warnOnce('registry entry skipped', { source: this.name, path: this.path, entry: where, reason: why }),
+      const services = parseFileRegistry(text, (r) =>
+        this.once.warnOnce('registry value rejected', {
+          source: this.name,
+          path: this.path,
+          where: r.where,
+          field: r.field,
+          reason: rejectionReason(r),
+        }),
       );
       this.health.ok();
       this.log.debug('registry file read', { source: this.name, path: this.path, services: services.length });

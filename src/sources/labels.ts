@@ -1,5 +1,6 @@
 import { sortBackends } from '../state/merge.js';
 import type { Backend, Balance, Mode, RawConfig, Service } from '../state/model.js';
+import type { Reject } from '../state/rejection.js';
 import {
   isBalance,
   isBindAddress,
@@ -60,26 +61,30 @@ export interface PortRouting {
   readonly unsupported: readonly string[];
 }
 
-/** A label or env value that failed its check: which one and why. */
-export type Rejection = (key: string, value: string, expected: string) => void;
-
-/** Reads port `n`'s routing from labels and env; `allowRaw` lets marathon-lb template-override labels through as raw config. */
+/**
+ * Reads port `n`'s routing from the labels and env of `where`, rejecting the
+ * values that fail their check (each is left out); `allowRaw` lets
+ * marathon-lb template-override labels through as raw config.
+ */
 export function routingFromLabels(
   labels: Readonly<Record<string, string>>,
   env: Readonly<Record<string, string>>,
   n: number,
-  reject: Rejection,
+  where: string,
+  reject: Reject,
   allowRaw = false,
 ): PortRouting {
   const key = (suffix: string) => portKey(n, suffix);
   const label = (suffix: string): string | undefined => labels[key(suffix)];
+  const rejectLabel = (suffix: string, value: string, expected: string) =>
+    reject({ where, field: `labels.${key(suffix)}`, value, expected });
 
   const vhosts: string[] = [];
   const vhostLabel = label('VHOST');
   if (vhostLabel !== undefined) {
     for (const v of splitList(vhostLabel)) {
       if (isVhost(v)) vhosts.push(v.toLowerCase());
-      else reject(key('VHOST'), v, 'a hostname');
+      else rejectLabel('VHOST', v, 'a hostname');
     }
   }
 
@@ -87,19 +92,20 @@ export function routingFromLabels(
   const pathLabel = label('PATH');
   if (pathLabel !== undefined) {
     if (isPathPrefix(pathLabel)) paths.push(pathLabel);
-    else reject(key('PATH'), pathLabel, 'a path starting with "/"');
+    else rejectLabel('PATH', pathLabel, 'a path starting with "/"');
   }
 
   let port: number | null = null;
   const portLabel = label('PORT');
   if (portLabel !== undefined) {
     port = parsePort(portLabel);
-    if (port === null) reject(key('PORT'), portLabel, 'a port 1-65535');
+    if (port === null) rejectLabel('PORT', portLabel, 'a port 1-65535');
   }
   let mode: Mode | null = null;
   if (n === 0 && env.BAMBOO_TCP_PORT !== undefined) {
     const bamboo = parsePort(env.BAMBOO_TCP_PORT);
-    if (bamboo === null) reject('BAMBOO_TCP_PORT', env.BAMBOO_TCP_PORT, 'a port 1-65535');
+    if (bamboo === null)
+      reject({ where, field: 'env.BAMBOO_TCP_PORT', value: env.BAMBOO_TCP_PORT, expected: 'a port 1-65535' });
     else {
       port ??= bamboo;
       mode = 'tcp';
@@ -108,11 +114,11 @@ export function routingFromLabels(
   const modeLabel = label('MODE');
   if (modeLabel !== undefined) {
     if (isMode(modeLabel)) mode = modeLabel;
-    else reject(key('MODE'), modeLabel, '"http" or "tcp"');
+    else rejectLabel('MODE', modeLabel, '"http" or "tcp"');
   }
   // marathon-lb: a vhost is matched on the Host header, which only http mode reads.
   if (mode === 'tcp' && vhosts.length > 0) {
-    reject(key('MODE'), 'tcp', 'http: a service with a vhost is served in http mode');
+    rejectLabel('MODE', 'tcp', 'http: a service with a vhost is served in http mode');
     mode = 'http';
   }
 
@@ -120,7 +126,7 @@ export function routingFromLabels(
   const balanceLabel = label('BALANCE');
   if (balanceLabel !== undefined) {
     if (isBalance(balanceLabel)) balance = balanceLabel;
-    else reject(key('BALANCE'), balanceLabel, 'a balance algorithm');
+    else rejectLabel('BALANCE', balanceLabel, 'a balance algorithm');
   }
 
   const groupLabel = label('GROUP') ?? labels.HAPROXY_GROUP;
@@ -130,7 +136,7 @@ export function routingFromLabels(
     const v = label(suffix);
     if (v === undefined) return null;
     const parsed = parse(v.trim());
-    if (parsed === null) reject(key(suffix), v, expected);
+    if (parsed === null) rejectLabel(suffix, v, expected);
     return parsed;
   };
   const bindAddress = checked('BIND_ADDR', (v) => (isBindAddress(v) ? v : null), 'an IPv4 or IPv6 address');

@@ -1,4 +1,5 @@
 import type { RawConfig } from '../state/model.js';
+import type { Reject } from '../state/rejection.js';
 import { isSingleLine } from '../state/validate.js';
 
 // marathon-lb lets an app override any of its config templates for one
@@ -66,13 +67,25 @@ function camelCase(name: string): string {
   return name.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
-/** One line naming the labels left out, for a once-per-app log; null when none were. */
-export function ignoredLabelsNote(refused: readonly string[], unsupported: readonly string[]): string | null {
-  const parts: string[] = [];
-  if (refused.length > 0)
-    parts.push(
-      `raw HAProxy config labels refused (marathon.allowRawLabels allows them, one line each): ${refused.join(', ')}`,
-    );
-  if (unsupported.length > 0) parts.push(`marathon-lb labels not supported: ${unsupported.join(', ')}`);
-  return parts.length > 0 ? parts.join('; ') : null;
+/**
+ * Rejects, for `where`, each label key left out: raw config not allowed (or
+ * not one line), and marathon-lb labels Switchyard does not support. The key
+ * is the value refused; the label's own value is never shown (an AUTH label
+ * carries a password hash).
+ */
+export function rejectIgnoredLabels(
+  refused: readonly string[],
+  unsupported: readonly string[],
+  where: string,
+  reject: Reject,
+): void {
+  for (const key of refused)
+    reject({
+      where,
+      field: 'labels',
+      value: key,
+      expected: 'no raw HAProxy config label (marathon.allowRawLabels allows them, one line each)',
+    });
+  for (const key of unsupported)
+    reject({ where, field: 'labels', value: key, expected: 'a marathon-lb label Switchyard supports' });
 }

@@ -1,14 +1,6 @@
 import type { Rule } from './model.js';
-import {
-  describeValue,
-  isAclCondition,
-  isBalance,
-  isMode,
-  isPathPrefix,
-  isPort,
-  isServiceId,
-  isVhost,
-} from './validate.js';
+import { describeValue } from './rejection.js';
+import { isAclCondition, isBalance, isMode, isPathPrefix, isPort, isServiceId, isVhost } from './validate.js';
 
 // Routing rules as people write them (the HTTP API) and as ZooKeeper stores
 // them: one checked, canonical shape for both.
@@ -33,16 +25,16 @@ export function validateRule(body: unknown, expectedId?: string): RuleCheck {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return refuse('expected a JSON object');
   const doc = body as Record<string, unknown>;
   for (const key of Object.keys(doc)) {
-    if (CONTROL.test(key)) return refuse(`a field name contains a control character: ${show(key)}`);
+    if (CONTROL.test(key)) return refuse(`a field name contains a control character: ${describeValue(key)}`);
     if (!(FIELDS as readonly string[]).includes(key))
-      return refuse(`unknown field ${show(key)}: expected ${FIELDS.join(', ')}`);
+      return refuse(`unknown field ${describeValue(key)}: expected ${FIELDS.join(', ')}`);
   }
   const id = doc.id;
   if (id === undefined || id === null) return refuse('"id" is required');
   if (!isRuleId(id))
-    return refuse(`bad "id" ${show(id)}: expected a service id of [A-Za-z0-9._/-], at most 200 characters`);
+    return refuse(`bad "id" ${describeValue(id)}: expected a service id of [A-Za-z0-9._/-], at most 200 characters`);
   if (expectedId !== undefined && id !== expectedId)
-    return refuse(`"id" ${show(id)} differs from the id in the URL, ${show(expectedId)}`);
+    return refuse(`"id" ${describeValue(id)} differs from the id in the URL, ${describeValue(expectedId)}`);
 
   const rule: { -readonly [K in keyof Rule]: Rule[K] } = { id };
   const vhosts = list(doc.vhosts, 'vhosts', isVhost, 'a hostname such as "shop.example.com" or "*.example.com"');
@@ -57,24 +49,24 @@ export function validateRule(body: unknown, expectedId?: string): RuleCheck {
   if (typeof paths === 'string') return refuse(paths);
   if (paths) rule.paths = [...new Set(paths)];
   if (present(doc.port)) {
-    if (!isPort(doc.port)) return refuse(`bad "port" ${show(doc.port)}: expected an integer 1-65535`);
+    if (!isPort(doc.port)) return refuse(`bad "port" ${describeValue(doc.port)}: expected an integer 1-65535`);
     rule.port = doc.port;
   }
   if (present(doc.mode)) {
-    if (!isMode(doc.mode)) return refuse(`bad "mode" ${show(doc.mode)}: expected "http" or "tcp"`);
+    if (!isMode(doc.mode)) return refuse(`bad "mode" ${describeValue(doc.mode)}: expected "http" or "tcp"`);
     rule.mode = doc.mode;
   }
   if (present(doc.balance)) {
     if (!isBalance(doc.balance))
       return refuse(
-        `bad "balance" ${show(doc.balance)}: expected roundrobin, static-rr, leastconn, first, source, uri or random`,
+        `bad "balance" ${describeValue(doc.balance)}: expected roundrobin, static-rr, leastconn, first, source, uri or random`,
       );
     rule.balance = doc.balance;
   }
   if (present(doc.acl)) {
     if (!isAclCondition(doc.acl))
       return refuse(
-        `bad "acl" ${show(doc.acl)}: expected an HAProxy ACL criterion such as "hdr(host) -i shop.example.com": one line of printable ASCII, at most 1024 characters, starting with a sample fetch, quotes balanced, no "#", no "$" inside double quotes, no -f pattern files, env fetch or map converters`,
+        `bad "acl" ${describeValue(doc.acl)}: expected an HAProxy ACL criterion such as "hdr(host) -i shop.example.com": one line of printable ASCII, at most 1024 characters, starting with a sample fetch, quotes balanced, no "#", no "$" inside double quotes, no -f pattern files, env fetch or map converters`,
       );
     rule.acl = doc.acl;
   }
@@ -115,10 +107,10 @@ function list(
   expected: string,
 ): string[] | string | null {
   if (!present(value)) return null;
-  if (!Array.isArray(value)) return `"${field}" must be an array, got ${show(value)}`;
+  if (!Array.isArray(value)) return `"${field}" must be an array, got ${describeValue(value)}`;
   if (value.length > MAX_ENTRIES) return `"${field}" has ${value.length} entries: at most ${MAX_ENTRIES}`;
   for (let i = 0; i < value.length; i++) {
-    if (!check(value[i])) return `bad ${field}[${i}] ${show(value[i])}: expected ${expected}`;
+    if (!check(value[i])) return `bad ${field}[${i}] ${describeValue(value[i])}: expected ${expected}`;
   }
   return value as string[];
 }
@@ -129,9 +121,4 @@ function present(v: unknown): boolean {
 
 function refuse(reason: string): RuleCheck {
   return { ok: false, reason };
-}
-
-/** A value quoted for an error message: JSON (so control characters show escaped), cut short; never throws. */
-function show(v: unknown): string {
-  return describeValue(v);
 }

@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { BALANCE_ALGORITHMS, type Balance, type Mode } from './model.js';
+import type { Reject } from './rejection.js';
 
 // The boundary checks every source applies before a value may enter the
 // state. Each is an allowlist: what passes is safe to print bare into an
@@ -187,32 +188,21 @@ export function parsePort(v: unknown): number | null {
 }
 
 /**
- * Keeps the string entries that stay on one line; reports the keys dropped.
+ * Keeps the string entries of `where`'s `field` that stay on one line, and
+ * rejects the rest (a missing or null map is no map, not a rejection).
  * `__proto__` is dropped too: assigning it would set the prototype (or,
  * being a string, silently do nothing) rather than keep a label.
  */
-export function safeStringMap(input: unknown, onDrop: (key: string) => void): Record<string, string> {
+export function safeStringMap(input: unknown, where: string, field: string, reject: Reject): Record<string, string> {
   const out: Record<string, string> = {};
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) return out;
+  if (input === undefined || input === null) return out;
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    reject({ where, field, value: input, expected: 'an object of one-line strings' });
+    return out;
+  }
   for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
     if (isSingleLine(k, 256) && isSingleLine(v) && k !== '__proto__') out[k] = v;
-    else onDrop(k);
+    else reject({ where, field: `${field}.${k}`, value: v, expected: 'a one-line string under a one-line key' });
   }
   return out;
-}
-
-/**
- * A value quoted for a log line or an error message: JSON (so control
- * characters show escaped and cannot forge a line), cut to `max` characters.
- * Never throws: JSON too deep to serialize, or an object whose `toString` is
- * data, is described by its type instead.
- */
-export function describeValue(v: unknown, max = 80): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = Array.isArray(v) ? `(an array nested too deep to show)` : `(${typeof v} that cannot be shown)`;
-  }
-  return s.length > max ? s.slice(0, max - 3) + '...' : s;
 }

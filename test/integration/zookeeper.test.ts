@@ -398,9 +398,9 @@ describe('zookeeper registries and routing rules (real ZooKeeper, real HAProxy)'
       expect(Object.keys(skipped).sort()).to.deep.equal(
         ['broken-json', 'hostile', 'late-hostile', 'no-port', 'port-70000'].map((z) => `${p}/nerve/mixed/${z}`),
       );
-      expect(skipped[`${p}/nerve/mixed/broken-json`]).to.match(/^not valid JSON: /);
-      expect(skipped[`${p}/nerve/mixed/port-70000`]).to.equal('bad port 70000: expected 1-65535');
-      expect(skipped[`${p}/nerve/mixed/no-port`]).to.equal('no port');
+      expect(skipped[`${p}/nerve/mixed/broken-json`]).to.match(/^bad data ".*": expected JSON \(/);
+      expect(skipped[`${p}/nerve/mixed/port-70000`]).to.equal('bad port 70000: expected a port 1-65535');
+      expect(skipped[`${p}/nerve/mixed/no-port`]).to.equal('missing port: expected a port 1-65535');
       expect(skipped[`${p}/nerve/mixed/hostile`]).to.equal('bad host "evil\\n  bind :1": expected a hostname or IP');
       expect(skipped[`${p}/nerve/mixed/late-hostile`]).to.equal(
         'bad host "127.0.0.1\\nlisten x": expected a hostname or IP',

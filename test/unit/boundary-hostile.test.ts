@@ -9,8 +9,8 @@ import { appServices, toAppRecord } from '../../src/sources/marathon/apps.js';
 import type { MarathonApp } from '../../src/sources/marathon/types.js';
 import { decodeInstance } from '../../src/sources/zookeeper/formats.js';
 import { validateRule } from '../../src/state/rules.js';
+import { describeRejection, describeValue, rejectionReason, type Rejection } from '../../src/state/rejection.js';
 import {
-  describeValue,
   haproxyWords,
   isAclCondition,
   isHost,
@@ -77,9 +77,11 @@ describe('boundary checks against hostile values', () => {
   });
 
   it('drops a label named __proto__, saying so, and leaves the prototype alone', () => {
-    const dropped: string[] = [];
-    const out = safeStringMap(JSON.parse('{"__proto__":"x","constructor":"y","ok":"z"}'), (k) => dropped.push(k));
-    expect(dropped).to.deep.equal(['__proto__']);
+    const dropped: Rejection[] = [];
+    const out = safeStringMap(JSON.parse('{"__proto__":"x","constructor":"y","ok":"z"}'), 'app', 'labels', (r) =>
+      dropped.push(r),
+    );
+    expect(dropped.map((r) => r.field)).to.deep.equal(['labels.__proto__']);
     expect(Object.getPrototypeOf(out)).to.equal(Object.prototype);
     expect({ ...out }).to.deep.equal({ constructor: 'y', ok: 'z' });
   });
@@ -93,7 +95,7 @@ describe('boundary checks against hostile values', () => {
 
 describe('Marathon apps of the wrong shape', () => {
   const problems: string[] = [];
-  const problem = (app: string, field: string, why: string) => problems.push(`${app} ${field}: ${why}`);
+  const problem = (r: Rejection) => problems.push(describeRejection(r));
   beforeEach(() => (problems.length = 0));
   const app = (json: string) => JSON.parse(json) as MarathonApp;
 
@@ -102,8 +104,8 @@ describe('Marathon apps of the wrong shape', () => {
     expect(toAppRecord(app(`{"id":${DEEP}}`), problem)).to.equal(null);
     expect(toAppRecord(app('{"id":{"toString":1}}'), problem)).to.equal(null);
     expect(toAppRecord(app('{"id":"/a\\nuse_backend evil"}'), problem)).to.equal(null);
-    expect(problems).to.include('"/a\\nuse_backend evil" id: expected [A-Za-z0-9._/-]');
-    expect(problems.some((p) => p.startsWith('(an array nested too deep to show) id'))).to.equal(true);
+    expect(problems).to.include('/v2/apps: bad id "/a\\nuse_backend evil": expected [A-Za-z0-9._/-]');
+    expect(problems).to.include('/v2/apps: bad id (an array nested too deep to show): expected [A-Za-z0-9._/-]');
   });
 
   it('keeps the app, leaving out and reporting each field of the wrong type', () => {
@@ -122,10 +124,12 @@ describe('Marathon apps of the wrong shape', () => {
       'tasks[].id',
       'healthChecks[0]',
       'healthChecks[1].path',
-      'servicePorts',
+      'portDefinitions',
+      'ports',
+      'container.docker.portMappings',
     ]) {
       expect(
-        problems.some((p) => p.startsWith(`/x ${field}:`)),
+        problems.some((p) => p.startsWith(`/x: bad ${field} `)),
         `${field} in ${JSON.stringify(problems)}`,
       ).to.equal(true);
     }
@@ -139,11 +143,11 @@ describe('registry data of the wrong shape', () => {
     const problems: string[] = [];
     const services = parseFileRegistry(
       `{"services":[{"id":${DEEP}},{"id":"ok","labels":[1],"backends":[{"host":"127.0.0.1","port":80}]}]}`,
-      (where, why) => problems.push(`${where}: ${why}`),
+      (r) => problems.push(describeRejection(r)),
     );
     expect(services.map((s) => s.id)).to.deep.equal(['ok']);
     expect(problems[0]).to.match(/^services\[0\]: bad id \(an array nested too deep to show\)/);
-    expect(problems[1]).to.match(/^services\[1\] \(ok\): labels ignored: expected an object of strings/);
+    expect(problems[1]).to.equal('services[1] (ok): bad labels [1]: expected an object of one-line strings');
   });
 
   it('refuses a znode whose bytes are not UTF-8, and one too deep to show', () => {
@@ -152,14 +156,17 @@ describe('registry data of the wrong shape', () => {
       Buffer.from([0xc0, 0x8a]),
       Buffer.from('"}}'),
     ]);
-    expect(decodeInstance('nerve', bytes)).to.deep.equal({ kind: 'invalid', reason: 'not UTF-8: expected JSON' });
-    expect(decodeInstance('nerve', `{"host":"127.0.0.1","port":80,"labels":${DEEP}}`)).to.deep.include({
-      kind: 'instance',
-    });
-    expect(decodeInstance('serverset', `{"serviceEndpoint":${DEEP},"status":"ALIVE"}`)).to.deep.equal({
-      kind: 'invalid',
-      reason: 'bad serviceEndpoint (an array nested too deep to show): expected {"host","port"}',
-    });
+    const reason = (d: ReturnType<typeof decodeInstance>) =>
+      d.kind === 'invalid' ? rejectionReason(d.rejection) : d.kind;
+    expect(reason(decodeInstance('nerve', bytes, '/s/web/i-1'))).to.equal(
+      'bad data "{\\"host\\":\\"127.0.0.1\\",\\"port\\":80,\\"labels\\":{\\"X\\":\\"\uFFFD\uFFFD\\"}}": expected UTF-8 JSON',
+    );
+    expect(reason(decodeInstance('nerve', `{"host":"127.0.0.1","port":80,"labels":${DEEP}}`, '/s/web/i-1'))).to.equal(
+      'instance',
+    );
+    expect(reason(decodeInstance('serverset', `{"serviceEndpoint":${DEEP},"status":"ALIVE"}`, '/s/web/i-1'))).to.equal(
+      'bad serviceEndpoint (an array nested too deep to show): expected {"host","port"}',
+    );
   });
 });
 

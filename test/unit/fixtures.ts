@@ -1,4 +1,5 @@
-import { toAppRecord, type AppRecord, type Problem } from '../../src/sources/marathon/apps.js';
+import { toAppRecord, type AppRecord } from '../../src/sources/marathon/apps.js';
+import { describeRejection, type Reject } from '../../src/state/rejection.js';
 import type { MarathonApp } from '../../src/sources/marathon/types.js';
 import type { Backend, Service } from '../../src/state/model.js';
 
@@ -40,17 +41,17 @@ export function task(id: string, ports: number[], extra: object = {}) {
 }
 
 /**
- * Checks Marathon apps as the source does: `problems` collects what was
+ * Checks Marathon apps as the source does: `rejected` collects what was
  * reported (empty it between tests), `record` is an app's checked record
  * and throws when the app is rejected outright.
  */
-export function appChecker(): { problems: string[]; problem: Problem; record: (app: MarathonApp) => AppRecord } {
-  const problems: string[] = [];
-  const problem: Problem = (app, field, why) => problems.push(`${app} ${field}: ${why}`);
+export function appChecker(): { rejected: string[]; reject: Reject; record: (app: MarathonApp) => AppRecord } {
+  const rejected: string[] = [];
+  const reject: Reject = (r) => rejected.push(describeRejection(r));
   const record = (app: MarathonApp): AppRecord => {
-    const r = toAppRecord(app, problem);
+    const r = toAppRecord(app, reject);
     if (!r) throw new Error('app rejected');
     return r;
   };
-  return { problems, problem, record };
+  return { rejected, reject, record };
 }

@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { appServices, toAppRecord } from '../../src/sources/marathon/apps.js';
 import { appChecker, task } from './fixtures.js';
 
-const { problems, problem, record } = appChecker();
+const { rejected, reject, record } = appChecker();
 
 describe('marathon apps → services', () => {
-  beforeEach(() => (problems.length = 0));
+  beforeEach(() => (rejected.length = 0));
 
   it('gives one service per port: the app id for port 0, <id>_<n> after', () => {
     const s = appServices(
@@ -15,7 +15,7 @@ describe('marathon apps → services', () => {
         tasks: [task('t1', [31000, 31001])],
       }),
       '*',
-      problem,
+      reject,
     );
     expect(s.map((x) => [x.id, x.name, x.portIndex, x.servicePort])).to.deep.equal([
       ['/shop/web', '/shop/web', 0, 10000],
@@ -28,7 +28,7 @@ describe('marathon apps → services', () => {
     const s = appServices(
       record({ id: '/a', container: { docker: { portMappings: [{ servicePort: 10005 }] } }, tasks: [] }),
       '*',
-      problem,
+      reject,
     );
     expect(s[0]!.servicePort).to.equal(10005);
   });
@@ -45,7 +45,7 @@ describe('marathon apps → services', () => {
         ],
       }),
       '*',
-      problem,
+      reject,
     );
     expect(s[0]!.backends.map((b) => [b.id, b.draining])).to.deep.equal([
       ['kill', true],
@@ -64,15 +64,15 @@ describe('marathon apps → services', () => {
         task('new', [3]),
       ],
     });
-    const healthy = Object.fromEntries(appServices(app, '*', problem)[0]!.backends.map((b) => [b.id, b.healthy]));
+    const healthy = Object.fromEntries(appServices(app, '*', reject)[0]!.backends.map((b) => [b.id, b.healthy]));
     expect(healthy).to.deep.equal({ ok: true, bad: false, new: false });
   });
 
   it('keeps an app out unless it is in the group', () => {
     const app = record({ id: '/a', ports: [10000], labels: { HAPROXY_GROUP: 'internal' }, tasks: [] });
-    expect(appServices(app, 'external', problem)).to.deep.equal([]);
-    expect(appServices(app, 'internal', problem)).to.have.length(1);
-    expect(appServices(app, '*', problem)).to.have.length(1);
+    expect(appServices(app, 'external', reject)).to.deep.equal([]);
+    expect(appServices(app, 'internal', reject)).to.have.length(1);
+    expect(appServices(app, '*', reject)).to.have.length(1);
   });
 
   it('lets a per-port group label override the app group', () => {
@@ -82,7 +82,7 @@ describe('marathon apps → services', () => {
       labels: { HAPROXY_GROUP: 'internal', HAPROXY_1_GROUP: 'external' },
       tasks: [],
     });
-    expect(appServices(app, 'external', problem).map((s) => s.id)).to.deep.equal(['/a_1']);
+    expect(appServices(app, 'external', reject).map((s) => s.id)).to.deep.equal(['/a_1']);
   });
 
   it('reads marathon-lb routing labels for their port', () => {
@@ -100,7 +100,7 @@ describe('marathon apps → services', () => {
         tasks: [],
       }),
       '*',
-      problem,
+      reject,
     );
     expect(s).to.include({ servicePort: 8443, mode: 'http', balance: 'leastconn', sticky: true });
     expect(s!.vhosts).to.deep.equal(['a.example.com', 'b.example.com']);
@@ -111,14 +111,14 @@ describe('marathon apps → services', () => {
     const [s] = appServices(
       record({ id: '/db', ports: [10000], env: { BAMBOO_TCP_PORT: '5432' }, tasks: [] }),
       '*',
-      problem,
+      reject,
     );
     expect(s).to.include({ servicePort: 5432, mode: 'tcp' });
   });
 
   it('skips a port whose ENABLED label is false', () => {
     expect(
-      appServices(record({ id: '/a', ports: [1], labels: { HAPROXY_0_ENABLED: 'false' }, tasks: [] }), '*', problem),
+      appServices(record({ id: '/a', ports: [1], labels: { HAPROXY_0_ENABLED: 'false' }, tasks: [] }), '*', reject),
     ).to.deep.equal([]);
   });
 
@@ -131,22 +131,22 @@ describe('marathon apps → services', () => {
         tasks: [],
       }),
       '*',
-      problem,
+      reject,
     );
     expect(s!.vhosts).to.deep.equal([]);
     expect(s!.paths).to.deep.equal([]);
-    expect(problems.join('\n')).to.contain('labels.HAPROXY_0_VHOST').and.contain('HAPROXY_0_PATH');
+    expect(rejected.join('\n')).to.contain('labels.HAPROXY_0_VHOST').and.contain('HAPROXY_0_PATH');
   });
 
   it('refuses an app whose id could inject config', () => {
-    expect(toAppRecord({ id: '/a\nlisten evil', tasks: [] }, problem)).to.equal(null);
+    expect(toAppRecord({ id: '/a\nlisten evil', tasks: [] }, reject)).to.equal(null);
   });
 
   it('skips a task with a hostile host and keeps the others', () => {
     const [s] = appServices(
       record({ id: '/a', ports: [1], tasks: [task('good', [1]), { ...task('bad', [2]), host: 'x y' }] }),
       '*',
-      problem,
+      reject,
     );
     expect(s!.backends.map((b) => b.id)).to.deep.equal(['good']);
   });

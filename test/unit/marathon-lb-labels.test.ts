@@ -3,12 +3,12 @@ import { appServices } from '../../src/sources/marathon/apps.js';
 import type { MarathonApp } from '../../src/sources/marathon/types.js';
 import { appChecker, task } from './fixtures.js';
 
-const { problems, problem, record } = appChecker();
+const { rejected, reject, record } = appChecker();
 const port0 = (labels: Record<string, string>, extra: Partial<MarathonApp> = {}, allowRaw = false) =>
-  appServices(record({ id: '/a', ports: [10000], labels, tasks: [], ...extra }), '*', problem, allowRaw)[0]!;
+  appServices(record({ id: '/a', ports: [10000], labels, tasks: [], ...extra }), '*', reject, allowRaw)[0]!;
 
 describe('marathon-lb labels', () => {
-  beforeEach(() => (problems.length = 0));
+  beforeEach(() => (rejected.length = 0));
 
   describe('mode', () => {
     it('serves a port in the mode its MODE label names', () => {
@@ -17,7 +17,7 @@ describe('marathon-lb labels', () => {
 
     it('serves a port with a vhost in http mode whatever its MODE label says, and says so', () => {
       expect(port0({ HAPROXY_0_MODE: 'tcp', HAPROXY_0_VHOST: 'a.example.com' }).mode).to.equal('http');
-      expect(problems.join('\n')).to.contain('HAPROXY_0_MODE');
+      expect(rejected.join('\n')).to.contain('HAPROXY_0_MODE');
     });
 
     it('serves a port with an HTTP health check in http mode', () => {
@@ -45,7 +45,7 @@ describe('marathon-lb labels', () => {
       for (const bad of ['lb.example.com', '10.0.0.1:80', '0.0.0.0 ssl', '*']) {
         expect(port0({ HAPROXY_0_BIND_ADDR: bad }).bindAddress, bad).to.equal(null);
       }
-      expect(problems.join('\n')).to.contain('HAPROXY_0_BIND_ADDR');
+      expect(rejected.join('\n')).to.contain('HAPROXY_0_BIND_ADDR');
     });
   });
 
@@ -67,7 +67,7 @@ describe('marathon-lb labels', () => {
       ]) {
         expect(port0({ HAPROXY_0_SSL_CERT: bad }).sslCert, bad).to.equal(null);
       }
-      expect(problems.join('\n')).to.contain('HAPROXY_0_SSL_CERT');
+      expect(rejected.join('\n')).to.contain('HAPROXY_0_SSL_CERT');
     });
   });
 
@@ -86,7 +86,7 @@ describe('marathon-lb labels', () => {
       expect(port0({ HAPROXY_0_BACKEND_WEIGHT: '-2' }).backendWeight).to.equal(-2);
       expect(port0({}).backendWeight).to.equal(0);
       expect(port0({ HAPROXY_0_BACKEND_WEIGHT: '1.5' }).backendWeight).to.equal(0);
-      expect(problems.join('\n')).to.contain('HAPROXY_0_BACKEND_WEIGHT');
+      expect(rejected.join('\n')).to.contain('HAPROXY_0_BACKEND_WEIGHT');
     });
   });
 
@@ -113,7 +113,7 @@ describe('marathon-lb labels', () => {
           },
         ]),
         '*',
-        problem,
+        reject,
       );
       expect(s!.healthCheck).to.deep.equal({
         protocol: 'HTTP',
@@ -135,7 +135,7 @@ describe('marathon-lb labels', () => {
           maxConsecutiveFailures: 1.5,
         },
       ] as MarathonApp['healthChecks'];
-      expect(appServices(app({}, checks), '*', problem)[0]!.healthCheck).to.deep.equal({
+      expect(appServices(app({}, checks), '*', reject)[0]!.healthCheck).to.deep.equal({
         protocol: 'HTTP',
         path: '/health',
       });
@@ -145,7 +145,7 @@ describe('marathon-lb labels', () => {
       const [s] = appServices(
         app({ HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '1' }, [{ protocol: 'HTTP', path: '/status', portIndex: 1 }]),
         '*',
-        problem,
+        reject,
       );
       expect(s!.healthCheck).to.include({ protocol: 'HTTP', path: '/status' });
       expect(s!.backends[0]).to.include({ port: 31000, checkPort: 31001 });
@@ -155,7 +155,7 @@ describe('marathon-lb labels', () => {
       const [s] = appServices(
         app({ HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX: '7' }, [{ protocol: 'HTTP', path: '/health', portIndex: 0 }]),
         '*',
-        problem,
+        reject,
       );
       expect(s!.backends[0]).to.include({ port: 31000, checkPort: null });
     });
@@ -168,17 +168,17 @@ describe('marathon-lb labels', () => {
       HAPROXY_1_HTTP_FRONTEND_ACL: 'acl x always_true',
     };
     const twoPorts = (allowRaw: boolean) =>
-      appServices(record({ id: '/a', ports: [10000, 10001], labels: rawLabels, tasks: [] }), '*', problem, allowRaw);
+      appServices(record({ id: '/a', ports: [10000, 10001], labels: rawLabels, tasks: [] }), '*', reject, allowRaw);
 
-    it('refuses them by default, and reports them in one line for the app', () => {
+    it('refuses them by default, and reports each by its key, for the app', () => {
       const services = twoPorts(false);
       expect(services.map((s) => s.raw)).to.deep.equal([{}, {}]);
-      const reports = problems.filter((p) => p.includes('raw HAProxy config'));
-      expect(reports).to.have.length(1);
-      expect(reports[0])
-        .to.contain('HAPROXY_0_BACKEND_HEAD')
-        .and.contain('HAPROXY_0_FRONTEND_HEAD')
-        .and.contain('HAPROXY_1_HTTP_FRONTEND_ACL');
+      const expected = 'expected no raw HAProxy config label (marathon.allowRawLabels allows them, one line each)';
+      expect(rejected.filter((p) => p.includes('raw HAProxy config'))).to.deep.equal([
+        `/a: bad labels "HAPROXY_0_BACKEND_HEAD": ${expected}`,
+        `/a: bad labels "HAPROXY_0_FRONTEND_HEAD": ${expected}`,
+        `/a: bad labels "HAPROXY_1_HTTP_FRONTEND_ACL": ${expected}`,
+      ]);
     });
 
     it('takes them when allowed, trimmed, by camelCase template name, per port', () => {
@@ -186,7 +186,7 @@ describe('marathon-lb labels', () => {
         { backendHead: 'http-response set-header X-Raw 1', frontendHead: 'http-request deny' },
         { httpFrontendAcl: 'acl x always_true' },
       ]);
-      expect(problems.filter((p) => p.includes('raw HAProxy config'))).to.deep.equal([]);
+      expect(rejected.filter((p) => p.includes('raw HAProxy config'))).to.deep.equal([]);
     });
 
     it('never takes one that spans lines, even when allowed', () => {
@@ -202,8 +202,8 @@ describe('marathon-lb labels', () => {
 
   it('reports marathon-lb labels it does not support', () => {
     port0({ HAPROXY_0_USE_HSTS: 'true', HAPROXY_0_AUTH: 'realm:user:hash' });
-    expect(problems.join('\n'))
-      .to.contain('not supported')
+    expect(rejected.join('\n'))
+      .to.contain('expected a marathon-lb label Switchyard supports')
       .and.contain('HAPROXY_0_USE_HSTS')
       .and.contain('HAPROXY_0_AUTH')
       .and.not.contain('hash');

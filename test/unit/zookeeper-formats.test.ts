@@ -6,25 +6,30 @@ import {
   type Decoded,
   type Instance,
   type Member,
+  type RegistryFormat,
 } from '../../src/sources/zookeeper/formats.js';
+import { describeRejection, rejectionReason } from '../../src/state/rejection.js';
 import { leaderOf, parseZkUrl } from '../../src/sources/zookeeper/leader.js';
 
 function instance(d: Decoded): Instance {
-  if (d.kind !== 'instance') throw new Error(`expected an instance, got ${d.kind}: ${d.reason}`);
+  if (d.kind !== 'instance') throw new Error(`expected an instance, got ${reason(d)}`);
   return d.instance;
 }
 
 function reason(d: Decoded): string {
   if (d.kind === 'instance') throw new Error('expected a refusal');
-  return `${d.kind}: ${d.reason}`;
+  return `${d.kind}: ${d.kind === 'invalid' ? rejectionReason(d.rejection) : d.reason}`;
 }
+
+const PATH = '/nerve/services/web/i-1';
+const decode = (format: RegistryFormat, data: Buffer | string) => decodeInstance(format, data, PATH);
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 describe('zookeeper instance formats', () => {
   describe('nerve', () => {
     it('reads host, port, weight and labels', () => {
-      const d = decodeInstance(
+      const d = decode(
         'nerve',
         json({ host: '10.0.0.5', port: 8080, name: 'i-1', weight: 7, labels: { HAPROXY_0_VHOST: 'web.example.com' } }),
       );
@@ -37,7 +42,7 @@ describe('zookeeper instance formats', () => {
     });
 
     it('defaults the weight to 1 and has no labels when none are given', () => {
-      expect(instance(decodeInstance('nerve', json({ host: 'web-1.internal', port: 80 })))).to.deep.equal({
+      expect(instance(decode('nerve', json({ host: 'web-1.internal', port: 80 })))).to.deep.equal({
         host: 'web-1.internal',
         port: 80,
         weight: 1,
@@ -46,42 +51,46 @@ describe('zookeeper instance formats', () => {
     });
 
     it('takes a port written as a decimal string', () => {
-      expect(instance(decodeInstance('nerve', '{"host":"10.0.0.5","port":"8080"}')).port).to.equal(8080);
+      expect(instance(decode('nerve', '{"host":"10.0.0.5","port":"8080"}')).port).to.equal(8080);
     });
 
     it('refuses broken JSON, an empty znode and a non-object', () => {
-      expect(reason(decodeInstance('nerve', '{"host":'))).to.match(/^invalid: not valid JSON/);
-      expect(reason(decodeInstance('nerve', Buffer.alloc(0)))).to.match(/^invalid: empty znode/);
-      expect(reason(decodeInstance('nerve', '[1,2]'))).to.equal('invalid: expected a JSON object');
+      expect(reason(decode('nerve', '{"host":'))).to.match(/^invalid: bad data "\{\\"host\\":": expected JSON \(/);
+      expect(reason(decode('nerve', Buffer.alloc(0)))).to.equal('invalid: bad data "": expected JSON');
+      expect(reason(decode('nerve', '[1,2]'))).to.equal('invalid: bad data [1,2]: expected a JSON object');
     });
 
     it('refuses a missing port and one outside 1-65535', () => {
-      expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5' })))).to.equal('invalid: no port');
-      expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5', port: 70000 })))).to.match(
-        /bad port 70000: expected 1-65535/,
+      expect(reason(decode('nerve', json({ host: '10.0.0.5' })))).to.equal(
+        'invalid: missing port: expected a port 1-65535',
       );
-      expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5', port: 0 })))).to.match(/bad port 0/);
-      expect(reason(decodeInstance('nerve', json({ host: '10.0.0.5', port: 80.5 })))).to.match(/bad port 80.5/);
+      expect(reason(decode('nerve', json({ host: '10.0.0.5', port: 70000 })))).to.match(
+        /bad port 70000: expected a port 1-65535/,
+      );
+      expect(reason(decode('nerve', json({ host: '10.0.0.5', port: 0 })))).to.match(/bad port 0/);
+      expect(reason(decode('nerve', json({ host: '10.0.0.5', port: 80.5 })))).to.match(/bad port 80.5/);
     });
 
     it('refuses a hostile host, showing it escaped', () => {
-      const r = reason(decodeInstance('nerve', json({ host: 'evil\n  bind :1', port: 80 })));
+      const r = reason(decode('nerve', json({ host: 'evil\n  bind :1', port: 80 })));
       expect(r).to.equal('invalid: bad host "evil\\n  bind :1": expected a hostname or IP');
       expect(r).to.not.include('\n');
     });
 
     it('refuses a weight outside 0-256', () => {
-      expect(reason(decodeInstance('nerve', json({ host: 'a', port: 1, weight: 300 })))).to.match(/bad weight 300/);
-      expect(instance(decodeInstance('nerve', json({ host: 'a', port: 1, weight: 0 }))).weight).to.equal(0);
+      expect(reason(decode('nerve', json({ host: 'a', port: 1, weight: 300 })))).to.match(/bad weight 300/);
+      expect(instance(decode('nerve', json({ host: 'a', port: 1, weight: 0 }))).weight).to.equal(0);
     });
 
     it('drops labels that are not one-line strings, with a note', () => {
-      const d = decodeInstance('nerve', json({ host: 'a', port: 1, labels: { good: 'x', bad: 'y\nz', num: 3 } }));
+      const d = decode('nerve', json({ host: 'a', port: 1, labels: { good: 'x', bad: 'y\nz', num: 3 } }));
       expect(instance(d).labels).to.deep.equal({ good: 'x' });
       expect(d.kind === 'instance' && d.notes).to.have.lengthOf(2);
-      const ignored = decodeInstance('nerve', json({ host: 'a', port: 1, labels: 'HAPROXY_0_VHOST=x' }));
-      expect(instance(ignored).labels).to.equal(null);
-      expect(ignored.kind === 'instance' && ignored.notes[0]).to.match(/labels ignored/);
+      const ignored = decode('nerve', json({ host: 'a', port: 1, labels: 'HAPROXY_0_VHOST=x' }));
+      expect(instance(ignored).labels).to.deep.equal({});
+      expect(ignored.kind === 'instance' && ignored.notes).to.deep.equal([
+        { where: PATH, field: 'labels', value: 'HAPROXY_0_VHOST=x', expected: 'an object of one-line strings' },
+      ]);
     });
   });
 
@@ -98,7 +107,7 @@ describe('zookeeper instance formats', () => {
     };
 
     it('reads address and port', () => {
-      expect(instance(decodeInstance('curator', json(doc)))).to.deep.equal({
+      expect(instance(decode('curator', json(doc)))).to.deep.equal({
         host: '10.0.0.7',
         port: 31000,
         weight: 1,
@@ -107,16 +116,14 @@ describe('zookeeper instance formats', () => {
     });
 
     it('takes an instance with enabled false as not serving', () => {
-      expect(reason(decodeInstance('curator', json({ ...doc, enabled: false })))).to.equal(
-        'inactive: enabled is false',
-      );
+      expect(reason(decode('curator', json({ ...doc, enabled: false })))).to.equal('inactive: enabled is false');
     });
 
     it('refuses an instance with only an SSL port, or a bad address', () => {
-      expect(reason(decodeInstance('curator', json({ ...doc, port: null, sslPort: 443 })))).to.equal(
-        'invalid: no port',
+      expect(reason(decode('curator', json({ ...doc, port: null, sslPort: 443 })))).to.equal(
+        'invalid: missing port: expected a port 1-65535',
       );
-      expect(reason(decodeInstance('curator', json({ ...doc, address: 'a b' })))).to.match(/bad host "a b"/);
+      expect(reason(decode('curator', json({ ...doc, address: 'a b' })))).to.match(/bad address "a b"/);
     });
   });
 
@@ -129,7 +136,7 @@ describe('zookeeper instance formats', () => {
     };
 
     it('reads the service endpoint of an ALIVE member', () => {
-      expect(instance(decodeInstance('serverset', json(doc)))).to.deep.equal({
+      expect(instance(decode('serverset', json(doc)))).to.deep.equal({
         host: '10.0.0.9',
         port: 9000,
         weight: 1,
@@ -138,20 +145,18 @@ describe('zookeeper instance formats', () => {
     });
 
     it('takes members in other states as not serving', () => {
-      expect(reason(decodeInstance('serverset', json({ ...doc, status: 'STARTING' })))).to.equal(
-        'inactive: status "STARTING"',
-      );
-      expect(reason(decodeInstance('serverset', json({ ...doc, status: 'DEAD' })))).to.equal('inactive: status "DEAD"');
+      expect(reason(decode('serverset', json({ ...doc, status: 'STARTING' })))).to.equal('inactive: status "STARTING"');
+      expect(reason(decode('serverset', json({ ...doc, status: 'DEAD' })))).to.equal('inactive: status "DEAD"');
     });
 
     it('refuses a member without status or service endpoint', () => {
-      expect(reason(decodeInstance('serverset', json({ serviceEndpoint: doc.serviceEndpoint })))).to.match(
-        /^invalid: bad status/,
+      expect(reason(decode('serverset', json({ serviceEndpoint: doc.serviceEndpoint })))).to.match(
+        /^invalid: missing status: expected a string such as "ALIVE"$/,
       );
-      expect(reason(decodeInstance('serverset', json({ status: 'ALIVE' })))).to.match(/^invalid: bad serviceEndpoint/);
+      expect(reason(decode('serverset', json({ status: 'ALIVE' })))).to.match(/^invalid: missing serviceEndpoint/);
       expect(
-        reason(decodeInstance('serverset', json({ ...doc, serviceEndpoint: { host: '10.0.0.9', port: 70000 } }))),
-      ).to.match(/bad port 70000/);
+        reason(decode('serverset', json({ ...doc, serviceEndpoint: { host: '10.0.0.9', port: 70000 } }))),
+      ).to.equal('invalid: bad serviceEndpoint.port 70000: expected a port 1-65535');
     });
   });
 });
@@ -164,7 +169,9 @@ describe('zookeeper services from instances', () => {
 
   it('routes by default over HTTP, round robin, at /<name>, with backends sorted by id', () => {
     const problems: string[] = [];
-    const s = toService('web', [member('b', '10.0.0.2', 80), member('a', '10.0.0.1', 80)], (p) => problems.push(p))!;
+    const s = toService('web', [member('b', '10.0.0.2', 80), member('a', '10.0.0.1', 80)], (r) =>
+      problems.push(describeRejection(r)),
+    )!;
     expect(s).to.include({
       id: 'web',
       name: 'web',
@@ -207,11 +214,14 @@ describe('zookeeper services from instances', () => {
     const s = toService(
       'web',
       [member('i-1', '10.0.0.1', 80, { labels: { HAPROXY_0_VHOST: 'bad host', HAPROXY_0_BALANCE: 'magic' } })],
-      (p) => problems.push(p),
+      (r) => problems.push(describeRejection(r)),
     )!;
     expect(s.vhosts).to.deep.equal([]);
     expect(s.balance).to.equal('roundrobin');
-    expect(problems).to.have.lengthOf(2);
+    expect(problems).to.deep.equal([
+      'i-1: bad labels.HAPROXY_0_VHOST "bad host": expected a hostname',
+      'i-1: bad labels.HAPROXY_0_BALANCE "magic": expected a balance algorithm',
+    ]);
   });
 
   it('leaves out a service whose labels disable it', () => {
@@ -230,7 +240,7 @@ describe('zookeeper services from instances', () => {
         member('weird name', '10.0.0.2', 81),
         member('i-1', '10.0.0.3', 82),
       ],
-      (p) => problems.push(p),
+      (r) => problems.push(describeRejection(r)),
     )!;
     expect(s.backends.map((b) => [b.id, b.host, b.port])).to.deep.equal([
       ['10.0.0.2:81', '10.0.0.2', 81],

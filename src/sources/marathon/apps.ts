@@ -1,17 +1,9 @@
 import type { Backend, HealthCheck, Service } from '../../state/model.js';
 import { sortBackends } from '../../state/merge.js';
-import {
-  describeValue,
-  isBackendId,
-  isHost,
-  isIntegerIn,
-  isPort,
-  isServiceId,
-  isSingleLine,
-  safeStringMap,
-} from '../../state/validate.js';
+import type { Reject } from '../../state/rejection.js';
+import { isBackendId, isHost, isIntegerIn, isPort, isServiceId, safeStringMap } from '../../state/validate.js';
 import { inGroup, routingFromLabels } from '../labels.js';
-import { ignoredLabelsNote } from '../raw-labels.js';
+import { rejectIgnoredLabels } from '../raw-labels.js';
 import type { MarathonApp, MarathonHealthCheck, MarathonTask } from './types.js';
 
 // Pure translation of Marathon's JSON into checked records and services.
@@ -36,89 +28,80 @@ export interface AppRecord {
   readonly tasks: ReadonlyMap<string, TaskRecord>;
 }
 
-/** A value from Marathon that did not pass: which app, which field, what was wrong. */
-export type Problem = (appId: string, field: string, why: string) => void;
-
 const SERVING = new Set(['TASK_RUNNING', 'TASK_KILLING']);
 
 /**
  * Checks one app of /v2/apps; null when its id is unusable. Nothing in it is
  * trusted to have the type Marathon documents: a field of the wrong type is
- * reported and left out, never thrown over.
+ * rejected and left out, never thrown over.
  */
-export function toAppRecord(app: MarathonApp, problem: Problem): AppRecord | null {
+export function toAppRecord(app: MarathonApp, reject: Reject): AppRecord | null {
   if (!isObject(app)) {
-    problem(describeValue(app), 'app', 'expected a JSON object');
+    reject({ where: '/v2/apps', field: 'app', value: app, expected: 'a JSON object' });
     return null;
   }
   if (!isServiceId(app.id)) {
-    // JSON-quoted: the id may hold a line break, which must not forge a log line.
-    problem(describeValue(app.id), 'id', 'expected [A-Za-z0-9._/-]');
+    reject({ where: '/v2/apps', field: 'id', value: app.id, expected: '[A-Za-z0-9._/-]' });
     return null;
   }
   const id = app.id;
-  for (const field of ['labels', 'env'] as const) {
-    if (app[field] !== undefined && app[field] !== null && !isObject(app[field]))
-      problem(id, field, `ignored: expected an object of strings, got ${describeValue(app[field])}`);
-  }
-  // A key that is itself hostile is shown JSON-quoted, so it cannot forge a log line.
-  const key = (k: string) => (isSingleLine(k, 60) ? k : describeValue(k, 60));
-  const labels = safeStringMap(app.labels, (k) => problem(id, `labels.${key(k)}`, 'not a single-line string'));
-  const env = safeStringMap(app.env, (k) => problem(id, `env.${key(k)}`, 'not a single-line string'));
+  const labels = safeStringMap(app.labels, id, 'labels', reject);
+  const env = safeStringMap(app.env, id, 'env', reject);
   const tasks = new Map<string, TaskRecord>();
   if (app.tasks !== undefined && app.tasks !== null && !Array.isArray(app.tasks))
-    problem(id, 'tasks', `ignored: expected an array, got ${describeValue(app.tasks)}`);
+    reject({ where: id, field: 'tasks', value: app.tasks, expected: 'an array' });
   for (const t of Array.isArray(app.tasks) ? app.tasks : []) {
-    const rec = toTaskRecord(t, id, problem);
+    const rec = toTaskRecord(t, id, reject);
     if (rec) tasks.set(rec.id, rec);
   }
   if (app.healthChecks !== undefined && app.healthChecks !== null && !Array.isArray(app.healthChecks))
-    problem(id, 'healthChecks', `ignored: expected an array, got ${describeValue(app.healthChecks)}`);
+    reject({ where: id, field: 'healthChecks', value: app.healthChecks, expected: 'an array' });
   const healthChecks = Array.isArray(app.healthChecks) ? app.healthChecks : [];
   healthChecks.forEach((hc, i) => {
-    if (!isObject(hc)) problem(id, `healthChecks[${i}]`, `expected an object, got ${describeValue(hc)}`);
+    if (!isObject(hc)) reject({ where: id, field: `healthChecks[${i}]`, value: hc, expected: 'an object' });
     else if (hc.path !== undefined && hc.path !== null && !isCheckPath(hc.path))
-      problem(
-        id,
-        `healthChecks[${i}].path`,
-        `${describeValue(hc.path)} ignored: expected a path of printable ASCII without quotes, "#", ";", braces or "\\"`,
-      );
+      reject({
+        where: id,
+        field: `healthChecks[${i}].path`,
+        value: hc.path,
+        expected: 'a path of printable ASCII without quotes, "#", ";", braces or "\\"',
+      });
   });
-  return {
-    id,
-    labels,
-    env,
-    servicePorts: servicePorts(app, (why) => problem(id, 'servicePorts', why)),
-    healthChecks,
-    tasks,
-  };
+  return { id, labels, env, servicePorts: servicePorts(app, id, reject), healthChecks, tasks };
 }
 
 /** Checks one task; null when it cannot be a backend of anything. */
-export function toTaskRecord(t: MarathonTask, appId: string, problem: Problem): TaskRecord | null {
+export function toTaskRecord(t: MarathonTask, appId: string, reject: Reject): TaskRecord | null {
   if (!isObject(t)) {
-    problem(appId, 'tasks[]', `expected an object, got ${describeValue(t)}`);
+    reject({ where: appId, field: 'tasks[]', value: t, expected: 'an object' });
     return null;
   }
   if (!isBackendId(t.id)) {
-    problem(appId, 'tasks[].id', `bad task id ${describeValue(t.id)}`);
+    reject({ where: appId, field: 'tasks[].id', value: t.id, expected: 'a task id of [A-Za-z0-9._:@-]' });
     return null;
   }
+  const field = `tasks[${t.id}]`;
   if (!isHost(t.host)) {
-    problem(appId, `task ${t.id} host`, `expected a hostname or IP, got ${describeValue(t.host)}`);
+    reject({ where: appId, field: `${field}.host`, value: t.host, expected: 'a hostname or IP' });
     return null;
   }
   if (t.ports !== undefined && t.ports !== null && !Array.isArray(t.ports))
-    problem(appId, `task ${t.id} ports`, `ignored: expected an array, got ${describeValue(t.ports)}`);
+    reject({ where: appId, field: `${field}.ports`, value: t.ports, expected: 'an array' });
   const ports = Array.isArray(t.ports) ? t.ports.map((p) => (isPort(p) ? p : 0)) : [];
-  if (ports.includes(0)) problem(appId, `task ${t.id} ports`, 'a port outside 1-65535 is ignored');
+  if (ports.includes(0))
+    reject({
+      where: appId,
+      field: `${field}.ports`,
+      value: t.ports,
+      expected: 'ports 1-65535 (the others are ignored)',
+    });
   // Marathon before 1.4 has no task state; a started task there is running.
   const state = typeof t.state === 'string' ? t.state : t.startedAt ? 'TASK_RUNNING' : 'TASK_STAGING';
   const health = Array.isArray(t.healthCheckResults) ? t.healthCheckResults.map((r) => r?.alive === true) : [];
   return { id: t.id, host: t.host, ports, state, health };
 }
 
-function servicePorts(app: MarathonApp, problem: (why: string) => void): (number | null)[] {
+function servicePorts(app: MarathonApp, id: string, reject: Reject): (number | null)[] {
   const array = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
   const fromDefs = array(app.portDefinitions)?.map((p) => (p as { port?: unknown } | null)?.port);
   const container = isObject(app.container) ? app.container : undefined;
@@ -130,9 +113,9 @@ function servicePorts(app: MarathonApp, problem: (why: string) => void): (number
     (fromDefs && fromDefs.length > 0 ? fromDefs : undefined) ??
     array(app.ports) ??
     [];
-  const expect = (name: string, v: unknown, object: boolean) => {
-    if (v !== undefined && v !== null && (object ? !isObject(v) : !Array.isArray(v)))
-      problem(`${name} ${describeValue(v, 40)} ignored: expected ${object ? 'an object' : 'an array'}`);
+  const expect = (field: string, value: unknown, object: boolean) => {
+    if (value !== undefined && value !== null && (object ? !isObject(value) : !Array.isArray(value)))
+      reject({ where: id, field, value, expected: object ? 'an object' : 'an array' });
   };
   expect('portDefinitions', app.portDefinitions, false);
   expect('ports', app.ports, false);
@@ -146,7 +129,7 @@ function servicePorts(app: MarathonApp, problem: (why: string) => void): (number
   );
   // 0 is Marathon's "none assigned"; anything else outside 1-65535 is bad data.
   const bad = list.filter((p) => !isPort(p) && p !== 0 && p !== null && p !== undefined);
-  if (bad.length > 0) problem(`${bad.map((p) => describeValue(p, 40)).join(', ')} ignored: expected ports 1-65535`);
+  if (bad.length > 0) reject({ where: id, field: 'service ports', value: bad, expected: 'ports 1-65535' });
   return list.map((p) => (isPort(p) ? p : null));
 }
 
@@ -170,15 +153,13 @@ export function isHealthy(app: AppRecord, task: TaskRecord): boolean {
  * are `<appId>` and `<appId>_<n>`. Labels left out (raw config not allowed by
  * `allowRaw`, marathon-lb labels not supported) are reported once, for the app.
  */
-export function appServices(app: AppRecord, group: string, problem: Problem, allowRaw = false): Service[] {
+export function appServices(app: AppRecord, group: string, reject: Reject, allowRaw = false): Service[] {
   const count = Math.max(app.servicePorts.length, ...[...app.tasks.values()].map((t) => t.ports.length));
   const services: Service[] = [];
   const refused: string[] = [];
   const unsupported: string[] = [];
   for (let n = 0; n < count; n++) {
-    const reject = (key: string, value: string, expected: string) =>
-      problem(app.id, key, `${JSON.stringify(value).slice(0, 80)} ignored: expected ${expected}`);
-    const routing = routingFromLabels(app.labels, app.env, n, reject, allowRaw);
+    const routing = routingFromLabels(app.labels, app.env, n, app.id, reject, allowRaw);
     refused.push(...routing.refusedRaw);
     unsupported.push(...routing.unsupported);
     if (!routing.enabled || !inGroup(routing, group)) continue;
@@ -188,7 +169,12 @@ export function appServices(app: AppRecord, group: string, problem: Problem, all
       healthCheckFor(app.healthChecks, n) ?? (checkIndex !== n ? healthCheckFor(app.healthChecks, checkIndex) : null);
     const httpCheck = healthCheck !== null && healthCheck.protocol !== 'TCP';
     if (httpCheck && routing.mode === 'tcp')
-      reject(`HAPROXY_${n}_MODE`, 'tcp', 'http: a service with an HTTP health check is served in http mode');
+      reject({
+        where: app.id,
+        field: `labels.HAPROXY_${n}_MODE`,
+        value: 'tcp',
+        expected: 'http: a service with an HTTP health check is served in http mode',
+      });
     const backends: Backend[] = [];
     for (const t of app.tasks.values()) {
       const port = t.ports[n];
@@ -227,8 +213,7 @@ export function appServices(app: AppRecord, group: string, problem: Problem, all
       backends: sortBackends(backends),
     });
   }
-  const note = ignoredLabelsNote(refused, unsupported);
-  if (note) problem(app.id, 'labels', note);
+  rejectIgnoredLabels(refused, unsupported, app.id, reject);
   return services;
 }
 

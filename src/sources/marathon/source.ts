@@ -1,8 +1,9 @@
 import type { MarathonConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { Service } from '../../state/model.js';
+import { rejectionReason, type Reject } from '../../state/rejection.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
-import { appServices, toAppRecord, toTaskRecord, type AppRecord, type Problem, type TaskRecord } from './apps.js';
+import { appServices, toAppRecord, toTaskRecord, type AppRecord, type TaskRecord } from './apps.js';
 import { describe, MarathonClient, type EndpointList } from './client.js';
 import { EventStream } from './stream.js';
 import type { HealthStatusChangedEvent, StatusUpdateEvent } from './types.js';
@@ -31,7 +32,7 @@ export class MarathonSource implements Source {
   private readonly health = new SourceHealth(this.name);
   private readonly client: MarathonClient;
   private readonly once: OnceLog;
-  private readonly problem: Problem;
+  private readonly reject: Reject;
   private apps = new Map<string, AppRecord>();
   private readonly emitted = new Map<string, string[]>();
   private sink: Sink | null = null;
@@ -61,8 +62,13 @@ export class MarathonSource implements Source {
       timeoutMs: config.requestTimeoutMs,
     });
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
-    this.problem = (appId, field, why) =>
-      this.once.warnOnce('marathon value rejected', { source: this.name, app: appId, field, reason: why });
+    this.reject = (r) =>
+      this.once.warnOnce('marathon value rejected', {
+        source: this.name,
+        app: r.where,
+        field: r.field,
+        reason: rejectionReason(r),
+      });
     this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
   }
 
@@ -157,7 +163,7 @@ export class MarathonSource implements Source {
     try {
       await this.client.apps(
         (app) => {
-          const rec = toAppRecord(app, this.problem);
+          const rec = toAppRecord(app, this.reject);
           if (rec) next.set(rec.id, this.keepHealth(rec));
         },
         () => next.clear(),
@@ -177,7 +183,7 @@ export class MarathonSource implements Source {
     const services: Service[] = [];
     this.emitted.clear();
     for (const app of next.values()) {
-      const list = appServices(app, this.config.group, this.problem, this.config.allowRawLabels);
+      const list = appServices(app, this.config.group, this.reject, this.config.allowRawLabels);
       this.emitted.set(
         app.id,
         list.map((s) => s.id),
@@ -264,7 +270,7 @@ export class MarathonSource implements Source {
       const rec = toTaskRecord(
         { id: ev.taskId, host: ev.host, ports: ev.ports, state: ev.taskStatus, healthCheckResults: [] },
         app.id,
-        this.problem,
+        this.reject,
       );
       if (!rec) return;
       tasks.set(rec.id, { ...rec, health: old?.health ?? [] });
@@ -316,7 +322,7 @@ export class MarathonSource implements Source {
           if (this.apps.delete(id)) this.emitApp(id);
           return;
         }
-        const rec = toAppRecord(raw, this.problem);
+        const rec = toAppRecord(raw, this.reject);
         if (!rec) return;
         this.apps.set(rec.id, this.keepHealth(rec));
         this.emitApp(rec.id);
@@ -341,7 +347,7 @@ export class MarathonSource implements Source {
   private emitApp(appId: string): void {
     if (!this.sink || !this.delivered) return;
     const app = this.apps.get(appId);
-    const services = app ? appServices(app, this.config.group, this.problem, this.config.allowRawLabels) : [];
+    const services = app ? appServices(app, this.config.group, this.reject, this.config.allowRawLabels) : [];
     const ids = services.map((s) => s.id);
     for (const old of this.emitted.get(appId) ?? [])
       if (!ids.includes(old)) this.sink({ kind: 'remove', source: this.name, id: old });

@@ -1,8 +1,8 @@
 import type { Backend, Service } from '../../state/model.js';
+import { describeValue, type Reject, type Rejection } from '../../state/rejection.js';
 import { isBackendId, isHost, isWeight, parsePort, safeStringMap } from '../../state/validate.js';
-import { show } from '../file-registry.js';
 import { labelledService, routingFromLabels } from '../labels.js';
-import { ignoredLabelsNote } from '../raw-labels.js';
+import { rejectIgnoredLabels } from '../raw-labels.js';
 
 // What the instance znodes of each registry format say, decoded and checked:
 // nothing here has been trusted yet, so every value passes validate.ts before
@@ -21,86 +21,103 @@ export interface Instance {
 }
 
 /**
- * An instance znode's verdict: a backend (with notes on parts that were
- * dropped), a well-formed instance that does not take traffic now (serverset
- * status other than ALIVE, curator `enabled: false`), or malformed data and why.
+ * An instance znode's verdict: a backend (with the values that were left out
+ * of it), a well-formed instance that does not take traffic now (serverset
+ * status other than ALIVE, curator `enabled: false`), or malformed data and
+ * the value that made it so.
  */
 export type Decoded =
-  | { readonly kind: 'instance'; readonly instance: Instance; readonly notes: readonly string[] }
+  | { readonly kind: 'instance'; readonly instance: Instance; readonly notes: readonly Rejection[] }
   | { readonly kind: 'inactive'; readonly reason: string }
-  | { readonly kind: 'invalid'; readonly reason: string };
+  | { readonly kind: 'invalid'; readonly rejection: Rejection };
 
-/** Decodes an instance znode's data in its registry's format. */
-export function decodeInstance(format: RegistryFormat, data: Buffer | string): Decoded {
+/** Decodes the data of the instance znode at `path` in its registry's format. */
+export function decodeInstance(format: RegistryFormat, data: Buffer | string, path: string): Decoded {
+  const invalid = (field: string, value: unknown, expected: string): Decoded => ({
+    kind: 'invalid',
+    rejection: { where: path, field, value, expected },
+  });
   let text: string;
   try {
     // JSON is UTF-8 (RFC 8259): bytes that are not are malformed data, not U+FFFD to pass on.
     text = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
   } catch {
-    return invalid('not UTF-8: expected JSON');
+    // Shown as text, the bad bytes as U+FFFD: the operator recognizes the document, not its byte values.
+    return invalid('data', new TextDecoder('utf-8').decode(data as Buffer), 'UTF-8 JSON');
   }
-  if (text.trim() === '') return invalid('empty znode: expected JSON');
+  if (text.trim() === '') return invalid('data', text, 'JSON');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    return invalid(`not valid JSON: ${(e as Error).message}`);
+    return invalid('data', text, `JSON (${(e as Error).message})`);
   }
-  if (!isObject(doc)) return invalid('expected a JSON object');
+  if (!isObject(doc)) return invalid('data', doc, 'a JSON object');
+  const check: Check = { path, invalid, notes: [] };
   switch (format) {
     case 'nerve':
-      return nerve(doc);
+      return nerve(doc, check);
     case 'curator':
-      return curator(doc);
+      return curator(doc, check);
     case 'serverset':
-      return serverset(doc);
+      return serverset(doc, check);
   }
+}
+
+/** The znode being decoded: where its rejections point, and the values left out so far. */
+interface Check {
+  readonly path: string;
+  readonly invalid: (field: string, value: unknown, expected: string) => Decoded;
+  readonly notes: Rejection[];
 }
 
 /** Airbnb Nerve: `{"host","port","name"?,"weight"?,"labels"?}`. */
-function nerve(doc: Record<string, unknown>): Decoded {
-  const notes: string[] = [];
+function nerve(doc: Record<string, unknown>, check: Check): Decoded {
   let weight = 1;
   if (doc.weight !== undefined && doc.weight !== null) {
-    if (!isWeight(doc.weight)) return invalid(`bad weight ${show(doc.weight)}: expected an integer 0-256`);
+    if (!isWeight(doc.weight)) return check.invalid('weight', doc.weight, 'an integer 0-256');
     weight = doc.weight;
   }
-  let labels: Record<string, string> | null = null;
-  if (doc.labels !== undefined && doc.labels !== null) {
-    if (!isObject(doc.labels)) notes.push(`labels ignored: expected an object of strings, got ${show(doc.labels)}`);
-    else labels = safeStringMap(doc.labels, (k) => notes.push(`label ${show(k)} dropped: not a single-line string`));
-  }
-  return endpoint(doc.host, doc.port, weight, labels, notes);
+  const labels =
+    doc.labels === undefined || doc.labels === null
+      ? null
+      : safeStringMap(doc.labels, check.path, 'labels', (r) => check.notes.push(r));
+  return endpoint(['host', doc.host], ['port', doc.port], weight, labels, check);
 }
 
 /** Apache Curator service discovery: `{"name","id","address","port","sslPort"?,"payload"?,"enabled"?,...}`. */
-function curator(doc: Record<string, unknown>): Decoded {
+function curator(doc: Record<string, unknown>, check: Check): Decoded {
   if (doc.enabled === false) return { kind: 'inactive', reason: 'enabled is false' };
-  return endpoint(doc.address, doc.port, 1, null, []);
+  return endpoint(['address', doc.address], ['port', doc.port], 1, null, check);
 }
 
 /** Finagle/Aurora serverset: `{"serviceEndpoint":{"host","port"},"additionalEndpoints"?,"status"}`; only ALIVE takes traffic. */
-function serverset(doc: Record<string, unknown>): Decoded {
-  if (!isObject(doc.serviceEndpoint))
-    return invalid(`bad serviceEndpoint ${show(doc.serviceEndpoint)}: expected {"host","port"}`);
-  if (typeof doc.status !== 'string')
-    return invalid(`bad status ${show(doc.status)}: expected a string such as "ALIVE"`);
-  if (doc.status !== 'ALIVE') return { kind: 'inactive', reason: `status ${show(doc.status)}` };
-  return endpoint(doc.serviceEndpoint.host, doc.serviceEndpoint.port, 1, null, []);
+function serverset(doc: Record<string, unknown>, check: Check): Decoded {
+  const endpointDoc = doc.serviceEndpoint;
+  if (!isObject(endpointDoc)) return check.invalid('serviceEndpoint', endpointDoc, '{"host","port"}');
+  if (typeof doc.status !== 'string') return check.invalid('status', doc.status, 'a string such as "ALIVE"');
+  if (doc.status !== 'ALIVE') return { kind: 'inactive', reason: `status ${describeValue(doc.status)}` };
+  return endpoint(
+    ['serviceEndpoint.host', endpointDoc.host],
+    ['serviceEndpoint.port', endpointDoc.port],
+    1,
+    null,
+    check,
+  );
 }
 
+/** The instance at a host and port, each given with the field it was read from. */
 function endpoint(
-  host: unknown,
-  rawPort: unknown,
+  [hostField, host]: [string, unknown],
+  [portField, rawPort]: [string, unknown],
   weight: number,
   labels: Record<string, string> | null,
-  notes: string[],
+  check: Check,
 ): Decoded {
-  if (!isHost(host)) return invalid(`bad host ${show(host)}: expected a hostname or IP`);
-  if (rawPort === undefined || rawPort === null) return invalid('no port');
-  const port = parsePort(rawPort);
-  if (port === null) return invalid(`bad port ${show(rawPort)}: expected 1-65535`);
-  return { kind: 'instance', instance: { host, port, weight, labels }, notes };
+  if (!isHost(host)) return check.invalid(hostField, host, 'a hostname or IP');
+  const port = rawPort === null ? null : parsePort(rawPort);
+  if (port === null) return check.invalid(portField, rawPort ?? undefined, 'a port 1-65535');
+  return { kind: 'instance', instance: { host, port, weight, labels }, notes: check.notes };
 }
 
 /** An instance with the znode it came from, in the order the service should consider them. */
@@ -116,30 +133,25 @@ export interface Member {
  * has a znode of that name, in config order, each sorted by znode name).
  * Routing defaults to HTTP, round robin, at `/<name>`; labels, read from the
  * first instance that carries any, may say otherwise. Null when the labels
- * disable the service. `problem` hears of labels and backends left out.
+ * disable the service. `reject` hears of labels and backends left out, each
+ * at the instance znode it came from.
  */
-export function toService(
-  name: string,
-  members: readonly Member[],
-  problem: (reason: string, znode?: string) => void,
-): Service | null {
+export function toService(name: string, members: readonly Member[], reject: Reject): Service | null {
   const labelled = members.find((m) => m.instance.labels !== null && Object.keys(m.instance.labels).length > 0);
   const labels = labelled?.instance.labels ?? {};
-  const routing = routingFromLabels(labels, {}, 0, (key, value, expected) =>
-    problem(`label ${key}=${show(value)} ignored: expected ${expected}`, labelled?.path),
-  );
-  const note = ignoredLabelsNote(routing.refusedRaw, routing.unsupported);
-  if (note) problem(note);
+  const labelsAt = labelled ? (labelled.path ?? labelled.znode) : name;
+  const routing = routingFromLabels(labels, {}, 0, labelsAt, reject);
+  rejectIgnoredLabels(routing.refusedRaw, routing.unsupported, labelsAt, reject);
   if (!routing.enabled) return null;
   const backends: Backend[] = [];
   const addresses = new Set<string>();
   const ids = new Set<string>();
-  for (const { znode, instance } of members) {
+  for (const { znode, instance, path } of members) {
     const address = `${instance.host}:${instance.port}`;
     if (addresses.has(address)) continue;
     const id = isBackendId(znode) && !ids.has(znode) ? znode : address;
     if (ids.has(id) || !isBackendId(id)) {
-      problem(`instance ${show(znode)} skipped: its backend id ${show(id)} is taken or invalid`);
+      reject({ where: path ?? znode, field: 'backend id', value: id, expected: 'an id no other instance has' });
       continue;
     }
     addresses.add(address);
@@ -155,10 +167,6 @@ export function toService(
     });
   }
   return labelledService({ id: name, source: 'zookeeper', servicePort: null, labels, backends }, routing);
-}
-
-function invalid(reason: string): Decoded {
-  return { kind: 'invalid', reason };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -2,6 +2,7 @@ import type { ZookeeperConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import { sameService } from '../../state/merge.js';
 import type { Service } from '../../state/model.js';
+import { rejectionReason } from '../../state/rejection.js';
 import { isServiceId } from '../../state/validate.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
 import { trackSession, type ZkSession } from './client.js';
@@ -133,15 +134,26 @@ export class ZookeeperSource implements Source {
         node.decoded.delete(name);
         continue;
       }
-      const decoded = decodeInstance(format, child.data);
       const znode = node.dir.childPath(name);
+      const decoded = decodeInstance(format, child.data, znode);
       if (decoded.kind === 'invalid')
-        this.once.warnOnce('zookeeper instance skipped', { source: this.name, znode, format, reason: decoded.reason });
+        this.once.warnOnce('zookeeper instance skipped', {
+          source: this.name,
+          znode,
+          format,
+          field: decoded.rejection.field,
+          reason: rejectionReason(decoded.rejection),
+        });
       else if (decoded.kind === 'inactive')
         this.log.debug('zookeeper instance not taking traffic', { source: this.name, znode, reason: decoded.reason });
       else
         for (const note of decoded.notes)
-          this.once.warnOnce('zookeeper instance value dropped', { source: this.name, znode, reason: note });
+          this.once.warnOnce('zookeeper instance value dropped', {
+            source: this.name,
+            znode,
+            field: note.field,
+            reason: rejectionReason(note),
+          });
       node.decoded.set(name, decoded);
     }
     this.settle(new Set([node.name]));
@@ -235,12 +247,13 @@ export class ZookeeperSource implements Source {
       }
     });
     if (!present) return null;
-    return toService(name, members, (reason, znode) =>
+    return toService(name, members, (r) =>
       this.once.warnOnce('zookeeper service value ignored', {
         source: this.name,
         service: name,
-        ...(znode !== undefined && { znode }),
-        reason,
+        znode: r.where,
+        field: r.field,
+        reason: rejectionReason(r),
       }),
     );
   }
