@@ -16,6 +16,7 @@ import { ZkSession } from './sources/zookeeper/client.js';
 import { withLeaderDiscovery, zkEndpointList } from './sources/zookeeper/leader.js';
 import { ZookeeperSource } from './sources/zookeeper/registry.js';
 import { RulesSource } from './sources/zookeeper/rules.js';
+import type { RuleStore } from './state/rule-store.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
 import { Target } from './targets/target.js';
@@ -27,9 +28,16 @@ export interface DaemonOptions {
   readonly extraRoutes?: readonly Route[];
 }
 
-/** Builds the sources a config names; the ZooKeeper ones share one session. */
-export function createSources(config: Config, log: Logger): Source[] {
+/** The sources a config names, and the store the rules API writes to (null without ZooKeeper). */
+export interface Wiring {
+  readonly sources: Source[];
+  readonly rules: RuleStore | null;
+}
+
+/** Builds the sources a config names; the ZooKeeper ones share one session, and the rules source is also the rule store. */
+export function createSources(config: Config, log: Logger): Wiring {
   const sources: Source[] = [];
+  let rules: RulesSource | null = null;
   const zk = config.zookeeper;
   const session = zk
     ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' }))
@@ -44,9 +52,10 @@ export function createSources(config: Config, log: Logger): Source[] {
   if (config.file) sources.push(new FileSource(config.file.path, log.child({ component: 'file' })));
   if (zk && session) {
     if (zk.registries.length > 0) sources.push(new ZookeeperSource(zk, session, log.child({ component: 'zookeeper' })));
-    sources.push(new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' })));
+    rules = new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' }));
+    sources.push(rules);
   }
-  return sources;
+  return { sources, rules };
 }
 
 export function createTargets(config: Config, log: Logger, exec: Exec = shellExec): Target[] {
@@ -78,8 +87,7 @@ export class Daemon {
     private readonly opts: DaemonOptions = {},
   ) {
     const targets = createTargets(config, log, opts.exec);
-    const sources = createSources(config, log);
-    const rules = sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
+    const { sources, rules } = createSources(config, log);
     this.runner = new Runner(
       config,
       new StateStore(config.guard.enabled ? config.guard : null),
