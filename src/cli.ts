@@ -24,7 +24,10 @@ Options:
 
 Runs the daemon. Every config key can be overridden with SWITCHYARD_<PATH>
 (e.g. SWITCHYARD_MARATHON_ENDPOINTS=http://a:8080,http://b:8080).
-SIGTERM or SIGINT finish the install in progress, then exit 0.
+SIGTERM or SIGINT finish the install in progress, then exit 0. SIGHUP re-reads
+the config file and the templates and applies what changed (sources and
+targets whose settings did not change keep running); a config that does not
+load is logged and the running one kept, and /health says so.
 `,
   render: `Usage: switchyard render --config FILE [--target NAME] [--diff] [--timeout-ms N]
 

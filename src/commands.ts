@@ -1,6 +1,3 @@
-import { access, constants, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config, TargetConfig } from './config/schema.js';
 import { createSources, createTargets, Daemon } from './daemon.js';
@@ -9,8 +6,7 @@ import { unifiedDiff } from './render/diff.js';
 import { sampleSnapshot } from './render/sample.js';
 import type { Change, Snapshot } from './state/model.js';
 import { StateStore } from './state/store.js';
-import { shellExec, shellQuote } from './targets/exec.js';
-import { readInstalled, writeCandidate } from './targets/install.js';
+import { readInstalled } from './targets/install.js';
 import { VERSION } from './version.js';
 
 /** Options of `render`. */
@@ -46,7 +42,7 @@ export async function runCommand(
     });
   switch (command) {
     case 'serve':
-      return serve(config, log, opts.warm);
+      return serve(file, config, log, opts.warm);
     case 'render':
       return render(config, log, opts.target, opts.diff, opts.timeoutMs);
     default:
@@ -54,7 +50,7 @@ export async function runCommand(
   }
 }
 
-async function serve(config: Config, log: Logger, warm?: () => void): Promise<number> {
+async function serve(file: string, config: Config, log: Logger, warm?: () => void): Promise<number> {
   const daemon = new Daemon(config, log);
   if (warm) {
     // Off the first config's path: making the cache takes a few milliseconds.
@@ -68,6 +64,12 @@ async function serve(config: Config, log: Logger, warm?: () => void): Promise<nu
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  // Node's default for SIGHUP is to exit (129): a systemd ExecReload=kill -HUP would take the edge down.
+  const hangup = () => {
+    log.info('SIGHUP: re-reading the config and the templates', { file });
+    void daemon.reconfigure(() => loadConfig(file));
+  };
+  process.on('SIGHUP', hangup);
   try {
     await daemon.start();
   } catch (e) {
@@ -77,6 +79,7 @@ async function serve(config: Config, log: Logger, warm?: () => void): Promise<nu
   }
   log.info('switchyard running', { version: VERSION, targets: config.targets.map((t) => t.name) });
   const signal = await stopSignal;
+  process.off('SIGHUP', hangup);
   log.info('stopping', { signal });
   try {
     await daemon.stop();
@@ -183,35 +186,11 @@ async function check(config: Config, log: Logger): Promise<number> {
       failed++;
       continue;
     }
-    const result = await validateDry(targetConfig, text, config.reload.timeoutMs, config.configDir);
-    if (result) {
-      process.stderr.write(`${targetConfig.name}: validate: ${result}\n`);
+    const refused = await target!.validateText(text);
+    if (refused) {
+      process.stderr.write(`${targetConfig.name}: validate: ${refused.message}\n`);
       failed++;
     } else process.stderr.write(`${targetConfig.name}: ok\n`);
   }
   return failed === 0 ? 0 : 1;
-}
-
-/** Runs the validate command on a dry render placed beside the output when that directory is writable, else in a temp dir. */
-async function validateDry(target: TargetConfig, text: string, timeoutMs: number, cwd: string): Promise<string | null> {
-  if (!target.validate) return null;
-  let scratch: string | null = null;
-  let dir = dirname(target.output);
-  try {
-    await access(dir, constants.W_OK);
-  } catch {
-    dir = scratch = await mkdtemp(join(tmpdir(), 'switchyard-check-'));
-  }
-  const candidate = await writeCandidate(join(dir, 'check.cfg'), text);
-  try {
-    const r = await shellExec(
-      target.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path)),
-      timeoutMs,
-      cwd,
-    );
-    return r.code === 0 ? null : `\`${target.validate}\` ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${r.output}`;
-  } finally {
-    await candidate.discard();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  }
 }

@@ -8,6 +8,7 @@ import { viewRoutes } from './http/views/routes.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { watchTemplates } from './render/watch.js';
+import { planReconfigure, type ConfigPlan } from './reconfigure.js';
 import { Runner } from './runner.js';
 import { FileSource } from './sources/file.js';
 import { MarathonSource } from './sources/marathon/source.js';
@@ -28,10 +29,10 @@ export interface DaemonOptions {
   readonly extraRoutes?: readonly Route[];
 }
 
-/** The sources a config names, and the store the rules API writes to (null without ZooKeeper). */
+/** The sources a config names, and the one of them the rules API writes to (null without ZooKeeper). */
 export interface Wiring {
   readonly sources: Source[];
-  readonly rules: RuleStore | null;
+  readonly rules: (Source & RuleStore) | null;
 }
 
 /** Builds the sources a config names; the ZooKeeper ones share one session, and the rules source is also the rule store. */
@@ -71,55 +72,149 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
   );
 }
 
+/** What a re-read config did: applied (with the plan), or refused with the reason, the running config kept. */
+export type ReconfigureOutcome =
+  { readonly kind: 'applied'; readonly plan: ConfigPlan } | { readonly kind: 'refused'; readonly error: string };
+
 /** The whole daemon wired from a config: sources → state → runner → targets, with the HTTP face beside. */
 export class Daemon {
   readonly metrics = new Metrics();
   readonly runner: Runner;
   readonly http: HttpServer;
+  private readonly store: StateStore;
+  private sources: readonly Source[];
+  /** The store the rules API writes to: the running rules source, null without ZooKeeper. */
+  private rules: RuleStore | null;
   /** The last installs and refusals, for the dashboard. */
   readonly events = new RecentEvents();
   private unwatch: (() => Promise<void>) | null = null;
+  /** Re-reads run one after another, in the order the signals came. */
+  private reconfiguring: Promise<unknown> = Promise.resolve();
   address: AddressInfo | null = null;
 
   constructor(
-    readonly config: Config,
+    private current: Config,
     private readonly log: Logger,
     private readonly opts: DaemonOptions = {},
   ) {
-    const targets = createTargets(config, log, opts.exec);
-    const { sources, rules } = createSources(config, log);
+    const targets = createTargets(current, log, opts.exec);
+    ({ sources: this.sources, rules: this.rules } = createSources(current, log));
+    this.store = new StateStore(current.guard.enabled ? current.guard : null);
     this.runner = new Runner(
-      config,
-      new StateStore(config.guard.enabled ? config.guard : null),
-      sources,
+      current,
+      this.store,
+      this.sources,
       targets,
       log.child({ component: 'runner' }),
       this.metrics,
     );
-    const routes = [
-      ...(opts.extraRoutes ?? []),
-      ...rulesRoutes(rules, config.http.token, log.child({ component: 'http' })),
-      ...guardRoutes(this.runner, config.http.token),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
-    ];
-    this.runner.onCycle((results, changed) => this.events.record(results, changed, targets));
-    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), routes);
+    this.runner.onCycle((results, changed) => this.events.record(results, changed, this.runner.targets));
+    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), this.routes());
+  }
+
+  /** The config running now (the last one a re-read applied). */
+  get config(): Config {
+    return this.current;
   }
 
   /** The HTTP listener comes first, so /health answers "starting" while sources sync. */
   async start(): Promise<void> {
-    this.address = await this.http.listen(this.config.http.listen);
+    this.address = await this.http.listen(this.current.http.listen);
     this.log.info('http listening', { address: `${this.address.address}:${this.address.port}` });
     await this.runner.start();
-    if (this.opts.watchTemplates !== false) {
-      const byName = new Map(this.runner.targets.map((t) => [t.name, t]));
-      this.unwatch = await watchTemplates(this.config.targets, (name) => this.runner.templateEdited(byName.get(name)!));
-    }
+    await this.watch();
   }
 
   async stop(): Promise<void> {
+    await this.reconfiguring;
     await this.unwatch?.();
+    this.unwatch = null;
     await this.runner.stop();
     await this.http.close();
+  }
+
+  /**
+   * SIGHUP: takes a new config from `load`, and the templates afresh. Sources
+   * and targets whose settings did not change keep running; the others are
+   * rebuilt; reload and guard settings apply in place. A config that does not
+   * load, or names a template that does not compile, is refused whole: the
+   * running one stays, and /health says so until a re-read succeeds.
+   */
+  reconfigure(load: () => Config): Promise<ReconfigureOutcome> {
+    const next = this.reconfiguring.then(() => this.applyConfig(load));
+    this.reconfiguring = next;
+    return next;
+  }
+
+  private async applyConfig(load: () => Config): Promise<ReconfigureOutcome> {
+    let next: Config;
+    try {
+      next = load();
+    } catch (e) {
+      return this.refuse((e as Error).message);
+    }
+    const built = createSources(next, this.log);
+    const plan = planReconfigure(this.current, next, {
+      before: this.sources.map((s) => s.name),
+      after: built.sources.map((s) => s.name),
+    });
+    const rebuild = new Set([...plan.targetsChanged, ...plan.targetsAdded]);
+    const fresh = new Map(
+      createTargets(
+        { ...next, targets: next.targets.filter((t) => rebuild.has(t.name)) },
+        this.log,
+        this.opts.exec,
+      ).map((t) => [t.name, t]),
+    );
+    await Promise.all([...fresh.values()].map((t) => t.init()));
+    const unusable = [...fresh.values()].find((t) => t.status().templateError !== null);
+    if (unusable) return this.refuse(`target "${unusable.name}": ${unusable.status().templateError}`);
+
+    const oldTargets = new Map(this.runner.targets.map((t) => [t.name, t]));
+    const targets = next.targets.map((t) => fresh.get(t.name) ?? oldTargets.get(t.name)!);
+    const keptSources = new Set(plan.sourcesKept);
+    const sources = built.sources.map((s) =>
+      keptSources.has(s.name) ? this.sources.find((o) => o.name === s.name)! : s,
+    );
+    this.sources = sources;
+    // The rules source, kept or rebuilt like any source, is the store the API writes to.
+    this.rules = built.rules && keptSources.has(built.rules.name) ? this.rules : built.rules;
+    this.current = next;
+    this.store.setGuard(next.guard.enabled ? next.guard : null);
+    await this.runner.reconfigure({ sources, targets, reload: next.reload });
+    this.http.setRoutes(this.routes());
+    await this.unwatch?.();
+    await this.watch();
+    // A SIGHUP re-reads the templates too; a kept target tries its template afresh, keeping the old one if it fails.
+    for (const t of targets) if (!fresh.has(t.name)) this.runner.templateEdited(t);
+    this.runner.setConfigProblem(null);
+    this.log.info('config re-read and applied', { ...plan });
+    if (plan.needRestart.length > 0)
+      this.log.warn('config keys changed that take effect only at the next start', { keys: plan.needRestart });
+    return { kind: 'applied', plan };
+  }
+
+  private refuse(error: string): ReconfigureOutcome {
+    this.runner.setConfigProblem(error);
+    this.log.error('new config refused; the running config stays', { error });
+    return { kind: 'refused', error };
+  }
+
+  private routes(): Route[] {
+    return [
+      ...(this.opts.extraRoutes ?? []),
+      ...rulesRoutes(this.rules, this.current.http.token, this.log.child({ component: 'http' })),
+      ...guardRoutes(this.runner, this.current.http.token),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
+    ];
+  }
+
+  private async watch(): Promise<void> {
+    if (this.opts.watchTemplates === false) return;
+    const byName = new Map(this.runner.targets.map((t) => [t.name, t]));
+    this.unwatch = await watchTemplates(this.current.targets, (name) => {
+      const target = byName.get(name);
+      if (target && this.runner.targets.includes(target)) this.runner.templateEdited(target);
+    });
   }
 }

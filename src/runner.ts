@@ -16,6 +16,15 @@ export interface Health {
   readonly held: readonly HeldChange[];
   readonly sources: Readonly<Record<string, SourceStatus & { ageMs: number | null }>>;
   readonly targets: Readonly<Record<string, TargetStatus>>;
+  /** The config file as last re-read (SIGHUP): `error` while a new one was refused and the running one kept. */
+  readonly config: { readonly ok: boolean; readonly error: string | null; readonly since: number | null };
+}
+
+/** What a new config puts in place of the running parts (see Runner.reconfigure). */
+export interface RunnerParts {
+  readonly sources: readonly Source[];
+  readonly targets: readonly Target[];
+  readonly reload: Config['reload'];
 }
 
 const RETRY_MIN_MS = 1000;
@@ -51,15 +60,20 @@ export class Runner {
   private stopped = false;
   private targetsLoaded: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(results: readonly ApplyResult[], changed: readonly string[]) => void>();
+  private configProblem: { error: string; since: number } | null = null;
 
   constructor(
-    private readonly config: Pick<Config, 'reload'>,
+    private config: Pick<Config, 'reload'>,
     private readonly store: StateStore,
-    private readonly sources: readonly Source[],
-    readonly targets: readonly Target[],
+    private sources: readonly Source[],
+    private currentTargets: readonly Target[],
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {}
+
+  get targets(): readonly Target[] {
+    return this.currentTargets;
+  }
 
   /**
    * Loading templates and the first fetches run side by side: a big
@@ -68,7 +82,52 @@ export class Runner {
    */
   async start(): Promise<void> {
     this.targetsLoaded = Promise.all(this.targets.map((t) => t.init())).then(() => undefined);
-    await Promise.all([this.targetsLoaded, ...this.sources.map((s) => s.start((c) => this.onChange(s.name, c)))]);
+    await Promise.all([this.targetsLoaded, ...this.sources.map((s) => this.startSource(s))]);
+  }
+
+  /** A source's changes count only while it is one of the runner's: one replaced by a reconfigure may still be stopping. */
+  private startSource(s: Source): Promise<void> {
+    return s.start((c) => {
+      if (this.sources.includes(s)) this.onChange(s.name, c);
+    });
+  }
+
+  /**
+   * Puts a new config's parts in place between two cycles. A source or target
+   * passed in that is already running keeps running, with its state. A
+   * source replaced under the same name keeps its services until its
+   * successor's first full view replaces them (the drop guard judges that
+   * view as any other), so nothing drops while it connects; a source no
+   * longer named takes its services with it. New targets must be loaded.
+   */
+  async reconfigure(next: RunnerParts): Promise<void> {
+    while (this.cycling) await this.cycling;
+    const gone = this.sources.filter((s) => !next.sources.includes(s));
+    const added = next.sources.filter((s) => !this.sources.includes(s));
+    const names = new Set(next.sources.map((s) => s.name));
+    this.sources = next.sources;
+    for (const t of this.currentTargets)
+      if (!next.targets.includes(t)) {
+        this.pendingTemplates.delete(t);
+        if (!next.targets.some((n) => n.name === t.name)) this.metrics.targetUp.remove({ target: t.name });
+      }
+    this.currentTargets = next.targets;
+    this.config = { reload: next.reload };
+    const forgotten: string[] = [];
+    for (const s of gone)
+      if (!names.has(s.name)) {
+        this.synced.delete(s.name);
+        forgotten.push(...this.store.forget(s.name));
+      }
+    await Promise.all(gone.map((s) => s.stop()));
+    await Promise.all(added.map((s) => this.startSource(s)));
+    // Changed and new targets have not seen the state yet: a cycle brings them in line.
+    this.changed(forgotten, true);
+  }
+
+  /** The config file as last re-read: the reason a new one was refused, or null once one is taken. */
+  setConfigProblem(error: string | null): void {
+    this.configProblem = error === null ? null : { error, since: this.configProblem?.since ?? Date.now() };
   }
 
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
@@ -119,8 +178,14 @@ export class Runner {
     }
     const held = this.store.holds();
     if (held.length > 0) failing.push('guard');
+    if (this.configProblem) failing.push('config');
     const status = this.cycles === 0 ? 'starting' : failing.length > 0 ? 'degraded' : 'ok';
-    return { status, failing, version: this.store.snapshot().version, held, sources, targets };
+    const config = {
+      ok: this.configProblem === null,
+      error: this.configProblem?.error ?? null,
+      since: this.configProblem?.since ?? null,
+    };
+    return { status, failing, version: this.store.snapshot().version, held, sources, targets, config };
   }
 
   /** An operator's word: let held changes through now (all of them when no ids are given). */
@@ -220,7 +285,9 @@ export class Runner {
     const reason = [...this.changedIds];
     this.changedIds.clear();
     const results = await Promise.all(
-      this.targets.map((t) => (templates.has(t) ? t.reloadTemplate(snapshot) : snapshot ? t.apply(snapshot) : null)),
+      this.currentTargets.map((t) =>
+        templates.has(t) ? t.reloadTemplate(snapshot) : snapshot ? t.apply(snapshot) : null,
+      ),
     );
     const done = results.filter((r): r is ApplyResult => r !== null);
     if (snapshot) this.cycles++;
@@ -233,41 +300,42 @@ export class Runner {
   private record(results: readonly ApplyResult[], since: bigint | null, reason: readonly string[]): void {
     const now = process.hrtime.bigint();
     for (const r of results) {
-      this.metrics.applies.inc({ target: r.target, outcome: r.ok ? (r.changed ? 'changed' : 'unchanged') : 'failed' });
+      const outcome = r.kind === 'installed' ? 'changed' : r.kind;
+      this.metrics.applies.inc({ target: r.target, outcome });
       this.metrics.applySeconds.observe({ target: r.target }, r.ms / 1000);
-      this.metrics.targetUp.set({ target: r.target }, r.ok ? 1 : 0);
-      if (!r.ok) this.metrics.failures.inc({ target: r.target, stage: r.stage ?? 'unknown' });
+      this.metrics.targetUp.set({ target: r.target }, r.kind === 'failed' ? 0 : 1);
       for (const [stage, ms] of Object.entries(r.stages))
         this.metrics.stageSeconds.observe({ target: r.target, stage }, ms / 1000);
-      if (r.stages.validate !== undefined)
-        this.metrics.validations.inc({ target: r.target, outcome: r.stage === 'validate' ? 'failed' : 'ok' });
-      if (r.changed) {
-        this.metrics.installs.inc({ target: r.target });
-        if (since !== null) this.metrics.eventToInstall.observe({ target: r.target }, Number(now - since) / 1e9);
+      if (r.stages.validate !== undefined) {
+        const refused = r.kind === 'failed' && r.error.stage === 'validate';
+        this.metrics.validations.inc({ target: r.target, outcome: refused ? 'failed' : 'ok' });
       }
-      if (r.reloaded) this.metrics.reloads.inc({ target: r.target, outcome: 'ok' });
-      if (r.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
-      if (r.live.length > 0) this.metrics.liveUpdates.inc({ target: r.target });
-      if (r.changed) {
-        const stages = Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v * 10) / 10]));
-        const how = r.live.length > 0 ? 'live' : r.reloaded ? 'reload' : 'install';
-        this.log.info('config installed', {
-          target: r.target,
-          version: r.version,
-          how,
-          services: reason.slice(0, 20),
-          servicesChanged: reason.length,
-          ...(r.live.length > 0 ? { commands: r.live.slice(0, 20) } : {}),
-          ms: Math.round(r.ms),
-          stages,
-        });
+      if (r.kind === 'failed') {
+        this.metrics.failures.inc({ target: r.target, stage: r.error.stage });
+        if (r.error.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
       }
+      if (r.kind !== 'installed') continue;
+      this.metrics.installs.inc({ target: r.target });
+      if (since !== null) this.metrics.eventToInstall.observe({ target: r.target }, Number(now - since) / 1e9);
+      if (r.how === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'ok' });
+      if (r.how === 'live') this.metrics.liveUpdates.inc({ target: r.target });
+      const stages = Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+      this.log.info('config installed', {
+        target: r.target,
+        version: r.version,
+        how: r.how,
+        services: reason.slice(0, 20),
+        servicesChanged: reason.length,
+        ...(r.commands.length > 0 ? { commands: r.commands.slice(0, 20) } : {}),
+        ms: Math.round(r.ms),
+        stages,
+      });
     }
   }
 
   /** A failed target is tried again on its own after a back-off, so a transient fault heals without waiting for a change. */
   private retryIfFailed(results: readonly ApplyResult[]): void {
-    if (results.every((r) => r.ok)) {
+    if (results.every((r) => r.kind !== 'failed')) {
       this.retryMs = RETRY_MIN_MS;
       return;
     }
@@ -283,7 +351,7 @@ export class Runner {
 
   /** A target held a reload back for minIntervalMs: run another cycle when it may reload, keeping the reason. */
   private comeBackIfDeferred(results: readonly ApplyResult[], reason: readonly string[]): void {
-    const wait = Math.max(0, ...results.map((r) => r.deferredMs));
+    const wait = Math.max(0, ...results.map((r) => (r.kind === 'deferred' ? r.retryInMs : 0)));
     if (wait === 0 || this.deferTimer || this.stopped) return;
     for (const id of reason) if (this.changedIds.size < 1000) this.changedIds.add(id);
     this.deferTimer = setTimeout(() => {

@@ -20,8 +20,13 @@ export class HttpServer {
     private readonly runner: Runner,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly routes: readonly Route[] = [],
+    private routes: readonly Route[] = [],
   ) {}
+
+  /** Replaces the extra routes (a re-read config: a new token, a new rules source). */
+  setRoutes(routes: readonly Route[]): void {
+    this.routes = routes;
+  }
 
   /** Listens on HOST:PORT; returns the bound address (port 0 picks a free one). */
   async listen(listen: string): Promise<AddressInfo> {

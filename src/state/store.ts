@@ -33,9 +33,23 @@ export class StateStore {
   private readonly viewed = new Set<string>();
 
   constructor(
-    private readonly guard: GuardOptions | null = null,
+    private guard: GuardOptions | null = null,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** New guard settings (a re-read config); changes held now keep their hold times. */
+  setGuard(guard: GuardOptions | null): void {
+    this.guard = guard;
+  }
+
+  /** Drops everything a source said, because it is no longer configured: the operator's word, not a view the guard judges. */
+  forget(source: string): string[] {
+    const services = this.bySource.get(source);
+    if (!services) return [];
+    this.bySource.delete(source);
+    for (const id of services.keys()) this.dirty.add(id);
+    return this.settle();
+  }
 
   private readonly bySource = new Map<string, Map<string, Service>>();
   private rules = new Map<string, Rule>();
