@@ -166,7 +166,7 @@ export class Daemon {
     this.sources = sources;
     this.current = next;
     this.store.setGuard(next.guard.enabled ? next.guard : null);
-    await this.runner.reconfigure({ sources, targets, reload: next.reload });
+    await this.runner.reconfigure({ sources, targets, reload: next.reload, guard: next.guard });
     this.http.setRoutes(this.routes());
     await this.unwatch?.();
     await this.watch();

@@ -119,6 +119,17 @@ export class Target {
     return this.installedFragments;
   }
 
+  /**
+   * The proxy does not run what the installed file says (a process killed
+   * between install and reload, or in a runtime batch): the next apply
+   * compares with `actual`, what it runs, or takes the reload path when that
+   * is unknown (null).
+   */
+  startFrom(actual: string | null): void {
+    this.installed = actual;
+    this.installedFragments = null;
+  }
+
   /** The template files to watch for edits. */
   templateFiles(): readonly string[] {
     return this.template?.files ?? [this.config.template];
