@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { guardRoutes } from './http/guard.js';
+import type { BodyLimits } from './http/request.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
 import { RecentEvents } from './http/views/recent-events.js';
@@ -42,7 +43,8 @@ export function createSources(config: Config, log: Logger): Source[] {
     const marathon = new MarathonSource(config.marathon, mlog, leader ?? undefined);
     sources.push(leader ? withLeaderDiscovery(marathon, leader) : marathon);
   }
-  if (config.file) sources.push(new FileSource(config.file.path, log.child({ component: 'file' })));
+  if (config.file)
+    sources.push(new FileSource(config.file.path, log.child({ component: 'file' }), config.file.maxBytes));
   if (zk && session) {
     if (zk.registries.length > 0) sources.push(new ZookeeperSource(zk, session, log.child({ component: 'zookeeper' })));
     sources.push(new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' })));
@@ -61,6 +63,10 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         minReloadIntervalMs: config.reload.minIntervalMs,
       }),
   );
+}
+
+function bodyLimits(config: Config): BodyLimits {
+  return { maxBytes: config.http.maxBodyBytes, maxDepth: config.http.maxBodyDepth };
 }
 
 /** What a re-read config did: applied (with the plan), or refused with the reason, the running config kept. */
@@ -189,8 +195,8 @@ export class Daemon {
     const rules = this.sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
     return [
       ...(this.opts.extraRoutes ?? []),
-      ...rulesRoutes(rules, this.current.http.token, this.log.child({ component: 'http' })),
-      ...guardRoutes(this.runner, this.current.http.token),
+      ...rulesRoutes(rules, this.current.http.token, this.log.child({ component: 'http' }), bodyLimits(this.current)),
+      ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
       ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
     ];
   }

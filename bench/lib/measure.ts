@@ -315,18 +315,27 @@ export async function stopSwitchyard(child: ChildProcess): Promise<void> {
 
 /**
  * Whether the config sends traffic to `host:port`: some server line names the
- * address and is not `disabled` (the template may keep a parked or unhealthy
- * server in its slot, disabled). Server names are the template's business, so
- * the address is what is looked for.
+ * address and is neither disabled (HAProxy `disabled`, nginx `down`) nor at
+ * weight 0 (HAProxy drains a TASK_KILLING task that way; nginx leaves it
+ * out). The template may keep a parked or unhealthy server in its slot,
+ * disabled. Server names are the template's business, so the address is what
+ * is looked for.
  */
 export function serving(config: string, address: string): boolean {
-  const needle = ` ${address} `;
+  const needle = ` ${address}`;
   let i = config.indexOf(needle);
   while (i >= 0) {
     const start = config.lastIndexOf('\n', i) + 1;
     const end = config.indexOf('\n', i);
     const line = config.slice(start, end < 0 ? undefined : end);
-    if (/^\s*server\s/.test(line) && !/\sdisabled(\s|$)/.test(line)) return true;
+    const after = line.charAt(i - start + needle.length);
+    if (
+      (after === ' ' || after === ';') &&
+      /^\s*server\s/.test(line) &&
+      !/\s(disabled|down)(;|\s|$)/.test(line) &&
+      !/\sweight[ =]0(;|\s|$)/.test(line)
+    )
+      return true;
     i = config.indexOf(needle, i + needle.length);
   }
   return false;

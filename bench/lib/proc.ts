@@ -30,3 +30,26 @@ export function statusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
+
+/**
+ * Resolves once the process has used no CPU for `quietMs` (its utime+stime,
+ * in 10 ms ticks, stood still), sampling every 20 ms; rejects after
+ * `timeoutMs`. This is how a benchmark waits for Switchyard to finish the
+ * work an event started when that work may log nothing (a render that
+ * changes no byte, an app refresh): reading /proc costs the measured
+ * process nothing.
+ */
+export async function untilIdle(pid: number, quietMs = 100, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = cpuTimes(pid).self;
+  let stillSince = Date.now();
+  while (Date.now() - stillSince < quietMs) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} still busy after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const now = cpuTimes(pid).self;
+    if (now !== last) {
+      last = now;
+      stillSince = Date.now();
+    }
+  }
+}

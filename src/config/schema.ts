@@ -58,7 +58,17 @@ export const configSchema = z
   .strictObject({
     marathon: marathon.optional(),
     zookeeper: zookeeper.optional(),
-    file: z.strictObject({ path: z.string().min(1) }).optional(),
+    file: z
+      .strictObject({
+        path: z.string().min(1),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1024 * 1024 * 1024)
+          .default(16 * 1024 * 1024),
+      })
+      .optional(),
     targets: z.array(target).min(1),
     reload: z
       .strictObject({
@@ -79,6 +89,13 @@ export const configSchema = z
       .strictObject({
         listen: hostPort.default('127.0.0.1:8000'),
         token: z.string().default(''),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(64 * 1024),
+        maxBodyDepth: z.number().int().min(2).max(1000).default(32),
       })
       .prefault({}),
     log: z
