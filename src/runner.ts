@@ -373,7 +373,7 @@ export class Runner {
   private async recordInstalls(results: readonly ApplyResult[], snapshot: Snapshot): Promise<void> {
     await Promise.all(
       results
-        .filter((r) => r.ok && r.changed)
+        .filter((r) => r.kind === 'installed')
         .map(async (r) => {
           const target = this.currentTargets.find((t) => t.name === r.target)!;
           const parts = target.installedParts();

@@ -151,8 +151,7 @@ export class Target {
    * is unknown (null).
    */
   startFrom(actual: string | null): void {
-    this.installed = actual;
-    this.installedFragments = null;
+    this.installed = actual === null ? null : Installed.fromText(actual);
   }
 
   /** The template files to watch for edits. */
