@@ -306,7 +306,8 @@ export class Runner {
     if (this.cycling) return; // the cycle in flight looks again when it ends
     this.cycling = this.cycle().finally(() => {
       this.cycling = null;
-      if (!this.stopped && (this.dirty || this.pendingTemplates.size > 0)) this.schedule();
+      const holding = (this.startGuard?.holds().length ?? 0) > 0;
+      if (!this.stopped && !holding && (this.dirty || this.pendingTemplates.size > 0)) this.schedule();
     });
   }
 
@@ -314,7 +315,11 @@ export class Runner {
     await this.targetsLoaded;
     if (!this.ready() && this.pendingTemplates.size === 0) return;
     const snapshot = this.ready() ? this.store.snapshot() : null;
-    if (snapshot && this.holdsTheStart(snapshot)) return;
+    if (snapshot && this.holdsTheStart(snapshot)) {
+      // Judged: the next change, or the hold's end, looks again.
+      this.dirty = false;
+      return;
+    }
     const since = this.firstChangeAt;
     this.firstChangeAt = null;
     this.dirty = false;
@@ -328,14 +333,12 @@ export class Runner {
       ),
     );
     const done = results.filter((r): r is ApplyResult => r !== null);
-    if (snapshot) {
-      this.cycles++;
-      await this.recordInstalls(done, snapshot);
-    }
+    if (snapshot) this.cycles++;
     this.record(done, since, reason);
     for (const fn of this.listeners) fn(done, reason);
     this.retryIfFailed(done);
     this.comeBackIfDeferred(done, reason);
+    if (snapshot) await this.recordInstalls(done, snapshot);
   }
 
   /**
