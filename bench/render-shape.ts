@@ -99,7 +99,7 @@ interface Row {
 }
 
 function check(r: ApplyResult): ApplyResult {
-  if (!r.ok) throw new Error(`${r.target}: ${r.stage}: ${r.error}`);
+  if (r.kind === 'failed') throw new Error(`${r.target}: ${r.error.stage}: ${r.error.message}`);
   return r;
 }
 

@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const daemon = new Daemon(config, silentLogger(), { watchTemplates: false });
   const applyMs: number[] = [];
   daemon.runner.onCycle((results) => {
-    for (const r of results) if (r.changed) applyMs.push(r.ms);
+    for (const r of results) if (r.kind === 'installed') applyMs.push(r.ms);
   });
   await daemon.start();
   await eventually(async () => readFile(output, 'utf8'), { timeoutMs: 15_000, message: 'first install' });

@@ -1,6 +1,3 @@
-import { access, constants, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config, TargetConfig } from './config/schema.js';
 import { createSources, createTargets, Daemon } from './daemon.js';
@@ -9,8 +6,7 @@ import { unifiedDiff } from './render/diff.js';
 import { sampleSnapshot } from './render/sample.js';
 import type { Change, Snapshot } from './state/model.js';
 import { StateStore } from './state/store.js';
-import { shellExec, shellQuote } from './targets/exec.js';
-import { readInstalled, writeCandidate } from './targets/install.js';
+import { readInstalled } from './targets/install.js';
 import { VERSION } from './version.js';
 
 /** Options of `render`. */
@@ -190,35 +186,11 @@ async function check(config: Config, log: Logger): Promise<number> {
       failed++;
       continue;
     }
-    const result = await validateDry(targetConfig, text, config.reload.timeoutMs, config.configDir);
-    if (result) {
-      process.stderr.write(`${targetConfig.name}: validate: ${result}\n`);
+    const refused = await target!.validateText(text);
+    if (refused) {
+      process.stderr.write(`${targetConfig.name}: validate: ${refused.message}\n`);
       failed++;
     } else process.stderr.write(`${targetConfig.name}: ok\n`);
   }
   return failed === 0 ? 0 : 1;
-}
-
-/** Runs the validate command on a dry render placed beside the output when that directory is writable, else in a temp dir. */
-async function validateDry(target: TargetConfig, text: string, timeoutMs: number, cwd: string): Promise<string | null> {
-  if (!target.validate) return null;
-  let scratch: string | null = null;
-  let dir = dirname(target.output);
-  try {
-    await access(dir, constants.W_OK);
-  } catch {
-    dir = scratch = await mkdtemp(join(tmpdir(), 'switchyard-check-'));
-  }
-  const candidate = await writeCandidate(join(dir, 'check.cfg'), text);
-  try {
-    const r = await shellExec(
-      target.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path)),
-      timeoutMs,
-      cwd,
-    );
-    return r.code === 0 ? null : `\`${target.validate}\` ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${r.output}`;
-  } finally {
-    await candidate.discard();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  }
 }

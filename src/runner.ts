@@ -300,41 +300,42 @@ export class Runner {
   private record(results: readonly ApplyResult[], since: bigint | null, reason: readonly string[]): void {
     const now = process.hrtime.bigint();
     for (const r of results) {
-      this.metrics.applies.inc({ target: r.target, outcome: r.ok ? (r.changed ? 'changed' : 'unchanged') : 'failed' });
+      const outcome = r.kind === 'installed' ? 'changed' : r.kind;
+      this.metrics.applies.inc({ target: r.target, outcome });
       this.metrics.applySeconds.observe({ target: r.target }, r.ms / 1000);
-      this.metrics.targetUp.set({ target: r.target }, r.ok ? 1 : 0);
-      if (!r.ok) this.metrics.failures.inc({ target: r.target, stage: r.stage ?? 'unknown' });
+      this.metrics.targetUp.set({ target: r.target }, r.kind === 'failed' ? 0 : 1);
       for (const [stage, ms] of Object.entries(r.stages))
         this.metrics.stageSeconds.observe({ target: r.target, stage }, ms / 1000);
-      if (r.stages.validate !== undefined)
-        this.metrics.validations.inc({ target: r.target, outcome: r.stage === 'validate' ? 'failed' : 'ok' });
-      if (r.changed) {
-        this.metrics.installs.inc({ target: r.target });
-        if (since !== null) this.metrics.eventToInstall.observe({ target: r.target }, Number(now - since) / 1e9);
+      if (r.stages.validate !== undefined) {
+        const refused = r.kind === 'failed' && r.error.stage === 'validate';
+        this.metrics.validations.inc({ target: r.target, outcome: refused ? 'failed' : 'ok' });
       }
-      if (r.reloaded) this.metrics.reloads.inc({ target: r.target, outcome: 'ok' });
-      if (r.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
-      if (r.live.length > 0) this.metrics.liveUpdates.inc({ target: r.target });
-      if (r.changed) {
-        const stages = Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v * 10) / 10]));
-        const how = r.live.length > 0 ? 'live' : r.reloaded ? 'reload' : 'install';
-        this.log.info('config installed', {
-          target: r.target,
-          version: r.version,
-          how,
-          services: reason.slice(0, 20),
-          servicesChanged: reason.length,
-          ...(r.live.length > 0 ? { commands: r.live.slice(0, 20) } : {}),
-          ms: Math.round(r.ms),
-          stages,
-        });
+      if (r.kind === 'failed') {
+        this.metrics.failures.inc({ target: r.target, stage: r.error.stage });
+        if (r.error.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
       }
+      if (r.kind !== 'installed') continue;
+      this.metrics.installs.inc({ target: r.target });
+      if (since !== null) this.metrics.eventToInstall.observe({ target: r.target }, Number(now - since) / 1e9);
+      if (r.how === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'ok' });
+      if (r.how === 'live') this.metrics.liveUpdates.inc({ target: r.target });
+      const stages = Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+      this.log.info('config installed', {
+        target: r.target,
+        version: r.version,
+        how: r.how,
+        services: reason.slice(0, 20),
+        servicesChanged: reason.length,
+        ...(r.commands.length > 0 ? { commands: r.commands.slice(0, 20) } : {}),
+        ms: Math.round(r.ms),
+        stages,
+      });
     }
   }
 
   /** A failed target is tried again on its own after a back-off, so a transient fault heals without waiting for a change. */
   private retryIfFailed(results: readonly ApplyResult[]): void {
-    if (results.every((r) => r.ok)) {
+    if (results.every((r) => r.kind !== 'failed')) {
       this.retryMs = RETRY_MIN_MS;
       return;
     }
@@ -350,7 +351,7 @@ export class Runner {
 
   /** A target held a reload back for minIntervalMs: run another cycle when it may reload, keeping the reason. */
   private comeBackIfDeferred(results: readonly ApplyResult[], reason: readonly string[]): void {
-    const wait = Math.max(0, ...results.map((r) => r.deferredMs));
+    const wait = Math.max(0, ...results.map((r) => (r.kind === 'deferred' ? r.retryInMs : 0)));
     if (wait === 0 || this.deferTimer || this.stopped) return;
     for (const id of reason) if (this.changedIds.size < 1000) this.changedIds.add(id);
     this.deferTimer = setTimeout(() => {

@@ -8,7 +8,7 @@ import { spawnTracked, terminate } from '../../test/support/processes.js';
 export interface Install {
   /** process.hrtime.bigint() when the line arrived (a pipe hop after it was written). */
   readonly at: bigint;
-  readonly how: 'live' | 'reload' | 'install';
+  readonly how: 'live' | 'reload' | 'file';
   readonly ms: number;
   readonly version: number;
   readonly services: readonly string[];

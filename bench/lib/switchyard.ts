@@ -8,7 +8,7 @@ export interface InstallLog {
   readonly ms: number;
   readonly stages: Readonly<Record<string, number>>;
   readonly version: number;
-  /** live (runtime API), reload, or install (no reload command). */
+  /** live (runtime API), reload, or file (no reload command). */
   readonly how?: string;
 }
 

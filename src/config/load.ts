@@ -101,7 +101,7 @@ function resolvePaths(c: z.output<typeof configSchema>, baseDir: string): Omit<C
   return {
     ...c,
     configDir: baseDir,
-    file: c.file ? { path: abs(c.file.path) } : undefined,
+    file: c.file ? { ...c.file, path: abs(c.file.path) } : undefined,
     targets: c.targets.map((t) => ({ ...t, template: abs(t.template), output: abs(t.output) })),
   };
 }

@@ -6,7 +6,15 @@ import type { Rule } from '../state/model.js';
 import { isRuleId, validateRule } from '../state/rules.js';
 import { describeValue } from '../state/rejection.js';
 import { haproxyRefusesAcl } from './acl-check.js';
-import { authorized, HttpError, readJson, sendHttpError, unauthorized } from './request.js';
+import {
+  authorized,
+  DEFAULT_BODY_LIMITS,
+  HttpError,
+  readJson,
+  sendHttpError,
+  unauthorized,
+  type BodyLimits,
+} from './request.js';
 import { sendJson, type Route } from './server.js';
 
 // The rules API of the contract: GET /api/rules, GET|PUT|DELETE
@@ -20,7 +28,12 @@ export type RuleStore = Pick<RulesSource, 'list' | 'get' | 'put' | 'remove'>;
 const NO_ZOOKEEPER = 'routing rules need the zookeeper section in the config';
 
 /** The routes for HttpServer; with no store (no zookeeper section) they answer 503 with the reason. */
-export function rulesRoutes(store: RuleStore | null, token: string, log: Logger): Route[] {
+export function rulesRoutes(
+  store: RuleStore | null,
+  token: string,
+  log: Logger,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
+): Route[] {
   const route: Route = async (req, res, url) => {
     const m = /^\/api\/(rules|services)(?:\/(.*))?$/.exec(url.pathname);
     if (!m) return false;
@@ -30,7 +43,7 @@ export function rulesRoutes(store: RuleStore | null, token: string, log: Logger)
       const rest = m[2] ?? '';
       const write = req.method !== 'GET' && req.method !== 'HEAD';
       if (write && !authorized(req, token)) throw unauthorized();
-      const api = new RulesApi(store, req, res, log);
+      const api = new RulesApi(store, req, res, log, limits);
       if (rest === '') await (alias ? api.bambooCollection() : api.collection());
       else await (alias ? api.bambooItem(idFrom(rest, true)) : api.item(idFrom(rest, false)));
     } catch (e) {
@@ -58,6 +71,7 @@ class RulesApi {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly log: Logger,
+    private readonly limits: BodyLimits,
   ) {}
 
   async collection(): Promise<void> {
@@ -75,7 +89,7 @@ class RulesApi {
         return this.send(200, found.rule, found.version);
       }
       case 'PUT': {
-        const check = validateRule(await readJson(this.req), id);
+        const check = validateRule(await readJson(this.req, this.limits), id);
         if (!check.ok) throw new HttpError(400, check.reason);
         await refuseAclHaproxyRefuses(check.rule);
         return this.write(check.rule, await this.expectation(id));
@@ -90,7 +104,7 @@ class RulesApi {
   /** Bamboo lists services as a map of id to {Id, Acl}; POST creates or replaces one, id in the body. */
   async bambooCollection(): Promise<void> {
     if (this.req.method === 'POST') {
-      const body = bambooBody(await readJson(this.req));
+      const body = bambooBody(await readJson(this.req, this.limits));
       if (body.id === undefined) throw new HttpError(400, '"id" is required');
       return this.bambooWrite(body.id, body.acl);
     }
@@ -109,7 +123,7 @@ class RulesApi {
         return sendJson(this.res, 200, bambooView(found.rule));
       }
       case 'PUT': {
-        const body = bambooBody(await readJson(this.req));
+        const body = bambooBody(await readJson(this.req, this.limits));
         if (body.id !== undefined && body.id !== id)
           throw new HttpError(
             400,

@@ -1,3 +1,4 @@
+import { describeJsonError, parseJsonDocument } from '../json-document.js';
 import type { Backend, Service } from '../state/model.js';
 import type { Reject } from '../state/rejection.js';
 import { isBackendId, isHost, isPort, isServiceId, isWeight, parsePort, safeStringMap } from '../state/validate.js';
@@ -5,18 +6,24 @@ import { labelledService, routingFromLabels } from './labels.js';
 import { rejectIgnoredLabels } from './raw-labels.js';
 
 /**
+/**
+ * Bounds the scan of a file of nothing but brackets. An entry nested deeper
+ * than its fields allow, yet within this, is skipped by the entry's own
+ * checks, costing only that entry.
+ */
+const MAX_DEPTH = 16_384;
+
+/**
  * Parses the file registry's JSON into services. Values that fail a check
  * are rejected with their position (`services[3] (web)`) and left out, or the
  * entry or backend holding them skipped; the rest still count.
- * Throws only when the file as a whole is unusable.
+ * Throws only when the file as a whole is unusable, with a message that
+ * quotes none of its text (the file may not be what it should be: a secret).
  */
 export function parseFileRegistry(text: string, reject: Reject): Service[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
+  const parsed = parseJsonDocument(text, MAX_DEPTH);
+  if (!parsed.ok) throw new Error(`not valid JSON ${describeJsonError(parsed)}`);
+  const doc = parsed.value;
   if (!isObject(doc) || !Array.isArray(doc.services)) throw new Error('expected {"services": [...]}');
   const services = new Map<string, Service>();
   doc.services.forEach((entry: unknown, i: number) => {

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 import { rejectionReason } from '../state/rejection.js';
 import { parseFileRegistry } from './file-registry.js';
+import { readRegularFile } from './regular-file.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from './source.js';
 
 /** A registry kept in a local JSON file, re-read whenever it changes; a broken edit keeps the last good view. */
@@ -13,11 +13,13 @@ export class FileSource implements Source {
   private watcher: FSWatcher | null = null;
   private sink: Sink | null = null;
   private retry: NodeJS.Timeout | null = null;
+  private trailing: NodeJS.Timeout | null = null;
   private reading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly path: string,
     private readonly log: Logger,
+    private readonly maxBytes: number,
   ) {
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
     this.health.set('path', path);
@@ -26,8 +28,8 @@ export class FileSource implements Source {
   async start(sink: Sink): Promise<void> {
     this.sink = sink;
     this.watcher = watch(this.path, { ignoreInitial: true });
-    this.watcher.on('add', () => this.schedule());
-    this.watcher.on('change', () => this.schedule());
+    this.watcher.on('add', () => this.seen());
+    this.watcher.on('change', () => this.seen());
     this.watcher.on('unlink', () => {
       this.health.fail(`${this.path}: file removed; keeping the last good registry`);
       this.log.warn('registry file removed; keeping the last good registry', { source: this.name, path: this.path });
@@ -39,6 +41,7 @@ export class FileSource implements Source {
 
   async stop(): Promise<void> {
     if (this.retry) clearTimeout(this.retry);
+    if (this.trailing) clearTimeout(this.trailing);
     await this.watcher?.close();
     this.watcher = null;
     this.sink = null;
@@ -46,6 +49,20 @@ export class FileSource implements Source {
 
   status(): SourceStatus {
     return this.health.status();
+  }
+
+  /**
+   * Reads now, and once more when the burst of events is over: chokidar drops
+   * a change that follows another within 50 ms and never reports it later,
+   * so without the second look the last of two quick edits would be lost.
+   */
+  private seen(): void {
+    void this.schedule();
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = setTimeout(() => {
+      this.trailing = null;
+      void this.schedule();
+    }, 100);
   }
 
   /** Serializes reads so two quick edits cannot land out of order. */
@@ -56,14 +73,10 @@ export class FileSource implements Source {
 
   private async read(second: boolean): Promise<void> {
     if (!this.sink) return;
-    let text: string;
+    const read = await readRegularFile(this.path, this.maxBytes, 'file.maxBytes');
+    if (!read.ok) return this.failed(read.reason, second);
     try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      return this.failed(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, second);
-    }
-    try {
-      const services = parseFileRegistry(text, (r) =>
+      const services = parseFileRegistry(read.bytes.toString('utf8'), (r) =>
         this.once.warnOnce('registry value rejected', {
           source: this.name,
           path: this.path,

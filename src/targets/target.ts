@@ -9,29 +9,51 @@ import type { Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { installText, readInstalled, writeCandidate } from './install.js';
+import { Installed } from './installed.js';
 
 /** The step of the pipeline a failure happened in. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
 
-/** What one attempt to bring a target up to date did. */
-export interface ApplyResult {
+/** A failure of one stage of a target, with what caused it. */
+export class TargetError extends Error {
+  override name = 'TargetError';
+  constructor(
+    readonly stage: Stage,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** How an installed config reached the proxy: the runtime API, a reload, or only the file (no reload command). */
+export type InstallHow = 'live' | 'reload' | 'file';
+
+/** What every attempt reports, whatever it did. */
+interface Attempt {
   readonly target: string;
-  readonly ok: boolean;
-  /** The installed file changed. */
-  readonly changed: boolean;
-  readonly reloaded: boolean;
-  readonly stage: Stage | null;
-  readonly error: string | null;
+  /** The snapshot version attempted; -1 when there was none (a template edit before the first sync). */
   readonly version: number;
   readonly ms: number;
   /** Milliseconds spent in each stage that ran. */
   readonly stages: Readonly<Partial<Record<Stage, number>>>;
-  /** Runtime API commands that applied the change without a reload (empty when none did). */
-  readonly live: readonly string[];
-  /** A reload was due sooner than `reload.minIntervalMs` allows: try again in this many ms. */
-  readonly deferredMs: number;
 }
+
+/** What one attempt to bring a target up to date did. */
+export type ApplyResult =
+  /** The proxy already runs this config: nothing written, nothing reloaded. */
+  | (Attempt & { readonly kind: 'unchanged' })
+  /** The config is installed; `commands` are the runtime API commands of a live update (empty otherwise). */
+  | (Attempt & { readonly kind: 'installed'; readonly how: InstallHow; readonly commands: readonly string[] })
+  /** A reload was due sooner than `reload.minIntervalMs` allows: try again in `retryInMs`. */
+  | (Attempt & { readonly kind: 'deferred'; readonly retryInMs: number })
+  /** A stage failed; the last good config stays installed. */
+  | (Attempt & { readonly kind: 'failed'; readonly error: TargetError });
 
 /** A target's account of itself, for /health and /metrics. */
 export interface TargetStatus {
@@ -72,10 +94,10 @@ export interface TargetDeps {
 export class Target {
   readonly name: string;
   private template: CompiledTemplate | null = null;
-  /** The installed text when it did not come from a render of this process (the file found at start, a restored one). */
-  private installed: string | null = null;
-  /** The installed text as the fragments of the render that produced it; null when it came from elsewhere (disk at start). */
-  private installedFragments: string[] | null = null;
+  /** An edited template not yet installed: the next attempt tries it, and it replaces `template` once one succeeds. */
+  private candidate: CompiledTemplate | null = null;
+  /** What is installed: the one owner of the installed bytes and the fragments they came from. */
+  private installed: Installed | null = null;
   private last: ApplyResult | null = null;
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
@@ -110,18 +132,21 @@ export class Target {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
     }
-    this.installed = await readInstalled(this.config.output).catch(() => null);
-    if (this.installed !== null) this.hint = slotHint(this.installed);
+    const text = await readInstalled(this.config.output).catch(() => null);
+    if (text !== null) {
+      this.installed = Installed.fromText(text);
+      this.hint = slotHint(text);
+    }
   }
 
   /** The installed config as the fragments of the render that produced it; null when it came from elsewhere (the file found at start). Read-only: the dashboard diffs installs with it. */
   installedParts(): readonly string[] | null {
-    return this.installedFragments;
+    return this.installed?.fragments ?? null;
   }
 
   /** The template files to watch for edits. */
   templateFiles(): readonly string[] {
-    return this.template?.files ?? [this.config.template];
+    return (this.candidate ?? this.template)?.files ?? [this.config.template];
   }
 
   /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
@@ -138,9 +163,13 @@ export class Target {
     return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint);
   }
 
-  /** Brings the installed config in line with the snapshot. */
+  /** Brings the installed config in line with the snapshot (with an edited template, if one is waiting). */
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
-    return this.attempt(snapshot, this.template);
+    const started = performance.now();
+    const trying = this.candidate;
+    const res = await this.attempt(snapshot, trying ?? this.template, started);
+    if (trying) this.settleCandidate(trying, res);
+    return (this.last = res);
   }
 
   /**
@@ -149,27 +178,28 @@ export class Target {
    */
   async reloadTemplate(snapshot: Snapshot | null): Promise<ApplyResult> {
     const started = performance.now();
-    let candidate: CompiledTemplate;
+    let loaded: CompiledTemplate;
     try {
-      candidate = await loadTemplate(this.config.template);
+      loaded = await loadTemplate(this.config.template);
     } catch (e) {
-      return this.refuseTemplate((e as Error).message, 'template', snapshot, started);
+      const error = new TargetError('template', (e as Error).message, { cause: e });
+      this.refuseTemplate(error);
+      return (this.last = this.failed(error, snapshot?.version ?? -1, started, {}));
     }
     if (!snapshot) {
-      this.template = candidate;
+      this.template = loaded;
+      this.candidate = null;
       this.templateError = null;
-      return this.result(true, false, false, null, null, -1, started);
+      return { kind: 'unchanged', target: this.name, version: -1, ms: performance.now() - started, stages: {} };
     }
-    const res = await this.attempt(snapshot, candidate);
-    if (!res.ok) return this.refuseTemplate(res.error!, res.stage!, snapshot, started);
-    this.template = candidate;
-    this.templateError = null;
-    this.deps.log.info('template edit applied', {
-      target: this.name,
-      template: this.config.template,
-      changed: res.changed,
-    });
-    return res;
+    this.candidate = loaded;
+    return this.apply(snapshot);
+  }
+
+  /** Validates a config text the way installs do, without installing it: null when it passes (`check`). */
+  async validateText(text: string): Promise<TargetError | null> {
+    if (!this.config.validate) return null;
+    return this.validateCandidate(text);
   }
 
   /** Render cache lookups since start (for /metrics), and the items each cached loop rendered anew last time. */
@@ -178,30 +208,42 @@ export class Target {
   }
 
   status(): TargetStatus {
-    const failed = this.last !== null && !this.last.ok;
+    const failed = this.last?.kind === 'failed' ? this.last : null;
     return {
       name: this.name,
       ok: !failed && this.templateError === null && this.template !== null,
-      stage: failed ? this.last!.stage : this.templateError ? 'template' : null,
-      lastError: failed ? this.last!.error : this.templateError,
+      stage: failed ? failed.error.stage : this.templateError ? 'template' : null,
+      lastError: failed ? failed.error.message : this.templateError,
       lastSuccessAt: this.lastSuccessAt,
       version: this.installedVersion,
       templateError: this.templateError,
     };
   }
 
-  private refuseTemplate(error: string, stage: Stage, snapshot: Snapshot | null, started: number): ApplyResult {
-    this.templateError = error;
-    this.deps.log.error('template edit refused; the previous template stays active', {
+  /** After an attempt with an edited template: promote it, keep it waiting (deferred), or refuse it. */
+  private settleCandidate(candidate: CompiledTemplate, res: ApplyResult): void {
+    if (res.kind === 'deferred') return;
+    this.candidate = null;
+    if (res.kind === 'failed') return this.refuseTemplate(res.error);
+    this.template = candidate;
+    this.templateError = null;
+    this.deps.log.info('template edit applied', {
       target: this.name,
-      stage,
-      error,
+      template: this.config.template,
+      changed: res.kind === 'installed',
     });
-    return this.result(false, false, false, stage, error, snapshot?.version ?? -1, started);
   }
 
-  private async attempt(snapshot: Snapshot, template: CompiledTemplate | null): Promise<ApplyResult> {
-    const started = performance.now();
+  private refuseTemplate(error: TargetError): void {
+    this.templateError = error.message;
+    this.deps.log.error('template edit refused; the previous template stays active', {
+      target: this.name,
+      stage: error.stage,
+      error: error.message,
+    });
+  }
+
+  private async attempt(snapshot: Snapshot, template: CompiledTemplate | null, started: number): Promise<ApplyResult> {
     const stages: Partial<Record<Stage, number>> = {};
     let mark = started;
     const lap = (stage: Stage) => {
@@ -209,14 +251,22 @@ export class Target {
       stages[stage] = now - mark;
       mark = now;
     };
-    const fail = (stage: Stage, error: string) => {
+    const fail = (stage: Stage, message: string, cause?: unknown) => {
+      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause });
       this.deps.log.error(`${stage} failed; the last good config stays installed`, {
         target: this.name,
         stage,
-        error,
+        error: message,
         version: snapshot.version,
       });
-      return (this.last = this.result(false, false, false, stage, error, snapshot.version, started, stages));
+      if (cause instanceof Error && cause.stack)
+        this.deps.log.debug('failure cause', { target: this.name, stack: cause.stack });
+      return this.failed(error, snapshot.version, started, stages);
+    };
+    const done = (kind: 'unchanged' | InstallHow, commands: readonly string[] = []): ApplyResult => {
+      this.succeeded(snapshot, slots);
+      const base = { target: this.name, version: snapshot.version, ms: performance.now() - started, stages };
+      return kind === 'unchanged' ? { ...base, kind } : { ...base, kind: 'installed', how: kind, commands };
     };
 
     let fragments: string[];
@@ -224,99 +274,128 @@ export class Target {
     try {
       fragments = this.renderFragments(snapshot, template, slots);
     } catch (e) {
-      return fail(template ? 'render' : 'template', (e as Error).message);
+      return fail(template ? 'render' : 'template', (e as Error).message, e);
     }
-    let joined: string | null = null;
-    const text = () => (joined ??= fragments.join(''));
+    const previous = this.installed;
     // Against the fragments of the installed render, only those that changed are looked at (an unchanged
     // item's fragment is the same string object); against a file read from disk, the whole text.
-    const narrow = this.installedFragments && changedFragments(this.installedFragments, fragments);
-    const same = narrow ? narrow.before === narrow.after : text() === this.installedText();
+    const narrow = previous?.fragments ? changedFragments(previous.fragments, fragments) : null;
+    let joined: string | null = null;
+    const text = () => (joined ??= fragments.join(''));
+    const same = narrow ? narrow.before === narrow.after : previous !== null && text() === previous.text();
     lap('render');
     if (same) {
-      this.setInstalled(fragments);
-      this.succeeded(snapshot, slots);
-      return (this.last = this.result(true, false, false, null, null, snapshot.version, started, stages));
+      this.installed = Installed.fromFragments(fragments, previous);
+      return done('unchanged');
     }
+    const next = Installed.fromFragments(fragments, previous);
 
-    if (this.live && (this.installedFragments !== null || this.installed !== null)) {
-      const update = await this.tryLive(narrow?.before ?? this.installedText()!, narrow?.after ?? text());
-      if (update) {
+    if (this.live && previous) {
+      const commands = await this.tryLive(narrow?.before ?? previous.text(), narrow?.after ?? text());
+      if (commands) {
         try {
-          await installText(this.config.output, text());
+          await installText(this.config.output, next.bytes);
         } catch (e) {
-          return fail('install', `${this.config.output}: ${(e as Error).message}`);
+          return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
         }
         lap('install');
-        this.setInstalled(fragments);
-        this.succeeded(snapshot, slots);
-        return (this.last = this.result(true, true, false, null, null, snapshot.version, started, stages, update));
+        this.installed = next;
+        return done('live', commands);
       }
     }
 
     const wait = this.lastReloadAt + (this.deps.minReloadIntervalMs ?? 0) - Date.now();
     if (this.config.reload && wait > 0) {
-      return { ...this.result(true, false, false, null, null, snapshot.version, started, stages), deferredMs: wait };
+      return {
+        kind: 'deferred',
+        retryInMs: wait,
+        target: this.name,
+        version: snapshot.version,
+        ms: performance.now() - started,
+        stages,
+      };
     }
 
     let candidate;
     try {
-      candidate = await writeCandidate(this.config.output, text());
+      candidate = await writeCandidate(this.config.output, next.bytes);
     } catch (e) {
-      return fail('install', `${this.config.output}: ${(e as Error).message}`);
+      return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
     }
     try {
       if (this.config.validate) {
-        const cmd = this.config.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(candidate.path));
-        const r = await this.deps.exec(cmd, this.deps.commandTimeoutMs, this.deps.cwd);
+        const refused = await this.runValidate(candidate.path);
         lap('validate');
-        if (r.code !== 0) return fail('validate', commandFailure(cmd, r.code, r.output, r.timedOut));
+        if (refused) return fail('validate', refused);
       }
       try {
         await candidate.install();
       } catch (e) {
-        return fail('install', `${this.config.output}: ${(e as Error).message}`);
+        return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
       }
       lap('install');
     } finally {
       await candidate.discard();
     }
 
-    let reloaded = false;
-    if (this.config.reload) {
-      const previous = { fragments: this.installedFragments, text: this.installed };
-      this.setInstalled(fragments);
-      await this.live?.beforeReload(text).catch((e: Error) =>
-        this.deps.log.warn('could not save the server state before the reload', {
-          target: this.name,
-          error: e.message,
-        }),
-      );
-      this.lastReloadAt = Date.now();
-      const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
-      lap('reload');
-      if (r.code !== 0) {
-        await this.restore(previous.fragments?.join('') ?? previous.text);
-        return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));
+    this.installed = next;
+    if (!this.config.reload) return done('file');
+    await this.live?.beforeReload(text).catch((e: Error) =>
+      this.deps.log.warn('could not save the server state before the reload', {
+        target: this.name,
+        error: e.message,
+      }),
+    );
+    this.lastReloadAt = Date.now();
+    const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
+    lap('reload');
+    if (r.code !== 0) {
+      await this.restore(previous);
+      return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));
+    }
+    return done('reload');
+  }
+
+  private failed(error: TargetError, version: number, started: number, stages: Partial<Record<Stage, number>>) {
+    return {
+      kind: 'failed',
+      error,
+      target: this.name,
+      version,
+      ms: performance.now() - started,
+      stages,
+    } as const;
+  }
+
+  /** The validate command on a file: null when it passes, else why not. */
+  private async runValidate(path: string): Promise<string | null> {
+    const cmd = this.config.validate.replace(/\{\{\s*file\s*\}\}/g, shellQuote(path));
+    const r = await this.deps.exec(cmd, this.deps.commandTimeoutMs, this.deps.cwd);
+    return r.code === 0 ? null : commandFailure(cmd, r.code, r.output, r.timedOut);
+  }
+
+  /** Writes `text` beside the output (or into a scratch directory when that is not writable) and validates it there. */
+  private async validateCandidate(text: string): Promise<TargetError | null> {
+    let scratch: string | null = null;
+    let output = this.config.output;
+    try {
+      await mkdir(dirname(output), { recursive: true });
+      await access(dirname(output), constants.W_OK);
+    } catch {
+      scratch = await mkdtemp(join(tmpdir(), 'switchyard-check-'));
+      output = join(scratch, basename(output));
+    }
+    try {
+      const candidate = await writeCandidate(output, text);
+      try {
+        const refused = await this.runValidate(candidate.path);
+        return refused === null ? null : new TargetError('validate', refused);
+      } finally {
+        await candidate.discard();
       }
-      reloaded = true;
-    } else this.setInstalled(fragments);
-    this.succeeded(snapshot, slots);
-    return (this.last = this.result(true, true, reloaded, null, null, snapshot.version, started, stages));
-  }
-
-  /**
-   * The installed text. What Switchyard rendered itself is kept as fragments
-   * only (the render caches hold the same strings) and joined when something
-   * needs it whole: a second whole copy of a big config is not worth keeping.
-   */
-  private installedText(): string | null {
-    return this.installedFragments ? this.installedFragments.join('') : this.installed;
-  }
-
-  private setInstalled(fragments: string[]): void {
-    this.installedFragments = fragments;
-    this.installed = null;
+    } finally {
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -325,12 +404,11 @@ export class Target {
    * proxy not started yet) the validated one stays for the proxy to start
    * from, and is marked not installed so the reload is tried again.
    */
-  private async restore(previous: string | null): Promise<void> {
-    this.installed = previous;
-    this.installedFragments = null;
+  private async restore(previous: Installed | null): Promise<void> {
+    this.installed = previous && Installed.fromText(previous.bytes);
     if (previous === null) return;
     try {
-      await installText(this.config.output, previous);
+      await installText(this.config.output, previous.bytes);
     } catch (e) {
       this.deps.log.error('could not restore the previous config after a failed reload', {
         target: this.name,
@@ -356,32 +434,6 @@ export class Target {
     this.installedVersion = snapshot.version;
     this.slots = slots;
     this.hint = undefined;
-  }
-
-  private result(
-    ok: boolean,
-    changed: boolean,
-    reloaded: boolean,
-    stage: Stage | null,
-    error: string | null,
-    version: number,
-    started: number,
-    stages: Partial<Record<Stage, number>> = {},
-    live: readonly string[] = [],
-  ): ApplyResult {
-    return {
-      target: this.name,
-      ok,
-      changed,
-      reloaded,
-      stage,
-      error,
-      version,
-      ms: performance.now() - started,
-      stages,
-      live,
-      deferredMs: 0,
-    };
   }
 }
 

@@ -121,7 +121,7 @@ describe('pipeline: Marathon → HAProxy, serving real traffic', function () {
 
   it('coalesces a burst of events into one install', async () => {
     const installs: number[] = [];
-    const off = sy.daemon.runner.onCycle((rs) => rs.forEach((r) => r.changed && installs.push(r.version)));
+    const off = sy.daemon.runner.onCycle((rs) => rs.forEach((r) => r.kind === 'installed' && installs.push(r.version)));
     for (let i = 0; i < 10; i++) marathon.setTaskHealth(taskOf.get('b3')!, i % 2 === 0);
     await eventually(
       async () => expect(await hits(`http://127.0.0.1:${servicePort}/`, 16)).to.deep.equal(['b1', 'b2']),

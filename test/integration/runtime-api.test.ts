@@ -30,7 +30,7 @@ describe('HAProxy runtime API: membership without reloads', function () {
   const taskOf = new Map<string, string>();
   const addTask = (b: Backend, app = '/web') =>
     taskOf.set(b.name, marathon.addTask(app, { host: '127.0.0.1', ports: [b.port] }));
-  const since = (mark: number) => results.slice(mark).filter((r) => r.changed);
+  const since = (mark: number) => results.slice(mark).filter((r) => r.kind === 'installed');
 
   before(async () => {
     dir = tempDir('runtime-');
@@ -80,7 +80,7 @@ describe('HAProxy runtime API: membership without reloads', function () {
     addTask(backends[1]!);
     await eventually(async () => expect(await served(port)).to.deep.equal(['r1', 'r2']));
     expect(await haproxy.workerPids()).to.deep.equal(workers);
-    expect(since(mark).every((r) => !r.reloaded && r.live.length > 0)).to.equal(true);
+    expect(since(mark).every((r) => r.kind === 'installed' && r.how === 'live')).to.equal(true);
   });
 
   it('takes a killed task out without a reload', async () => {
@@ -109,7 +109,7 @@ describe('HAProxy runtime API: membership without reloads', function () {
     await eventually(async () => expect(await served(port, 24)).to.deep.equal(['r1', 'r4', 'r5', 'r6']));
     for (const b of backends.slice(3, 5)) marathon.killTask(taskOf.get(b.name)!);
     await eventually(async () => expect(await served(port)).to.deep.equal(['r1', 'r6']));
-    expect(since(mark).filter((r) => r.reloaded).length).to.equal(0);
+    expect(since(mark).filter((r) => r.kind === 'installed' && r.how === 'reload').length).to.equal(0);
     expect(await haproxy.workerPids()).to.deep.equal(workers);
   });
 
@@ -135,9 +135,11 @@ describe('HAProxy runtime API: membership without reloads', function () {
     marathon.addApp({ id: '/api', ports: [apiPort] });
     addTask(backends[6]!, '/api');
     await eventually(async () => expect(await served(apiPort, 4)).to.deep.equal(['r7']));
-    await eventually(() => expect(since(mark).filter((r) => r.reloaded)).to.have.length(1));
+    await eventually(() =>
+      expect(since(mark).filter((r) => r.kind === 'installed' && r.how === 'reload')).to.have.length(1),
+    );
     await new Promise((r) => setTimeout(r, 300));
-    expect(since(mark).filter((r) => r.reloaded)).to.have.length(1);
+    expect(since(mark).filter((r) => r.kind === 'installed' && r.how === 'reload')).to.have.length(1);
     expect(await haproxy.workerPids()).to.not.deep.equal(workers);
   });
 
@@ -149,7 +151,9 @@ describe('HAProxy runtime API: membership without reloads', function () {
       const mark = results.length;
       addTask(backends[1]!);
       await eventually(async () => expect(await served(port)).to.deep.equal(['r1', 'r2', 'r6']));
-      await eventually(() => expect(since(mark).some((r) => r.reloaded && r.live.length === 0)).to.equal(true));
+      await eventually(() =>
+        expect(since(mark).some((r) => r.kind === 'installed' && r.how === 'reload')).to.equal(true),
+      );
       expect(await haproxy.workerPids()).to.not.deep.equal(workers);
     } finally {
       renameSync(`${admin}.away`, admin);

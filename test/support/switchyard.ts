@@ -79,7 +79,7 @@ export async function startSwitchyard(
     nextInstall(target) {
       return new Promise((resolve) => {
         const off = daemon.runner.onCycle((results) => {
-          const r = results.find((x) => x.target === target && x.changed);
+          const r = results.find((x) => x.target === target && x.kind === 'installed');
           if (r) {
             off();
             resolve(r);

@@ -1,22 +1,13 @@
 import { expect } from 'chai';
 import { RecentEvents, type InstalledParts } from '../../src/http/views/recent-events.js';
-import type { ApplyResult } from '../../src/targets/target.js';
+import { TargetError, type ApplyResult, type InstallHow } from '../../src/targets/target.js';
 
-function result(over: Partial<ApplyResult>): ApplyResult {
-  return {
-    target: 'haproxy',
-    ok: true,
-    changed: true,
-    reloaded: true,
-    stage: null,
-    error: null,
-    version: 1,
-    ms: 3,
-    stages: {},
-    live: [],
-    deferredMs: 0,
-    ...over,
-  };
+const base = { target: 'haproxy', version: 1, ms: 3, stages: {} };
+
+function installed(
+  over: { target?: string; version?: number; how?: InstallHow; commands?: string[] } = {},
+): ApplyResult {
+  return { ...base, kind: 'installed', how: 'reload', commands: [], ...over };
 }
 
 /** A target whose installed fragments the test sets. */
@@ -35,9 +26,9 @@ describe('recent events', () => {
     const events = new RecentEvents(10, () => 1000);
     const t = target();
     t.parts = ['global\n', 'backend a\n  server s1 10.0.0.1:80\n'];
-    events.record([result({ version: 1 })], ['a'], [t]);
+    events.record([installed({ version: 1 })], ['a'], [t]);
     t.parts = ['global\n', 'backend a\n  server s1 10.0.0.2:80\n'];
-    events.record([result({ version: 2 })], ['a'], [t]);
+    events.record([installed({ version: 2 })], ['a'], [t]);
     const [first, second] = events.since(0);
     expect(first).to.include({ kind: 'install', seq: 1, how: 'reload', hasDiff: false });
     expect(second).to.include({ kind: 'install', seq: 2, target: 'haproxy', version: 2, hasDiff: true });
@@ -53,15 +44,15 @@ describe('recent events', () => {
 
   it('shows a live update by its commands, without a diff', () => {
     const events = new RecentEvents();
-    events.record([result({ reloaded: false, live: ['set server web/s1 state ready'] })], ['web'], [target()]);
+    events.record([installed({ how: 'live', commands: ['set server web/s1 state ready'] })], ['web'], [target()]);
     expect(events.get(1)).to.deep.include({ how: 'live', commands: ['set server web/s1 state ready'], diff: null });
   });
 
   it('counts a refusal that repeats instead of filling the ring, moving it to the end', () => {
     const events = new RecentEvents(10, () => 5);
-    const refused = result({ ok: false, changed: false, stage: 'validate', error: 'bad acl' });
+    const refused: ApplyResult = { ...base, kind: 'failed', error: new TargetError('validate', 'bad acl') };
     events.record([refused], [], [target()]);
-    events.record([result({ target: 'nginx' })], ['x'], [target('nginx')]);
+    events.record([installed({ target: 'nginx' })], ['x'], [target('nginx')]);
     events.record([refused], [], [target()]);
     events.record([refused], [], [target()]);
     const list = events.since(0);
@@ -76,14 +67,14 @@ describe('recent events', () => {
 
   it('keeps only the newest events up to its capacity', () => {
     const events = new RecentEvents(3);
-    for (let v = 1; v <= 5; v++) events.record([result({ version: v })], [`s${v}`], [target()]);
+    for (let v = 1; v <= 5; v++) events.record([installed({ version: v })], [`s${v}`], [target()]);
     expect(events.since(0).map((e) => e.version)).to.deep.equal([3, 4, 5]);
     expect(events.get(1)).to.equal(null);
   });
 
   it('records nothing for a cycle that installed nothing new', () => {
     const events = new RecentEvents();
-    events.record([result({ changed: false, reloaded: false })], [], [target()]);
+    events.record([{ ...base, kind: 'unchanged' }], [], [target()]);
     expect(events.since(0)).to.deep.equal([]);
   });
 });

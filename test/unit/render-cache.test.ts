@@ -46,7 +46,7 @@ const snapshot = (version: number, services: Service[]): Snapshot => ({ version,
 async function applyAll(targets: Target[], s: Snapshot): Promise<void> {
   for (const t of targets) {
     const r = await t.apply(s);
-    if (!r.ok) throw new Error(`${r.target}: ${r.error}`);
+    if (r.kind === 'failed') throw new Error(`${r.target}: ${r.error.message}`);
   }
 }
 

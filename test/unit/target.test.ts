@@ -6,7 +6,7 @@ import type { TargetConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import type { Snapshot } from '../../src/state/model.js';
 import { shellExec } from '../../src/targets/exec.js';
-import { Target } from '../../src/targets/target.js';
+import { Target, type ApplyResult } from '../../src/targets/target.js';
 import { backend, service } from './fixtures.js';
 
 // A target whose template prints each backend, whose validate refuses any
@@ -36,6 +36,11 @@ function setup(overrides: Partial<TargetConfig> = {}, commandTimeoutMs = 2000) {
   return { dir, config, target, reloads, installed: () => readFileSync(config.output, 'utf8') };
 }
 
+/** An outcome in one word: `unchanged`, `deferred`, `installed:<how>` or `failed:<stage>`. */
+const what = (r: ApplyResult): string =>
+  r.kind === 'installed' ? `installed:${r.how}` : r.kind === 'failed' ? `failed:${r.error.stage}` : r.kind;
+const errorOf = (r: ApplyResult): string => (r.kind === 'failed' ? r.error.message : '');
+
 const snap = (version: number, port: number): Snapshot => ({
   version,
   services: [service('web', [backend('a', port)])],
@@ -47,7 +52,7 @@ describe('target', () => {
     const { target, installed, reloads } = setup();
     await target.init();
     const r = await target.apply(snap(1, 80));
-    expect(r).to.include({ ok: true, changed: true, reloaded: true });
+    expect(what(r)).to.equal('installed:reload');
     expect(installed()).to.equal('web 127.0.0.1:80\n');
     expect(reloads()).to.equal(1);
   });
@@ -57,7 +62,7 @@ describe('target', () => {
     await target.init();
     await target.apply(snap(1, 80));
     const r = await target.apply(snap(2, 80));
-    expect(r).to.include({ ok: true, changed: false, reloaded: false });
+    expect(what(r)).to.equal('unchanged');
     expect(reloads()).to.equal(1);
   });
 
@@ -72,7 +77,7 @@ describe('target', () => {
       cwd: first.dir,
     });
     await again.init();
-    expect(await again.apply(snap(1, 80))).to.include({ changed: false });
+    expect(what(await again.apply(snap(1, 80)))).to.equal('unchanged');
     expect(first.reloads()).to.equal(1);
   });
 
@@ -81,8 +86,8 @@ describe('target', () => {
     await target.init();
     await target.apply(snap(1, 80));
     const r = await target.apply(snap(2, 666));
-    expect(r).to.include({ ok: false, stage: 'validate' });
-    expect(r.error).to.contain('port 666 refused');
+    expect(what(r)).to.equal('failed:validate');
+    expect(errorOf(r)).to.contain('port 666 refused');
     expect(installed()).to.equal('web 127.0.0.1:80\n');
     expect(reloads()).to.equal(1);
     expect(target.status()).to.include({ ok: false, stage: 'validate' });
@@ -104,8 +109,8 @@ describe('target', () => {
     await target.apply(snap(1, 80));
     writeFileSync(join(dir, 'fail-reload'), '');
     const r = await target.apply(snap(2, 81));
-    expect(r).to.include({ ok: false, stage: 'reload' });
-    expect(r.error).to.contain('exited 3').and.contain('proxy not running');
+    expect(what(r)).to.equal('failed:reload');
+    expect(errorOf(r)).to.contain('exited 3').and.contain('proxy not running');
     expect(installed()).to.equal('web 127.0.0.1:80\n');
   });
 
@@ -113,8 +118,8 @@ describe('target', () => {
     const { target } = setup({ reload: 'sleep 30' }, 300);
     await target.init();
     const r = await target.apply(snap(1, 80));
-    expect(r).to.include({ ok: false, stage: 'reload' });
-    expect(r.error).to.contain('timed out');
+    expect(what(r)).to.equal('failed:reload');
+    expect(errorOf(r)).to.contain('timed out');
   });
 
   it('leaves no temporary file behind, whatever the outcome', async () => {
@@ -130,7 +135,7 @@ describe('target', () => {
     writeFileSync(config.template, '{{#each services}}');
     await target.init();
     expect(target.status()).to.include({ ok: false, stage: 'template' });
-    expect(await target.apply(snap(1, 80))).to.include({ ok: false, stage: 'template' });
+    expect(what(await target.apply(snap(1, 80)))).to.equal('failed:template');
   });
 
   it('keeps the active template when an edit fails to parse, and names the file', async () => {
@@ -139,9 +144,9 @@ describe('target', () => {
     await target.apply(snap(1, 80));
     writeFileSync(config.template, '{{#each services}}broken');
     const r = await target.reloadTemplate(snap(1, 80));
-    expect(r).to.include({ ok: false, stage: 'template' });
+    expect(what(r)).to.equal('failed:template');
     expect(target.status().templateError).to.contain(config.template);
-    expect(await target.apply(snap(2, 81))).to.include({ ok: true, changed: true });
+    expect(what(await target.apply(snap(2, 81)))).to.equal('installed:reload');
     expect(installed()).to.equal('web 127.0.0.1:81\n');
   });
 
@@ -150,7 +155,7 @@ describe('target', () => {
     await target.init();
     await target.apply(snap(1, 80));
     writeFileSync(config.template, 'listen :666\n');
-    expect(await target.reloadTemplate(snap(1, 80))).to.include({ ok: false, stage: 'validate' });
+    expect(what(await target.reloadTemplate(snap(1, 80)))).to.equal('failed:validate');
     expect(installed()).to.equal('web 127.0.0.1:80\n');
   });
 
@@ -159,9 +164,30 @@ describe('target', () => {
     await target.init();
     await target.apply(snap(1, 80));
     writeFileSync(config.template, '# v2\n{{#each services}}{{id}}{{/each}}\n');
-    expect(await target.reloadTemplate(snap(1, 80))).to.include({ ok: true, changed: true });
+    expect(what(await target.reloadTemplate(snap(1, 80)))).to.equal('installed:reload');
     expect(installed()).to.equal('# v2\nweb\n');
     expect(target.status().templateError).to.equal(null);
+  });
+
+  it('validates a template edit that came while a reload was held back before making it the active one', async () => {
+    const { config, dir, installed } = setup();
+    const target = new Target(config, {
+      exec: shellExec,
+      log: silentLogger(),
+      commandTimeoutMs: 2000,
+      cwd: dir,
+      minReloadIntervalMs: 150,
+    });
+    await target.init();
+    await target.apply(snap(1, 80));
+    writeFileSync(config.template, 'listen :666\n');
+    const held = await target.reloadTemplate(snap(2, 81));
+    expect(held.kind === 'deferred' && held.retryInMs > 0).to.equal(true);
+    await new Promise((resolve) => setTimeout(resolve, held.kind === 'deferred' ? held.retryInMs + 20 : 0));
+    expect(what(await target.apply(snap(2, 81)))).to.equal('failed:validate');
+    expect(target.status().templateError).to.contain('port 666 refused');
+    expect(what(await target.apply(snap(3, 82)))).to.equal('installed:reload');
+    expect(installed()).to.equal('web 127.0.0.1:82\n');
   });
 });
 
@@ -169,10 +195,10 @@ describe('target, first install', () => {
   it('leaves a validated first config in place when the proxy is not up to reload, and tries the reload again', async () => {
     const { dir, target, installed } = setup({ reload: 'test -e proxy-up' });
     await target.init();
-    expect(await target.apply(snap(1, 80))).to.include({ ok: false, stage: 'reload' });
+    expect(what(await target.apply(snap(1, 80)))).to.equal('failed:reload');
     expect(installed()).to.equal('web 127.0.0.1:80\n');
     writeFileSync(join(dir, 'proxy-up'), '');
-    expect(await target.apply(snap(1, 80))).to.include({ ok: true, reloaded: true });
+    expect(what(await target.apply(snap(1, 80)))).to.equal('installed:reload');
   });
 });
 
@@ -200,12 +226,11 @@ describe('target, restart', () => {
     });
     const again = new Target(config, deps);
     await again.init();
-    expect(
-      await again.apply({
-        version: 1,
-        services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])],
-        rules: [],
-      }),
-    ).to.include({ changed: false });
+    const r = await again.apply({
+      version: 1,
+      services: [service('/web', [backend('a', 3), backend('b', 1), backend('c', 2)])],
+      rules: [],
+    });
+    expect(what(r)).to.equal('unchanged');
   });
 });

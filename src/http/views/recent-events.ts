@@ -1,8 +1,7 @@
-import type { ApplyResult, Stage } from '../../targets/target.js';
+import type { ApplyResult, InstallHow, Stage } from '../../targets/target.js';
 import { piecesDiff, type DiffOutcome } from './config-diff.js';
 
 /** How an install reached the proxy: runtime API commands, a reload, or a file written for whoever reads it. */
-export type InstallHow = 'live' | 'reload' | 'install';
 
 /** A new config installed on one target: what changed it and how it was applied. */
 export interface InstallEvent {
@@ -74,8 +73,8 @@ export class RecentEvents {
   record(results: readonly ApplyResult[], changed: readonly string[], targets: readonly InstalledParts[]): void {
     for (const r of results) {
       const target = targets.find((t) => t.name === r.target);
-      if (r.ok && r.changed) this.install(r, changed, target ?? null);
-      else if (!r.ok) this.refusal(r);
+      if (r.kind === 'installed') this.install(r, changed, target ?? null);
+      else if (r.kind === 'failed') this.refusal(r);
       else if (target && !this.lastParts.has(r.target)) this.lastParts.set(r.target, target.installedParts());
     }
   }
@@ -95,11 +94,15 @@ export class RecentEvents {
     return this.seq;
   }
 
-  private install(r: ApplyResult, changed: readonly string[], target: InstalledParts | null): void {
+  private install(
+    r: Extract<ApplyResult, { kind: 'installed' }>,
+    changed: readonly string[],
+    target: InstalledParts | null,
+  ): void {
     const after = target?.installedParts() ?? null;
     const before = this.lastParts.get(r.target) ?? null;
     this.lastParts.set(r.target, after);
-    const how: InstallHow = r.live.length > 0 ? 'live' : r.reloaded ? 'reload' : 'install';
+    const how = r.how;
     const diff =
       how === 'live'
         ? null
@@ -120,18 +123,18 @@ export class RecentEvents {
       how,
       services: changed.slice(0, MAX_SERVICES),
       servicesChanged: changed.length,
-      commands: r.live.slice(0, MAX_COMMANDS),
+      commands: r.commands.slice(0, MAX_COMMANDS),
       diff,
       ms: Math.round(r.ms * 10) / 10,
     });
   }
 
   /** A failure the target repeats (the runner retries with back-off) counts up its last entry instead of filling the ring. */
-  private refusal(r: ApplyResult): void {
-    const error = r.error ?? 'failed';
+  private refusal(r: Extract<ApplyResult, { kind: 'failed' }>): void {
+    const error = r.error.message;
     const last = [...this.ring].reverse().find((e) => e.target === r.target);
     const at = this.now();
-    if (last?.kind === 'refusal' && last.stage === r.stage && last.error === error) {
+    if (last?.kind === 'refusal' && last.stage === r.error.stage && last.error === error) {
       const i = this.ring.indexOf(last);
       this.ring.splice(i, 1);
       this.push({ ...last, seq: ++this.seq, lastAt: at, count: last.count + 1, version: r.version });
@@ -145,7 +148,7 @@ export class RecentEvents {
       count: 1,
       target: r.target,
       version: r.version,
-      stage: r.stage,
+      stage: r.error.stage,
       error,
     });
   }
