@@ -160,6 +160,20 @@ describe('fleet: one elected sidecar follows Marathon and the others render its 
     expect(readFileSync(m.output, 'utf8')).to.equal(stdout);
   });
 
+  it('reports role, view version and age, publishes and hand-overs on /metrics', async () => {
+    const leader = await leaderOf();
+    const follower = members.find((m) => m !== leader)!;
+    expect(await leader.sy.metric('switchyard_fleet_leader')).to.equal(1);
+    expect(await follower.sy.metric('switchyard_fleet_leader')).to.equal(0);
+    const version = (await fleetOf(follower)).version;
+    expect(await follower.sy.metric('switchyard_fleet_view_version')).to.equal(version);
+    expect(await follower.sy.metric('switchyard_fleet_view_age_seconds')).to.be.within(0, 60);
+    expect(await leader.sy.metric('switchyard_fleet_publishes_total')).to.be.greaterThan(0);
+    expect(await leader.sy.metric('switchyard_fleet_takeovers_total')).to.equal(1);
+    expect(await follower.sy.metric('switchyard_fleet_publishes_total')).to.equal(0);
+    expect(await follower.sy.metric('switchyard_fleet_takeovers_total')).to.equal(0);
+  });
+
   it('refuses to follow a leader whose Marathon settings differ, and says so on /health', async () => {
     const dir = tempDir('fleet-odd-');
     const odd = await spawnSwitchyard(config('127.0.0.9', join(dir, 'haproxy.cfg'), dir, { group: 'internal' }), dir);
