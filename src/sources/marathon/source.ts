@@ -62,13 +62,15 @@ export class MarathonSource implements Source {
       timeoutMs: config.requestTimeoutMs,
     });
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
-    this.reject = (r) =>
+    this.reject = (r) => {
+      this.health.rejected(r);
       this.once.warnOnce('marathon value rejected', {
         source: this.name,
         app: r.where,
         field: r.field,
         reason: rejectionReason(r),
       });
+    };
     this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
   }
 
