@@ -30,6 +30,7 @@ class ManualSource implements Source {
       detail: {},
       events: {},
       connected: null,
+      rejections: [],
     };
   }
 }
