@@ -206,7 +206,7 @@ export class Daemon {
     this.rules = built.rules && keptSources.has(built.rules.name) ? this.rules : built.rules;
     this.current = next;
     this.store.setGuard(next.guard.enabled ? next.guard : null);
-    await this.runner.reconfigure({ sources, targets, reload: next.reload });
+    await this.runner.reconfigure({ sources, targets, reload: next.reload, guard: next.guard });
     this.http.setRoutes(this.routes());
     await this.unwatch?.();
     await this.watch();
