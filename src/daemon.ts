@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { EventLoopWatch } from './event-loop.js';
 import { guardRoutes } from './http/guard.js';
 import type { BodyLimits } from './http/request.js';
 import { rulesRoutes } from './http/rules.js';
@@ -82,6 +83,7 @@ export class Daemon {
   private sources: readonly Source[];
   /** The last installs and refusals, for the dashboard. */
   readonly events = new RecentEvents();
+  private readonly loop: EventLoopWatch;
   private unwatch: (() => Promise<void>) | null = null;
   /** Re-reads run one after another, in the order the signals came. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
@@ -104,7 +106,18 @@ export class Daemon {
       this.metrics,
     );
     this.runner.onCycle((results, changed) => this.events.record(results, changed, this.runner.targets));
-    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), this.routes());
+    this.http = new HttpServer(
+      this.runner,
+      this.metrics,
+      log.child({ component: 'http' }),
+      this.routes(),
+      () => this.current.http,
+    );
+    this.loop = new EventLoopWatch(
+      this.metrics,
+      log.child({ component: 'event-loop' }),
+      () => this.current.log.eventLoopWarnMs,
+    );
   }
 
   /** The config running now (the last one a re-read applied). */
@@ -114,6 +127,7 @@ export class Daemon {
 
   /** The HTTP listener comes first, so /health answers "starting" while sources sync. */
   async start(): Promise<void> {
+    this.loop.start();
     this.address = await this.http.listen(this.current.http.listen);
     this.log.info('http listening', { address: `${this.address.address}:${this.address.port}` });
     await this.runner.start();
@@ -126,6 +140,7 @@ export class Daemon {
     this.unwatch = null;
     await this.runner.stop();
     await this.http.close();
+    this.loop.stop();
   }
 
   /**
@@ -197,7 +212,7 @@ export class Daemon {
       ...(this.opts.extraRoutes ?? []),
       ...rulesRoutes(rules, this.current.http.token, this.log.child({ component: 'http' }), bodyLimits(this.current)),
       ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: this.current.http.exposeEnv }),
     ];
   }
 
