@@ -5,6 +5,7 @@ import { guardRoutes } from './http/guard.js';
 import type { BodyLimits } from './http/request.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
+import { dashboardRoutes } from './http/dashboard/routes.js';
 import { RecentEvents } from './http/views/recent-events.js';
 import { viewRoutes } from './http/views/routes.js';
 import type { Logger } from './log.js';
@@ -13,12 +14,15 @@ import { watchTemplates } from './render/watch.js';
 import { planReconfigure, type ConfigPlan } from './reconfigure.js';
 import { Runner } from './runner.js';
 import { FileSource } from './sources/file.js';
+import { registerFleetMetrics } from './sources/fleet/metrics.js';
+import { FleetSource, selfDescription } from './sources/fleet/source.js';
 import { MarathonSource } from './sources/marathon/source.js';
 import type { Source } from './sources/source.js';
 import { ZkSession } from './sources/zookeeper/client.js';
 import { withLeaderDiscovery, zkEndpointList } from './sources/zookeeper/leader.js';
 import { ZookeeperSource } from './sources/zookeeper/registry.js';
 import { RulesSource } from './sources/zookeeper/rules.js';
+import type { RuleStore } from './state/rule-store.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
 import { Target } from './targets/target.js';
@@ -30,27 +34,47 @@ export interface DaemonOptions {
   readonly extraRoutes?: readonly Route[];
 }
 
-/** Builds the sources a config names; the ZooKeeper ones share one session. */
-export function createSources(config: Config, log: Logger): Source[] {
+/** How createSources builds a fleet member: a daemon stands for election, a one-off render reads Marathon itself. */
+export interface SourceOptions {
+  readonly fleet: false | { readonly self: () => string };
+}
+
+/** The sources a config names, and the one of them the rules API writes to (null without ZooKeeper). */
+export interface Wiring {
+  readonly sources: Source[];
+  readonly rules: (Source & RuleStore) | null;
+}
+
+/** Builds the sources a config names; the ZooKeeper ones share one session, and the rules source is also the rule store. */
+export function createSources(config: Config, log: Logger, opts: SourceOptions = { fleet: false }): Wiring {
   const sources: Source[] = [];
+  let rules: RulesSource | null = null;
   const zk = config.zookeeper;
   const session = zk
     ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' }))
     : undefined;
   if (config.marathon) {
+    const m = config.marathon;
     const mlog = log.child({ component: 'marathon' });
-    const zkUrl = config.marathon.endpoints[0]!.startsWith('zk://') ? config.marathon.endpoints[0]! : null;
-    const leader = zkUrl ? zkEndpointList(zkUrl, mlog, session) : null;
-    const marathon = new MarathonSource(config.marathon, mlog, leader ?? undefined);
-    sources.push(leader ? withLeaderDiscovery(marathon, leader) : marathon);
+    const marathon = (): Source => {
+      const zkUrl = m.endpoints[0]!.startsWith('zk://') ? m.endpoints[0]! : null;
+      const leader = zkUrl ? zkEndpointList(zkUrl, mlog, session) : null;
+      const source = new MarathonSource(m, mlog, leader ?? undefined);
+      return leader ? withLeaderDiscovery(source, leader) : source;
+    };
+    if (config.fleet && session && opts.fleet) {
+      const flog = log.child({ component: 'fleet' });
+      sources.push(new FleetSource(config.fleet, m, session, marathon, flog, { elect: true, self: opts.fleet.self }));
+    } else sources.push(marathon());
   }
   if (config.file)
     sources.push(new FileSource(config.file.path, log.child({ component: 'file' }), config.file.maxBytes));
   if (zk && session) {
     if (zk.registries.length > 0) sources.push(new ZookeeperSource(zk, session, log.child({ component: 'zookeeper' })));
-    sources.push(new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' })));
+    rules = new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' }));
+    sources.push(rules);
   }
-  return sources;
+  return { sources, rules };
 }
 
 export function createTargets(config: Config, log: Logger, exec: Exec = shellExec): Target[] {
@@ -81,6 +105,8 @@ export class Daemon {
   readonly http: HttpServer;
   private readonly store: StateStore;
   private sources: readonly Source[];
+  /** The store the rules API writes to: the running rules source, null without ZooKeeper. */
+  private rules: RuleStore | null;
   /** The last installs and refusals, for the dashboard. */
   readonly events = new RecentEvents();
   private readonly loop: EventLoopWatch;
@@ -95,8 +121,9 @@ export class Daemon {
     private readonly opts: DaemonOptions = {},
   ) {
     const targets = createTargets(current, log, opts.exec);
-    this.sources = createSources(current, log);
+    ({ sources: this.sources, rules: this.rules } = createSources(current, log, this.sourceOptions));
     this.store = new StateStore(current.guard.enabled ? current.guard : null);
+    if (current.fleet) registerFleetMetrics(this.metrics.registry, () => this.fleet());
     this.runner = new Runner(
       current,
       this.store,
@@ -112,6 +139,10 @@ export class Daemon {
       log.child({ component: 'http' }),
       this.routes(),
       () => this.current.http,
+      () => {
+        const fleet = this.fleet();
+        return fleet ? { fleet: fleet.fleetStatus() } : {};
+      },
     );
     this.loop = new EventLoopWatch(
       this.metrics,
@@ -163,10 +194,10 @@ export class Daemon {
     } catch (e) {
       return this.refuse((e as Error).message);
     }
-    const built = createSources(next, this.log);
+    const built = createSources(next, this.log, this.sourceOptions);
     const plan = planReconfigure(this.current, next, {
       before: this.sources.map((s) => s.name),
-      after: built.map((s) => s.name),
+      after: built.sources.map((s) => s.name),
     });
     const rebuild = new Set([...plan.targetsChanged, ...plan.targetsAdded]);
     const fresh = new Map(
@@ -183,11 +214,15 @@ export class Daemon {
     const oldTargets = new Map(this.runner.targets.map((t) => [t.name, t]));
     const targets = next.targets.map((t) => fresh.get(t.name) ?? oldTargets.get(t.name)!);
     const keptSources = new Set(plan.sourcesKept);
-    const sources = built.map((s) => (keptSources.has(s.name) ? this.sources.find((o) => o.name === s.name)! : s));
+    const sources = built.sources.map((s) =>
+      keptSources.has(s.name) ? this.sources.find((o) => o.name === s.name)! : s,
+    );
     this.sources = sources;
+    // The rules source, kept or rebuilt like any source, is the store the API writes to.
+    this.rules = built.rules && keptSources.has(built.rules.name) ? this.rules : built.rules;
     this.current = next;
     this.store.setGuard(next.guard.enabled ? next.guard : null);
-    await this.runner.reconfigure({ sources, targets, reload: next.reload });
+    await this.runner.reconfigure({ sources, targets, reload: next.reload, guard: next.guard });
     this.http.setRoutes(this.routes());
     await this.unwatch?.();
     await this.watch();
@@ -206,13 +241,30 @@ export class Daemon {
     return { kind: 'refused', error };
   }
 
+  /** A daemon stands for its fleet's election, and names itself by its HTTP address. */
+  private readonly sourceOptions: SourceOptions = {
+    fleet: {
+      self: () =>
+        selfDescription(this.address ? `${this.address.address}:${this.address.port}` : this.current.http.listen),
+    },
+  };
+
+  private fleet(): FleetSource | null {
+    return this.sources.find((s): s is FleetSource => s instanceof FleetSource) ?? null;
+  }
+
   private routes(): Route[] {
-    const rules = this.sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
     return [
       ...(this.opts.extraRoutes ?? []),
-      ...rulesRoutes(rules, this.current.http.token, this.log.child({ component: 'http' }), bodyLimits(this.current)),
+      ...rulesRoutes(
+        this.rules,
+        this.current.http.token,
+        this.log.child({ component: 'http' }),
+        bodyLimits(this.current),
+      ),
       ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: this.current.http.exposeEnv }),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: this.current.http.exposeEnv, rules: this.rules !== null }),
+      ...dashboardRoutes(),
     ];
   }
 

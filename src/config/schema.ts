@@ -11,6 +11,10 @@ const hostPort = z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'expected HOST
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
+const MiB = 1024 * 1024;
+/** A limit on untrusted input: a whole number from `min` up to `max`, `fallback` when unset. */
+const limit = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
+
 const marathon = z.strictObject({
   endpoints: z.array(url).min(1),
   eventStream: z.boolean().default(true),
@@ -25,6 +29,16 @@ const marathon = z.strictObject({
   streamIdleTimeoutMs: ms(1000, 3_600_000).default(30_000),
   // marathon-lb's template-override labels are raw config from whoever deploys an app.
   allowRawLabels: z.boolean().default(false),
+  // Limits on what Marathon sends (README, "Limits"): whatever Marathon says, memory stays bounded.
+  maxAppListBytes: limit(1024, 4096 * MiB, 256 * MiB),
+  maxAppBytes: limit(1024, 1024 * MiB, 32 * MiB),
+  maxApps: limit(1, 10_000_000, 50_000),
+  maxTasksPerApp: limit(1, 10_000_000, 10_000),
+  maxPortsPerApp: limit(1, 65_535, 1000),
+  maxLabelsPerApp: limit(1, 1_000_000, 1000),
+  maxLabelBytes: limit(64, 64 * MiB, 64 * 1024),
+  maxEventLineBytes: limit(1024, 1024 * MiB, 16 * MiB),
+  maxEventBytes: limit(1024, 1024 * MiB, 16 * MiB),
 });
 
 const registry = z.strictObject({
@@ -49,6 +63,13 @@ const zookeeper = z.strictObject({
     .default('/switchyard/rules'),
 });
 
+// Sidecars sharing `path` elect one leader that alone follows Marathon and publishes its view there.
+const fleet = z.strictObject({
+  path: z.string().regex(/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an absolute znode path (not "/")'),
+  heartbeatMs: ms(100, 600_000).default(2000),
+  maxAgeMs: ms(1000, 86_400_000).default(30_000),
+});
+
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
 
 const target = z.strictObject({
@@ -65,6 +86,7 @@ export const configSchema = z
   .strictObject({
     marathon: marathon.optional(),
     zookeeper: zookeeper.optional(),
+    fleet: fleet.optional(),
     file: z
       .strictObject({
         path: z.string().min(1),
@@ -140,6 +162,10 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
       seen.add(t.name);
     });
+    if (c.fleet && !c.zookeeper)
+      ctx.addIssue({ code: 'custom', path: ['fleet'], message: 'a fleet needs "zookeeper.connect" to meet in' });
+    if (c.fleet && !c.marathon)
+      ctx.addIssue({ code: 'custom', path: ['fleet'], message: 'a fleet shares a Marathon view: expected "marathon"' });
     if (c.marathon?.endpoints.some((e) => e.startsWith('zk://')) && c.marathon.endpoints.length > 1) {
       ctx.addIssue({
         code: 'custom',
@@ -161,3 +187,4 @@ export type Config = z.output<typeof configSchema> & {
 export type TargetConfig = Config['targets'][number];
 export type MarathonConfig = NonNullable<Config['marathon']>;
 export type ZookeeperConfig = NonNullable<Config['zookeeper']>;
+export type FleetConfig = NonNullable<Config['fleet']>;

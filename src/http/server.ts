@@ -10,8 +10,23 @@ import { StateView } from './state-view.js';
 /** The http section of the config, read afresh per request (a re-read config applies at once, the listener's own limits at the next start). */
 export type HttpSettings = () => Config['http'];
 
-/** Paths any reader may GET whatever http.protectReads says: monitoring must never need the token. */
-const ALWAYS_OPEN = new Set(['/health', '/readyz', '/live', '/healthz', '/status', '/metrics']);
+/**
+ * Paths any reader may GET whatever http.protectReads says: monitoring must
+ * never need the token, and the dashboard's static files hold no state (the
+ * page reads it through the API, which the setting guards).
+ */
+const ALWAYS_OPEN = new Set([
+  '/health',
+  '/readyz',
+  '/live',
+  '/healthz',
+  '/status',
+  '/metrics',
+  '/',
+  '/dashboard.js',
+  '/dashboard.css',
+  '/favicon.ico',
+]);
 
 /** Scrapes this close together get the same text (Prometheus scrapes every 15 s or more). */
 const METRICS_REUSE_MS = 250;
@@ -40,6 +55,8 @@ export class HttpServer {
     private readonly log: Logger,
     private routes: readonly Route[] = [],
     private readonly settings: HttpSettings,
+    /** Fields a part adds to /health's body (the fleet's). */
+    private readonly healthFields?: () => Record<string, unknown>,
   ) {
     this.stateView = new StateView(runner, metrics.viewCache);
   }
@@ -113,7 +130,7 @@ export class HttpServer {
           case '/health':
           case '/readyz': {
             const h = this.runner.health();
-            return sendJson(res, h.status === 'ok' ? 200 : 503, h);
+            return sendJson(res, h.status === 'ok' ? 200 : 503, { ...h, ...this.healthFields?.() });
           }
           case '/live':
           case '/healthz':
