@@ -263,7 +263,12 @@ export class Daemon {
         bodyLimits(this.current),
       ),
       ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: this.current.http.exposeEnv, rules: this.rules !== null }),
+      ...viewRoutes({
+        runner: this.runner,
+        events: this.events,
+        showEnv: this.current.http.exposeEnv,
+        rules: this.rules !== null,
+      }),
       ...dashboardRoutes(),
     ];
   }
