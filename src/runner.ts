@@ -4,6 +4,7 @@ import type { Metrics } from './metrics.js';
 import type { Source, SourceStatus } from './sources/source.js';
 import type { Change, Snapshot } from './state/model.js';
 import type { HeldChange, StateStore } from './state/store.js';
+import type { QuarantineEntry } from './targets/quarantine.js';
 import type { ApplyResult, Target, TargetStatus } from './targets/target.js';
 
 /** The daemon's overall condition, as /health reports it. */
@@ -16,6 +17,8 @@ export interface Health {
   readonly held: readonly HeldChange[];
   readonly sources: Readonly<Record<string, SourceStatus & { ageMs: number | null }>>;
   readonly targets: Readonly<Record<string, TargetStatus>>;
+  /** Services a target's proxy refused, left out of an otherwise installed config: they do not make it degraded. */
+  readonly quarantined: readonly QuarantineEntry[];
   /** The config file as last re-read (SIGHUP): `error` while a new one was refused and the running one kept. */
   readonly config: { readonly ok: boolean; readonly error: string | null; readonly since: number | null };
 }
@@ -48,6 +51,10 @@ export class Runner {
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = RETRY_MIN_MS;
   private deferTimer: NodeJS.Timeout | null = null;
+  /** Brings a cycle when a quarantined service is due to be tried again. */
+  private quarantineTimer: NodeJS.Timeout | null = null;
+  /** Quarantine entries seen after the last cycle, by target and service: what is new is counted once. */
+  private quarantineSeen = new Map<string, string>();
   private holdTimer: NodeJS.Timeout | null = null;
   private cycling: Promise<void> | null = null;
   private cycles = 0;
@@ -133,7 +140,14 @@ export class Runner {
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.quietTimer, this.maxTimer, this.retryTimer, this.deferTimer, this.holdTimer])
+    for (const t of [
+      this.quietTimer,
+      this.maxTimer,
+      this.retryTimer,
+      this.deferTimer,
+      this.holdTimer,
+      this.quarantineTimer,
+    ])
       if (t) clearTimeout(t);
     await Promise.all(this.sources.map((s) => s.stop()));
     await this.cycling;
@@ -185,7 +199,8 @@ export class Runner {
       error: this.configProblem?.error ?? null,
       since: this.configProblem?.since ?? null,
     };
-    return { status, failing, version: this.store.snapshot().version, held, sources, targets, config };
+    const quarantined = this.targets.flatMap((t) => t.quarantined());
+    return { status, failing, version: this.store.snapshot().version, held, sources, targets, quarantined, config };
   }
 
   /** An operator's word: let held changes through now (all of them when no ids are given). */
@@ -295,6 +310,33 @@ export class Runner {
     for (const fn of this.listeners) fn(done, reason);
     this.retryIfFailed(done);
     this.comeBackIfDeferred(done, reason);
+    this.recordQuarantine();
+  }
+
+  /** Counts new quarantine decisions, sets the gauge, and comes back when a quarantined service is due a retry. */
+  private recordQuarantine(): void {
+    const seen = new Map<string, string>();
+    let next: number | null = null;
+    for (const t of this.targets) {
+      const entries = t.quarantined();
+      this.metrics.quarantined.set({ target: t.name }, entries.length);
+      for (const e of entries) {
+        const key = `${t.name}\u0000${e.service}`;
+        const what = `${e.finding}\u0000${e.reason}`;
+        if (this.quarantineSeen.get(key) !== what)
+          this.metrics.quarantineDecisions.inc({ target: t.name, finding: e.finding });
+        seen.set(key, what);
+      }
+      const due = t.quarantineRetryInMs();
+      if (due !== null) next = next === null ? due : Math.min(next, due);
+    }
+    this.quarantineSeen = seen;
+    if (next === null || this.quarantineTimer || this.stopped) return;
+    this.quarantineTimer = setTimeout(() => {
+      this.quarantineTimer = null;
+      this.dirty = true;
+      this.schedule();
+    }, next + 10);
   }
 
   private record(results: readonly ApplyResult[], since: bigint | null, reason: readonly string[]): void {
