@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real servers the integration tests run (ZooKeeper, HAProxy, nginx with its stream module) plus the load and
-# socket tools, from Debian packages; exits at once when everything is already there (INSTALL_SERVERS_ALWAYS=1 runs
-# apt-get anyway, e.g. to upgrade). It leaves the machine as it found it apart from the packages.
+# Installs the real servers the integration tests run (ZooKeeper, HAProxy, nginx with its stream module), the load and
+# socket tools, and the browser the dashboard spec drives (Chromium), from Debian packages; exits at once when everything
+# is already there (INSTALL_SERVERS_ALWAYS=1 runs apt-get anyway, e.g. to upgrade). It leaves the machine as it found it apart from the packages.
 set -euo pipefail
 
 # Where Debian's invoke-rc.d looks; a variable so that the script's own spec can watch it without touching the host's.
@@ -9,13 +9,13 @@ policy=${POLICY_RC_D:-/usr/sbin/policy-rc.d}
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }   # /usr/sbin is not on a non-root PATH
 
-if [ "${INSTALL_SERVERS_ALWAYS:-}" != 1 ] && have haproxy && have nginx && have java && have socat && have nc && have wrk && have tini \
+if [ "${INSTALL_SERVERS_ALWAYS:-}" != 1 ] && have haproxy && have nginx && have java && have socat && have nc && have wrk && have tini && have chromium \
   && [ -f /usr/share/java/zookeeper.jar ] && [ -f /usr/share/java/slf4j-simple.jar ] \
   && [ -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
   exit 0
 fi
 
-packages=(zookeeper haproxy nginx libnginx-mod-stream wrk socat netcat-openbsd tini)
+packages=(zookeeper haproxy nginx libnginx-mod-stream wrk socat netcat-openbsd tini chromium)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then

@@ -4,6 +4,7 @@ import { guardRoutes } from './http/guard.js';
 import type { BodyLimits } from './http/request.js';
 import { rulesRoutes } from './http/rules.js';
 import { HttpServer, type Route } from './http/server.js';
+import { dashboardRoutes } from './http/dashboard/routes.js';
 import { RecentEvents } from './http/views/recent-events.js';
 import { viewRoutes } from './http/views/routes.js';
 import type { Logger } from './log.js';
@@ -12,6 +13,8 @@ import { watchTemplates } from './render/watch.js';
 import { planReconfigure, type ConfigPlan } from './reconfigure.js';
 import { Runner } from './runner.js';
 import { FileSource } from './sources/file.js';
+import { registerFleetMetrics } from './sources/fleet/metrics.js';
+import { FleetSource, selfDescription } from './sources/fleet/source.js';
 import { MarathonSource } from './sources/marathon/source.js';
 import type { Source } from './sources/source.js';
 import { ZkSession } from './sources/zookeeper/client.js';
@@ -29,19 +32,31 @@ export interface DaemonOptions {
   readonly extraRoutes?: readonly Route[];
 }
 
+/** How createSources builds a fleet member: a daemon stands for election, a one-off render reads Marathon itself. */
+export interface SourceOptions {
+  readonly fleet: false | { readonly self: () => string };
+}
+
 /** Builds the sources a config names; the ZooKeeper ones share one session. */
-export function createSources(config: Config, log: Logger): Source[] {
+export function createSources(config: Config, log: Logger, opts: SourceOptions = { fleet: false }): Source[] {
   const sources: Source[] = [];
   const zk = config.zookeeper;
   const session = zk
     ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' }))
     : undefined;
   if (config.marathon) {
+    const m = config.marathon;
     const mlog = log.child({ component: 'marathon' });
-    const zkUrl = config.marathon.endpoints[0]!.startsWith('zk://') ? config.marathon.endpoints[0]! : null;
-    const leader = zkUrl ? zkEndpointList(zkUrl, mlog, session) : null;
-    const marathon = new MarathonSource(config.marathon, mlog, leader ?? undefined);
-    sources.push(leader ? withLeaderDiscovery(marathon, leader) : marathon);
+    const marathon = (): Source => {
+      const zkUrl = m.endpoints[0]!.startsWith('zk://') ? m.endpoints[0]! : null;
+      const leader = zkUrl ? zkEndpointList(zkUrl, mlog, session) : null;
+      const source = new MarathonSource(m, mlog, leader ?? undefined);
+      return leader ? withLeaderDiscovery(source, leader) : source;
+    };
+    if (config.fleet && session && opts.fleet) {
+      const flog = log.child({ component: 'fleet' });
+      sources.push(new FleetSource(config.fleet, m, session, marathon, flog, { elect: true, self: opts.fleet.self }));
+    } else sources.push(marathon());
   }
   if (config.file)
     sources.push(new FileSource(config.file.path, log.child({ component: 'file' }), config.file.maxBytes));
@@ -93,8 +108,9 @@ export class Daemon {
     private readonly opts: DaemonOptions = {},
   ) {
     const targets = createTargets(current, log, opts.exec);
-    this.sources = createSources(current, log);
+    this.sources = createSources(current, log, this.sourceOptions);
     this.store = new StateStore(current.guard.enabled ? current.guard : null);
+    if (current.fleet) registerFleetMetrics(this.metrics.registry, () => this.fleet());
     this.runner = new Runner(
       current,
       this.store,
@@ -104,7 +120,10 @@ export class Daemon {
       this.metrics,
     );
     this.runner.onCycle((results, changed) => this.events.record(results, changed, this.runner.targets));
-    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), this.routes());
+    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), this.routes(), () => {
+      const fleet = this.fleet();
+      return fleet ? { fleet: fleet.fleetStatus() } : {};
+    });
   }
 
   /** The config running now (the last one a re-read applied). */
@@ -148,7 +167,7 @@ export class Daemon {
     } catch (e) {
       return this.refuse((e as Error).message);
     }
-    const built = createSources(next, this.log);
+    const built = createSources(next, this.log, this.sourceOptions);
     const plan = planReconfigure(this.current, next, {
       before: this.sources.map((s) => s.name),
       after: built.map((s) => s.name),
@@ -191,13 +210,26 @@ export class Daemon {
     return { kind: 'refused', error };
   }
 
+  /** A daemon stands for its fleet's election, and names itself by its HTTP address. */
+  private readonly sourceOptions: SourceOptions = {
+    fleet: {
+      self: () =>
+        selfDescription(this.address ? `${this.address.address}:${this.address.port}` : this.current.http.listen),
+    },
+  };
+
+  private fleet(): FleetSource | null {
+    return this.sources.find((s): s is FleetSource => s instanceof FleetSource) ?? null;
+  }
+
   private routes(): Route[] {
     const rules = this.sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
     return [
       ...(this.opts.extraRoutes ?? []),
       ...rulesRoutes(rules, this.current.http.token, this.log.child({ component: 'http' }), bodyLimits(this.current)),
       ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false }),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false, rules: rules !== null }),
+      ...dashboardRoutes(),
     ];
   }
 

@@ -32,8 +32,9 @@ function sourceSettings(config: Config, name: string): string {
   const { marathon, zookeeper, file } = config;
   switch (name) {
     case 'marathon': {
-      const leader = marathon?.endpoints.some((e) => e.startsWith('zk://'));
-      return JSON.stringify({ marathon, zookeeper: leader ? zookeeper : undefined });
+      // A fleet member's Marathon view comes through ZooKeeper too.
+      const viaZk = marathon?.endpoints.some((e) => e.startsWith('zk://')) || config.fleet !== undefined;
+      return JSON.stringify({ marathon, zookeeper: viaZk ? zookeeper : undefined, fleet: config.fleet });
     }
     case 'file':
       return JSON.stringify(file);

@@ -42,6 +42,13 @@ const zookeeper = z.strictObject({
     .default('/switchyard/rules'),
 });
 
+// Sidecars sharing `path` elect one leader that alone follows Marathon and publishes its view there.
+const fleet = z.strictObject({
+  path: z.string().regex(/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an absolute znode path (not "/")'),
+  heartbeatMs: ms(100, 600_000).default(2000),
+  maxAgeMs: ms(1000, 86_400_000).default(30_000),
+});
+
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
 
 const target = z.strictObject({
@@ -58,6 +65,7 @@ export const configSchema = z
   .strictObject({
     marathon: marathon.optional(),
     zookeeper: zookeeper.optional(),
+    fleet: fleet.optional(),
     file: z
       .strictObject({
         path: z.string().min(1),
@@ -119,6 +127,10 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
       seen.add(t.name);
     });
+    if (c.fleet && !c.zookeeper)
+      ctx.addIssue({ code: 'custom', path: ['fleet'], message: 'a fleet needs "zookeeper.connect" to meet in' });
+    if (c.fleet && !c.marathon)
+      ctx.addIssue({ code: 'custom', path: ['fleet'], message: 'a fleet shares a Marathon view: expected "marathon"' });
     if (c.marathon?.endpoints.some((e) => e.startsWith('zk://')) && c.marathon.endpoints.length > 1) {
       ctx.addIssue({
         code: 'custom',
@@ -140,3 +152,4 @@ export type Config = z.output<typeof configSchema> & {
 export type TargetConfig = Config['targets'][number];
 export type MarathonConfig = NonNullable<Config['marathon']>;
 export type ZookeeperConfig = NonNullable<Config['zookeeper']>;
+export type FleetConfig = NonNullable<Config['fleet']>;

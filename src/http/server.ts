@@ -21,6 +21,8 @@ export class HttpServer {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private routes: readonly Route[] = [],
+    /** Fields a part adds to /health's body (the fleet's). */
+    private readonly healthFields?: () => Record<string, unknown>,
   ) {}
 
   /** Replaces the extra routes (a re-read config: a new token, a new rules source). */
@@ -61,7 +63,7 @@ export class HttpServer {
           case '/health':
           case '/readyz': {
             const h = this.runner.health();
-            return sendJson(res, h.status === 'ok' ? 200 : 503, h);
+            return sendJson(res, h.status === 'ok' ? 200 : 503, { ...h, ...this.healthFields?.() });
           }
           case '/live':
           case '/healthz':

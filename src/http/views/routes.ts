@@ -37,6 +37,8 @@ export interface ViewDeps {
   readonly runner: Pick<Runner, 'health' | 'snapshot' | 'ready' | 'targets'>;
   readonly events: RecentEvents;
   readonly showEnv: boolean;
+  /** Routing rules are kept (the config has a zookeeper section): the page offers to edit them. */
+  readonly rules: boolean;
 }
 
 export const SERVICES_PATH = '/api/catalog/services';
@@ -110,7 +112,7 @@ async function serve(deps: ViewDeps, path: string, params: URLSearchParams, res:
   return sendJson(res, 200, { ...detail(service, snapshot, ctx, deps.showEnv), targets });
 }
 
-/** /health as it is, plus counts and the newest event: small enough to poll every second. */
+/** /health as it is, plus counts, the newest event's number and what the daemon offers: small enough to poll every second. */
 function overview(deps: ViewDeps): Record<string, unknown> {
   const health = deps.runner.health();
   const ready = deps.runner.ready();
@@ -121,7 +123,12 @@ function overview(deps: ViewDeps): Record<string, unknown> {
     backends += s.backends.length;
     for (const b of s.backends) if (b.healthy && !b.draining) serving++;
   }
-  return { ...health, counts: { services: services.length, backends, serving }, events: deps.events.head() };
+  return {
+    ...health,
+    counts: { services: services.length, backends, serving },
+    events: deps.events.head(),
+    features: { rules: deps.rules },
+  };
 }
 
 function context(deps: ViewDeps): ServiceContext {

@@ -134,7 +134,8 @@ function servicePorts(app: MarathonApp, id: string, reject: Reject): (number | n
 }
 
 /** A health-check path Switchyard passes on: printable ASCII without quotes, `#`, `;`, braces or backslash. */
-function isCheckPath(p: unknown): p is string {
+/** A health check path Marathon may give: one printable ASCII word that cannot break a config line. */
+export function isCheckPath(p: unknown): p is string {
   return typeof p === 'string' && /^\/[\x21-\x7e]{0,254}$/.test(p) && !/["'#;{}\\]/.test(p);
 }
 

@@ -94,6 +94,18 @@ async function loadLibrary(): Promise<Library> {
 
 /** ZooKeeper's CreateMode.PERSISTENT, as the protocol numbers it. */
 const PERSISTENT = 0;
+/** ZooKeeper's CreateMode.EPHEMERAL_SEQUENTIAL: gone with the session, named with a counter the server appends. */
+export const EPHEMERAL_SEQUENTIAL = 3;
+
+/**
+ * One operation of a multi (all of a transaction apply, or none). `version`
+ * must not be 0: node-zookeeper-client's Transaction turns 0 into -1 (any).
+ */
+export type ZkOp =
+  | { readonly op: 'create'; readonly path: string; readonly data: Buffer }
+  | { readonly op: 'set'; readonly path: string; readonly data: Buffer; readonly version: number }
+  | { readonly op: 'remove'; readonly path: string; readonly version: number }
+  | { readonly op: 'check'; readonly path: string; readonly version: number };
 
 type Callback<T> = (error: Error | zookeeper.Exception | null, value: T) => void;
 
@@ -198,6 +210,26 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     await this.call<void>('remove', path, (c, cb) => c.remove(path, version, (e) => cb(e, undefined)));
   }
 
+  /**
+   * Runs `ops` as one transaction; resolves to the new version of each `set`
+   * (in order, -1 for the other kinds). A failure names the first op's error.
+   */
+  async transaction(ops: readonly ZkOp[]): Promise<number[]> {
+    const label = ops.length > 0 ? `${ops.length} ops from ${ops[0]!.path}` : 'empty';
+    const results = await this.call<Array<{ stat?: zookeeper.Stat }>>('multi', label, (c, cb) => {
+      const tx = c.transaction();
+      for (const o of ops) {
+        if (o.op !== 'create' && o.version === 0) throw new Error(`${o.op} ${o.path}: version 0 cannot be checked`);
+        if (o.op === 'create') tx.create(o.path, o.data, PERSISTENT);
+        else if (o.op === 'set') tx.setData(o.path, o.data, o.version);
+        else if (o.op === 'remove') tx.remove(o.path, o.version);
+        else tx.check(o.path, o.version);
+      }
+      tx.commit(cb);
+    });
+    return ops.map((o, i) => (o.op === 'set' ? (results[i]?.stat?.version ?? -1) : -1));
+  }
+
   /** Creates `path` and its missing parents as persistent znodes. */
   async mkdirp(path: string): Promise<void> {
     await this.call<string>('mkdirp', path, (c, cb) => c.mkdirp(path, cb));
@@ -275,7 +307,9 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
     // node-zookeeper-client can stall for good when it reaches a server that is still starting (it never
     // reads the handshake answer). Switchyard only reads, so after two session timeouts without a session the
     // cheapest way back is a new one and a full re-read.
-    const waiting = this.current.state === 'disconnected' || this.current.state === 'connecting';
+    // A client opened after an expiry stays 'expired' until it connects: it can stall the same way.
+    const waiting =
+      this.current.state === 'disconnected' || this.current.state === 'connecting' || this.current.state === 'expired';
     if (
       waiting &&
       this.client.getState() !== library!.State.SYNC_CONNECTED &&
