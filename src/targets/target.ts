@@ -138,6 +138,12 @@ export class Target {
   private readonly cache = new RenderCache();
   /** The snapshot the installed config was rendered from (quarantined services at their last good version). */
   private installedSnapshot: Snapshot | null = null;
+  /**
+   * Listener ports the proxy may hold because of a file this target put in
+   * place (or found at start), even one whose reload failed: busy because of
+   * the proxy itself, not another process.
+   */
+  private proxyPorts = new Set<number>();
   private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
   private readonly quarantine: Quarantine;
 
@@ -176,6 +182,7 @@ export class Target {
     if (text !== null) {
       this.installed = Installed.fromText(text);
       this.hint = slotHint(text);
+      this.proxyPorts = listenerPorts(text);
     }
   }
 
@@ -366,7 +373,12 @@ export class Target {
     }
 
     if (this.config.validate) {
-      const validated = await this.validateIsolating(snapshot, effective, template, rendered);
+      let validated: Awaited<ReturnType<Target['validateIsolating']>>;
+      try {
+        validated = await this.validateIsolating(snapshot, effective, template, rendered);
+      } catch (e) {
+        return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+      }
       lap('validate');
       if (validated.kind === 'refused') return fail('validate', validated.error);
       if (validated.kind === 'isolated') {
@@ -390,6 +402,7 @@ export class Target {
     lap('install');
 
     this.installed = next;
+    for (const s of effective.services) if (s.servicePort !== null) this.proxyPorts.add(s.servicePort);
     if (!this.config.reload) return done('file');
     await this.live
       ?.beforeReload(() => next.text())
@@ -428,7 +441,7 @@ export class Target {
     const ctx: PrecheckContext = {
       reservedPorts: reservedPorts(this.config.vars),
       binds: this.config.reload !== '',
-      proxyPorts: new Set([...lastGood.values()].flatMap((s) => (s.servicePort === null ? [] : [s.servicePort]))),
+      proxyPorts: this.proxyPorts,
       defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
     };
     let found = 0;
@@ -547,11 +560,14 @@ export class Target {
         else if (lastGood.has(s.id)) services.push(lastGood.get(s.id)!);
       }
       const trial = { ...effective, services };
+      let trialRender: Rendered;
       try {
-        return (await this.validateRender(this.renderFragments(trial, template, this.nextSlots(trial)))) !== null;
+        trialRender = this.renderFragments(trial, template, this.nextSlots(trial));
       } catch {
         return true;
       }
+      // A candidate that cannot be written is the install's failure, not a service's: it propagates.
+      return (await this.validateRender(trialRender)) !== null;
     };
     if (changed.length === 0 || budget < 2 || (await refusedWith(0))) return { service: null, validations };
     let lo = 0; // refusedWith(lo) is false
@@ -674,6 +690,13 @@ export class Target {
     this.slots = slots;
     this.hint = undefined;
   }
+}
+
+/** The ports of a config's `bind` (HAProxy) and `listen` (nginx) lines. */
+function listenerPorts(text: string): Set<number> {
+  const out = new Set<number>();
+  for (const m of text.matchAll(/^\s*(?:bind|listen)\s+\S*?:(\d+)\b/gm)) out.add(Number(m[1]));
+  return out;
 }
 
 function commandFailure(cmd: string, code: number | null, output: string, timedOut: boolean): string {
