@@ -54,11 +54,11 @@ if (
   sizes.some((n) => !Number.isInteger(n) || n < 1) ||
   !(events >= 2) ||
   events % 2 !== 0 ||
-  !(runs >= 1) ||
+  !(runs >= 0) ||
   !(coldRuns >= 1)
 ) {
   process.stderr.write(
-    'shape: --sizes takes positive integers, --events an even number ≥ 2, --runs and --cold-runs ≥ 1\n',
+    'shape: --sizes takes positive integers, --events an even number ≥ 2, --runs ≥ 0 (0: only --profile), --cold-runs ≥ 1\n',
   );
   process.exit(2);
 }
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   );
   for (let run = 0; run < runs; run++)
     for (const apps of sizes) for (const b of builds) await measureBuild(b, apps, run);
-  for (const apps of sizes) {
+  for (const apps of runs > 0 ? sizes : []) {
     console.log(`\n### ${apps} apps × 5 tasks\n`);
     console.log(
       shapeSizeTable(

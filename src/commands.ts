@@ -140,7 +140,7 @@ async function render(
 /** Starts every source, waits until each has delivered a complete view, stops them, and returns the state. */
 async function fetchOnce(config: Config, log: Logger, timeoutMs: number): Promise<Snapshot> {
   const store = new StateStore();
-  const sources = createSources(config, log);
+  const { sources } = createSources(config, log);
   const pending = new Set(sources.map((s) => s.name));
   try {
     await new Promise<void>((resolve, reject) => {

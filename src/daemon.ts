@@ -21,6 +21,7 @@ import { ZkSession } from './sources/zookeeper/client.js';
 import { withLeaderDiscovery, zkEndpointList } from './sources/zookeeper/leader.js';
 import { ZookeeperSource } from './sources/zookeeper/registry.js';
 import { RulesSource } from './sources/zookeeper/rules.js';
+import type { RuleStore } from './state/rule-store.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
 import { Target } from './targets/target.js';
@@ -37,9 +38,16 @@ export interface SourceOptions {
   readonly fleet: false | { readonly self: () => string };
 }
 
-/** Builds the sources a config names; the ZooKeeper ones share one session. */
-export function createSources(config: Config, log: Logger, opts: SourceOptions = { fleet: false }): Source[] {
+/** The sources a config names, and the one of them the rules API writes to (null without ZooKeeper). */
+export interface Wiring {
+  readonly sources: Source[];
+  readonly rules: (Source & RuleStore) | null;
+}
+
+/** Builds the sources a config names; the ZooKeeper ones share one session, and the rules source is also the rule store. */
+export function createSources(config: Config, log: Logger, opts: SourceOptions = { fleet: false }): Wiring {
   const sources: Source[] = [];
+  let rules: RulesSource | null = null;
   const zk = config.zookeeper;
   const session = zk
     ? new ZkSession(zk.connect, { sessionTimeoutMs: zk.sessionTimeoutMs }, log.child({ component: 'zookeeper' }))
@@ -62,9 +70,10 @@ export function createSources(config: Config, log: Logger, opts: SourceOptions =
     sources.push(new FileSource(config.file.path, log.child({ component: 'file' }), config.file.maxBytes));
   if (zk && session) {
     if (zk.registries.length > 0) sources.push(new ZookeeperSource(zk, session, log.child({ component: 'zookeeper' })));
-    sources.push(new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' })));
+    rules = new RulesSource(session, zk.rulesPath, log.child({ component: 'rules' }));
+    sources.push(rules);
   }
-  return sources;
+  return { sources, rules };
 }
 
 export function createTargets(config: Config, log: Logger, exec: Exec = shellExec): Target[] {
@@ -95,6 +104,8 @@ export class Daemon {
   readonly http: HttpServer;
   private readonly store: StateStore;
   private sources: readonly Source[];
+  /** The store the rules API writes to: the running rules source, null without ZooKeeper. */
+  private rules: RuleStore | null;
   /** The last installs and refusals, for the dashboard. */
   readonly events = new RecentEvents();
   private unwatch: (() => Promise<void>) | null = null;
@@ -108,7 +119,7 @@ export class Daemon {
     private readonly opts: DaemonOptions = {},
   ) {
     const targets = createTargets(current, log, opts.exec);
-    this.sources = createSources(current, log, this.sourceOptions);
+    ({ sources: this.sources, rules: this.rules } = createSources(current, log, this.sourceOptions));
     this.store = new StateStore(current.guard.enabled ? current.guard : null);
     if (current.fleet) registerFleetMetrics(this.metrics.registry, () => this.fleet());
     this.runner = new Runner(
@@ -170,7 +181,7 @@ export class Daemon {
     const built = createSources(next, this.log, this.sourceOptions);
     const plan = planReconfigure(this.current, next, {
       before: this.sources.map((s) => s.name),
-      after: built.map((s) => s.name),
+      after: built.sources.map((s) => s.name),
     });
     const rebuild = new Set([...plan.targetsChanged, ...plan.targetsAdded]);
     const fresh = new Map(
@@ -187,11 +198,15 @@ export class Daemon {
     const oldTargets = new Map(this.runner.targets.map((t) => [t.name, t]));
     const targets = next.targets.map((t) => fresh.get(t.name) ?? oldTargets.get(t.name)!);
     const keptSources = new Set(plan.sourcesKept);
-    const sources = built.map((s) => (keptSources.has(s.name) ? this.sources.find((o) => o.name === s.name)! : s));
+    const sources = built.sources.map((s) =>
+      keptSources.has(s.name) ? this.sources.find((o) => o.name === s.name)! : s,
+    );
     this.sources = sources;
+    // The rules source, kept or rebuilt like any source, is the store the API writes to.
+    this.rules = built.rules && keptSources.has(built.rules.name) ? this.rules : built.rules;
     this.current = next;
     this.store.setGuard(next.guard.enabled ? next.guard : null);
-    await this.runner.reconfigure({ sources, targets, reload: next.reload });
+    await this.runner.reconfigure({ sources, targets, reload: next.reload, guard: next.guard });
     this.http.setRoutes(this.routes());
     await this.unwatch?.();
     await this.watch();
@@ -223,12 +238,16 @@ export class Daemon {
   }
 
   private routes(): Route[] {
-    const rules = this.sources.find((s): s is RulesSource => s instanceof RulesSource) ?? null;
     return [
       ...(this.opts.extraRoutes ?? []),
-      ...rulesRoutes(rules, this.current.http.token, this.log.child({ component: 'http' }), bodyLimits(this.current)),
+      ...rulesRoutes(
+        this.rules,
+        this.current.http.token,
+        this.log.child({ component: 'http' }),
+        bodyLimits(this.current),
+      ),
       ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false, rules: rules !== null }),
+      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false, rules: this.rules !== null }),
       ...dashboardRoutes(),
     ];
   }

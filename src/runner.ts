@@ -1,10 +1,14 @@
+import { readFile } from 'node:fs/promises';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Source, SourceStatus } from './sources/source.js';
 import type { Change, Snapshot } from './state/model.js';
 import type { HeldChange, StateStore } from './state/store.js';
+import { StartGuard } from './state/start-guard.js';
+import { startFromWhatRuns } from './targets/converge.js';
 import type { QuarantineEntry } from './targets/quarantine.js';
+import { installedBackends, installedState, writeRecord, type InstalledState } from './targets/record.js';
 import type { ApplyResult, Target, TargetStatus } from './targets/target.js';
 
 /** The daemon's overall condition, as /health reports it. */
@@ -28,6 +32,7 @@ export interface RunnerParts {
   readonly sources: readonly Source[];
   readonly targets: readonly Target[];
   readonly reload: Config['reload'];
+  readonly guard: Config['guard'];
 }
 
 const RETRY_MIN_MS = 1000;
@@ -68,9 +73,14 @@ export class Runner {
   private targetsLoaded: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(results: readonly ApplyResult[], changed: readonly string[]) => void>();
   private configProblem: { error: string; since: number } | null = null;
+  /** Judges the first view against the installed configs' backends; null without a guard or once it passed. */
+  private startGuard: StartGuard | null = null;
+  private startHoldTimer: NodeJS.Timeout | null = null;
+  /** What each target's record said of its installed file at start, read beside the template loading. */
+  private installed: Promise<readonly InstalledState[]> = Promise.resolve([]);
 
   constructor(
-    private config: Pick<Config, 'reload'>,
+    private config: Pick<Config, 'reload' | 'guard'>,
     private readonly store: StateStore,
     private sources: readonly Source[],
     private currentTargets: readonly Target[],
@@ -88,8 +98,25 @@ export class Runner {
    * No cycle runs before every target has loaded.
    */
   async start(): Promise<void> {
-    this.targetsLoaded = Promise.all(this.targets.map((t) => t.init())).then(() => undefined);
+    this.installed = Promise.all(this.targets.map((t) => installedState(t.config.output)));
+    this.targetsLoaded = Promise.all([
+      ...this.targets.map(async (t, i) => {
+        await t.init();
+        await startFromWhatRuns(t, (await this.installed)[i]!, this.log);
+      }),
+      this.guardTheStart(),
+    ]).then(() => undefined);
     await Promise.all([this.targetsLoaded, ...this.sources.map((s) => this.startSource(s))]);
+  }
+
+  /** Arms the start guard with the installed configs' backends (the most any target has, per service). */
+  private async guardTheStart(): Promise<void> {
+    const states = await this.installed;
+    if (!this.config.guard.enabled) return;
+    const baseline = new Map<string, number>();
+    for (const state of states)
+      for (const [id, n] of installedBackends(state)) baseline.set(id, Math.max(n, baseline.get(id) ?? 0));
+    if (baseline.size > 0) this.startGuard = new StartGuard(baseline, this.config.guard);
   }
 
   /** A source's changes count only while it is one of the runner's: one replaced by a reconfigure may still be stopping. */
@@ -119,7 +146,7 @@ export class Runner {
         if (!next.targets.some((n) => n.name === t.name)) this.metrics.targetUp.remove({ target: t.name });
       }
     this.currentTargets = next.targets;
-    this.config = { reload: next.reload };
+    this.config = { reload: next.reload, guard: next.guard };
     const forgotten: string[] = [];
     for (const s of gone)
       if (!names.has(s.name)) {
@@ -147,6 +174,7 @@ export class Runner {
       this.deferTimer,
       this.holdTimer,
       this.quarantineTimer,
+      this.startHoldTimer,
     ])
       if (t) clearTimeout(t);
     await Promise.all(this.sources.map((s) => s.stop()));
@@ -190,10 +218,12 @@ export class Runner {
       targets[t.name] = st;
       if (!st.ok) failing.push(t.name);
     }
-    const held = this.store.holds();
+    const held = [...(this.startGuard?.holds() ?? []), ...this.store.holds()];
     if (held.length > 0) failing.push('guard');
     if (this.configProblem) failing.push('config');
-    const status = this.cycles === 0 ? 'starting' : failing.length > 0 ? 'degraded' : 'ok';
+    // Held at start, the proxy serves the installed config: not "starting", but not well either.
+    const starting = this.cycles === 0 && (this.startGuard?.holds().length ?? 0) === 0;
+    const status = starting ? 'starting' : failing.length > 0 ? 'degraded' : 'ok';
     const config = {
       ok: this.configProblem === null,
       error: this.configProblem?.error ?? null,
@@ -205,10 +235,11 @@ export class Runner {
 
   /** An operator's word: let held changes through now (all of them when no ids are given). */
   releaseHeld(ids?: readonly string[]): string[] {
+    const atStart = this.startGuard?.release(ids) ?? [];
     const changed = this.store.releaseHeld(ids);
-    this.log.warn('held changes released by an operator', { services: changed });
-    this.changed(changed);
-    return changed;
+    this.log.warn('held changes released by an operator', { services: [...atStart, ...changed] });
+    this.changed(changed, atStart.length > 0);
+    return [...atStart, ...changed];
   }
 
   private onChange(source: string, change: Change): void {
@@ -284,7 +315,8 @@ export class Runner {
     if (this.cycling) return; // the cycle in flight looks again when it ends
     this.cycling = this.cycle().finally(() => {
       this.cycling = null;
-      if (!this.stopped && (this.dirty || this.pendingTemplates.size > 0)) this.schedule();
+      const holding = (this.startGuard?.holds().length ?? 0) > 0;
+      if (!this.stopped && !holding && (this.dirty || this.pendingTemplates.size > 0)) this.schedule();
     });
   }
 
@@ -292,6 +324,11 @@ export class Runner {
     await this.targetsLoaded;
     if (!this.ready() && this.pendingTemplates.size === 0) return;
     const snapshot = this.ready() ? this.store.snapshot() : null;
+    if (snapshot && this.holdsTheStart(snapshot)) {
+      // Judged: the next change, or the hold's end, looks again.
+      this.dirty = false;
+      return;
+    }
     const since = this.firstChangeAt;
     this.firstChangeAt = null;
     this.dirty = false;
@@ -311,6 +348,7 @@ export class Runner {
     this.retryIfFailed(done);
     this.comeBackIfDeferred(done, reason);
     this.recordQuarantine();
+    if (snapshot) await this.recordInstalls(done, snapshot);
   }
 
   /** Counts new quarantine decisions, sets the gauge, and comes back when a quarantined service is due a retry. */
@@ -337,6 +375,57 @@ export class Runner {
       this.dirty = true;
       this.schedule();
     }, next + 10);
+  }
+
+  /**
+   * Whether the first view waits: it would take too many of the installed
+   * configs' backends. Nothing is installed meanwhile (template edits wait
+   * too); each change looks again, and the hold's end lets it through.
+   */
+  private holdsTheStart(snapshot: Snapshot): boolean {
+    if (!this.startGuard || this.cycles > 0) return false;
+    const before = this.startGuard.holds().length;
+    const held = this.startGuard.judge(snapshot);
+    if (held.length === 0) {
+      if (before > 0) this.log.info('the first view no longer drops the installed backends; installing it');
+      this.startGuard = null;
+      if (this.startHoldTimer) clearTimeout(this.startHoldTimer);
+      return false;
+    }
+    if (before === 0)
+      this.log.warn('first view held by the drop guard: it lacks most backends of the installed config', {
+        held: held.slice(0, 20),
+        services: held.length,
+        until: new Date(held[0]!.until).toISOString(),
+      });
+    this.startHoldTimer ??= setTimeout(
+      () => {
+        this.log.warn('the first view persisted past the hold time; installing it');
+        this.changed([], true);
+      },
+      Math.max(0, held[0]!.until - Date.now()),
+    );
+    return true;
+  }
+
+  /** Writes each target's install record after an install the proxy took, for the next process to trust. */
+  private async recordInstalls(results: readonly ApplyResult[], snapshot: Snapshot): Promise<void> {
+    await Promise.all(
+      results
+        .filter((r) => r.kind === 'installed')
+        .map(async (r) => {
+          const target = this.currentTargets.find((t) => t.name === r.target)!;
+          const parts = target.installedParts();
+          try {
+            await writeRecord(target.config.output, parts ?? (await readFile(target.config.output, 'utf8')), snapshot);
+          } catch (e) {
+            this.log.warn('could not write the install record; the next start will reload to be sure', {
+              target: r.target,
+              error: (e as Error).message,
+            });
+          }
+        }),
+    );
   }
 
   private record(results: readonly ApplyResult[], since: bigint | null, reason: readonly string[]): void {

@@ -128,6 +128,7 @@ export function shapeSizeTable(apps: number, builds: readonly BuildRuns[]): stri
       '',
       was.shapeCpuMs,
     ),
+    row('  of which serving GET /api/state (ms)', (x) => shape(x, (r) => r.stateCpuPerEventMs, 0)),
     row(
       'default shape: peak RSS, VmHWM (MB)',
       (x) => shape(x, (r) => r.peakRssMb, 0),

@@ -33,6 +33,8 @@ export interface ShapeResult {
   /** GET /api/state, fully read, once per scale event (ms) and its size. */
   readonly stateMs: number[];
   readonly stateBytes: number;
+  /** Switchyard's CPU for that read (from the request until it is idle again), per scale event. */
+  readonly stateCpuPerEventMs: number;
   /** Switchyard's CPU (utime+stime) per scale event: the whole sequence, its app refreshes and the state read. */
   readonly cpuPerEventMs: number;
   /** Its child processes' (reload `true`) per scale event. */
@@ -143,6 +145,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
     const downMs: number[] = [];
     const perTargetMs: Record<string, number[]> = { haproxy: [], nginx: [] };
     const stateMs: number[] = [];
+    const stateCpuMs: number[] = [];
     let stateBytes = 0;
     let cpu0 = cpuTimes(live.pid);
     let from = 0n;
@@ -179,10 +182,14 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
         };
         after = () => scale.killed(killed, deployment!);
       }
+      const stateCpu0 = cpuTimes(live.pid).self;
       const state = await unlessExits(live, readAll(stateUrl));
       stateBytes = state.bytes;
-      if (measured) stateMs.push(state.ms);
       await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS));
+      if (measured) {
+        stateMs.push(state.ms);
+        stateCpuMs.push(cpuTimes(live.pid).self - stateCpu0);
+      }
 
       // The timed phase: its first event → the change in both files.
       const { at, accept } = second();
@@ -211,6 +218,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
       perTargetMs,
       stateMs,
       stateBytes,
+      stateCpuPerEventMs: stateCpuMs.reduce((a, b) => a + b, 0) / o.events,
       cpuPerEventMs: (cpu1.self - cpu0.self) / o.events,
       childCpuPerEventMs: (cpu1.children - cpu0.children) / o.events,
       peakRssMb: statusMb(live.pid, 'VmHWM'),

@@ -11,6 +11,10 @@ const hostPort = z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'expected HOST
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
+const MiB = 1024 * 1024;
+/** A limit on untrusted input: a whole number from `min` up to `max`, `fallback` when unset. */
+const limit = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
+
 const marathon = z.strictObject({
   endpoints: z.array(url).min(1),
   eventStream: z.boolean().default(true),
@@ -25,6 +29,16 @@ const marathon = z.strictObject({
   streamIdleTimeoutMs: ms(1000, 3_600_000).default(30_000),
   // marathon-lb's template-override labels are raw config from whoever deploys an app.
   allowRawLabels: z.boolean().default(false),
+  // Limits on what Marathon sends (README, "Limits"): whatever Marathon says, memory stays bounded.
+  maxAppListBytes: limit(1024, 4096 * MiB, 256 * MiB),
+  maxAppBytes: limit(1024, 1024 * MiB, 32 * MiB),
+  maxApps: limit(1, 10_000_000, 50_000),
+  maxTasksPerApp: limit(1, 10_000_000, 10_000),
+  maxPortsPerApp: limit(1, 65_535, 1000),
+  maxLabelsPerApp: limit(1, 1_000_000, 1000),
+  maxLabelBytes: limit(64, 64 * MiB, 64 * 1024),
+  maxEventLineBytes: limit(1024, 1024 * MiB, 16 * MiB),
+  maxEventBytes: limit(1024, 1024 * MiB, 16 * MiB),
 });
 
 const registry = z.strictObject({

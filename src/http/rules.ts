@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
-import { ZkError } from '../sources/zookeeper/client.js';
-import { RuleConflict, RuleCorrupt, type Expected, type RulesSource } from '../sources/zookeeper/rules.js';
 import type { Rule } from '../state/model.js';
+import { RuleStoreError, type Expected, type RuleStore, type RuleStoreFailure } from '../state/rule-store.js';
 import { isRuleId, validateRule } from '../state/rules.js';
 import { describeValue } from '../state/rejection.js';
 import { haproxyRefusesAcl } from './acl-check.js';
@@ -21,9 +20,6 @@ import { sendJson, type Route } from './server.js';
 // /api/rules/<id URL-encoded as one segment>, and Bamboo's /api/services
 // ({"id","acl"}) over the same store. Reads are open; writes need the bearer
 // token when one is set, and are always conditional on the znode version.
-
-/** The store behind the API: RulesSource, or anything that keeps its promises. */
-export type RuleStore = Pick<RulesSource, 'list' | 'get' | 'put' | 'remove'>;
 
 const NO_ZOOKEEPER = 'routing rules need the zookeeper section in the config';
 
@@ -185,7 +181,7 @@ class RulesApi {
     if (ifMatch === undefined) return 'current';
     if (ifMatch === '*') {
       const found = await this.store.get(id);
-      if (!found) throw new RuleConflict(`no rule for service ${JSON.stringify(id)} to match "*"`);
+      if (!found) throw new RuleStoreError('conflict', `no rule for service ${JSON.stringify(id)} to match "*"`);
       return found.version;
     }
     const version = /^(?:"(\d{1,10})"|(\d{1,10}))$/.exec(ifMatch);
@@ -261,10 +257,11 @@ function bambooView(rule: Rule): { Id: string; Acl: string } {
   return { Id: rule.id, Acl: rule.acl ?? '' };
 }
 
+/** The HTTP status of each way a store call fails. */
+const STATUS: Record<RuleStoreFailure, number> = { conflict: 409, corrupt: 500, unavailable: 503 };
+
 function fail(res: ServerResponse, e: unknown): void {
   if (sendHttpError(res, e)) return;
-  if (e instanceof RuleConflict) return sendJson(res, 409, { error: e.message });
-  if (e instanceof RuleCorrupt) return sendJson(res, 500, { error: e.message });
-  if (e instanceof ZkError) return sendJson(res, 503, { error: `zookeeper unavailable: ${e.message}` });
+  if (e instanceof RuleStoreError) return sendJson(res, STATUS[e.failure], { error: e.message });
   throw e;
 }

@@ -191,6 +191,16 @@ export class Target {
     return this.installed?.fragments ?? null;
   }
 
+  /**
+   * The proxy does not run what the installed file says (a process killed
+   * between install and reload, or in a runtime batch): the next apply
+   * compares with `actual`, what it runs, or takes the reload path when that
+   * is unknown (null).
+   */
+  startFrom(actual: string | null): void {
+    this.installed = actual === null ? null : Installed.fromText(actual);
+  }
+
   /** The template files to watch for edits. */
   templateFiles(): readonly string[] {
     return (this.candidate ?? this.template)?.files ?? [this.config.template];

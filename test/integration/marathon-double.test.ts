@@ -537,6 +537,21 @@ describe('MarathonDouble', function () {
     });
   });
 
+  describe('traffic counts', function () {
+    it('counts the bytes it serves, bodies and headers, on open and closed connections, from the last reset', async function () {
+      double.addApp({ id: '/counted' });
+      await request(`${base}/v2/apps?embed=apps.tasks`);
+      const first = double.bytesServed();
+      const answer = await request(`${base}/v2/apps?embed=apps.tasks`);
+      expect(double.bytesServed() - first).to.be.greaterThan(Buffer.byteLength(answer.body));
+      double.resetRequestCounts();
+      expect(double.bytesServed()).to.equal(0);
+      await openStream();
+      await until(() => double.bytesServed() > 0, 'the stream’s first bytes');
+      expect(double.requestCount('/v2/events')).to.equal(1);
+    });
+  });
+
   describe('scale', function () {
     it('bulk-loads 10,000 apps × 5 tasks silently and serves them quickly from cache', async function () {
       const apps = Array.from({ length: 10_000 }, (_, i) => ({

@@ -153,9 +153,13 @@ describe('sidecar image steps', function () {
     );
   });
 
-  it('logs JSON lines to its output', () => {
-    const line = logs.split('\n').find((l) => l.includes('"config installed"'));
-    expect(JSON.parse(line!)).to.include({ level: 'info', target: 'haproxy' });
+  it('logs JSON lines to its output', async () => {
+    const line = await eventually(() => {
+      const found = logs.split('\n').find((l) => l.includes('"config installed"'));
+      if (!found) throw new Error('no "config installed" line yet');
+      return found;
+    });
+    expect(JSON.parse(line)).to.include({ level: 'info', target: 'haproxy' });
   });
 
   it('applies a scale-up live', async () => {

@@ -165,6 +165,9 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   private readonly streams = new Set<Stream>();
   private readonly sockets = new Set<Socket>();
   private readonly counts = new Map<string, number>();
+  // Bytes written on connections closed so far, and the total at the last reset.
+  private closedBytes = 0;
+  private bytesAtReset = 0;
   private failure: RequestFailure = null;
   private empty = false;
   // 'self' while elected; another instance's URL while standing by; null during an election.
@@ -194,7 +197,10 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     const server = http.createServer((req, res) => this.handle(req, res));
     server.on('connection', (socket) => {
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        this.closedBytes += socket.bytesWritten;
+      });
     });
     server.on('clientError', (_error, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
@@ -377,9 +383,29 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     return this.counts.get(path) ?? 0;
   }
 
-  /** Forgets all request counts. */
+  /** Forgets all request counts, and starts bytesServed() from 0. */
   resetRequestCounts(): void {
     this.counts.clear();
+    this.bytesAtReset = this.totalBytes();
+  }
+
+  /** Requests of every kind, and full app-list fetches (`GET /v2/apps`), since start or the last reset. */
+  requestTotals(): { requests: number; fullFetches: number } {
+    let requests = 0;
+    // Each request is counted under its path, and once more under its full URL when it has a query.
+    for (const [key, n] of this.counts) if (!key.includes('?')) requests += n;
+    return { requests, fullFetches: (this.counts.get('/v2/apps') ?? 0) + (this.counts.get('/v2/apps/') ?? 0) };
+  }
+
+  /** Bytes sent to clients (headers, bodies, event streams) since start or the last resetRequestCounts(). */
+  bytesServed(): number {
+    return this.totalBytes() - this.bytesAtReset;
+  }
+
+  private totalBytes(): number {
+    let live = 0;
+    for (const socket of this.sockets) live += socket.bytesWritten;
+    return this.closedBytes + live;
   }
 
   /** How many event streams are attached. */

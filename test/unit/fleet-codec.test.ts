@@ -136,6 +136,15 @@ describe('fleet: settings', () => {
     requestTimeoutMs: 15_000,
     streamIdleTimeoutMs: 30_000,
     allowRawLabels: false,
+    maxAppListBytes: 256 * 2 ** 20,
+    maxAppBytes: 32 * 2 ** 20,
+    maxApps: 50_000,
+    maxTasksPerApp: 10_000,
+    maxPortsPerApp: 1000,
+    maxLabelsPerApp: 1000,
+    maxLabelBytes: 64 * 1024,
+    maxEventLineBytes: 16 * 2 ** 20,
+    maxEventBytes: 16 * 2 ** 20,
   };
 
   it('names each setting that shapes the view and differs', () => {

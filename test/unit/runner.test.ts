@@ -50,7 +50,7 @@ function setup(reload: { quietMs: number; maxDelayMs: number; minIntervalMs: num
   );
   const sources = sourceNames.map((n) => new ManualSource(n));
   const runner = new Runner(
-    { reload: { ...reload, timeoutMs: 1000 } },
+    { reload: { ...reload, timeoutMs: 1000 }, guard: { enabled: false, maxDrop: 0.5, holdMs: 60_000 } },
     new StateStore(),
     sources,
     [target],

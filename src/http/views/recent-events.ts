@@ -1,8 +1,6 @@
 import type { ApplyResult, InstallHow, Stage } from '../../targets/target.js';
 import { piecesDiff, type DiffOutcome } from './config-diff.js';
 
-/** How an install reached the proxy: runtime API commands, a reload, or a file written for whoever reads it. */
-
 /** A new config installed on one target: what changed it and how it was applied. */
 export interface InstallEvent {
   readonly kind: 'install';
@@ -102,9 +100,8 @@ export class RecentEvents {
     const after = target?.installedParts() ?? null;
     const before = this.lastParts.get(r.target) ?? null;
     this.lastParts.set(r.target, after);
-    const how = r.how;
     const diff =
-      how === 'live'
+      r.how === 'live'
         ? null
         : before === null || after === null
           ? { kind: 'none' as const, reason: 'the config before was not rendered by this process' }
@@ -120,7 +117,7 @@ export class RecentEvents {
       at: this.now(),
       target: r.target,
       version: r.version,
-      how,
+      how: r.how,
       services: changed.slice(0, MAX_SERVICES),
       servicesChanged: changed.length,
       commands: r.commands.slice(0, MAX_COMMANDS),

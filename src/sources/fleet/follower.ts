@@ -53,6 +53,14 @@ export class Follower {
   private readonly touched = new Set<string>();
   /** Keys held back at the last settle. */
   private readonly held = new Set<string>();
+  /**
+   * Apps whose head znode went, with the view version known when that was
+   * seen. A leader removes an app in the transaction that commits the next
+   * version, so the removal counts once a later version is read; a head gone
+   * without one (a wiped or hand-edited tree) removes nothing.
+   */
+  private readonly vanished = new Map<string, number>();
+  private appliedEpoch: string | null = null;
   private settleQueued = false;
   private running = false;
 
@@ -69,7 +77,11 @@ export class Follower {
       withData: true,
       missing: 'create',
       onChange: (changed) => {
-        for (const name of changed) this.touched.add(parsePartName(name)?.key ?? name);
+        for (const name of changed) {
+          const key = parsePartName(name)?.key ?? name;
+          this.touched.add(key);
+          if (key === name) this.noteVanished(key);
+        }
         this.queueSettle();
       },
       onError: (reason) => {
@@ -180,11 +192,18 @@ export class Follower {
     });
   }
 
+  private noteVanished(key: string): void {
+    if (this.dir.child(key) || this.dir.names().includes(key)) this.vanished.delete(key);
+    else if (!this.vanished.has(key)) this.vanished.set(key, this.view?.version ?? -1);
+  }
+
   private settle(): void {
     const view = this.view;
     if (!this.running || !this.sink || !view || this.viewIn !== this.session.generation || !this.dir.complete()) return;
     if (!this.accept(view)) return;
-    const first = this.applied < 0;
+    // Another epoch: the view was made afresh (a wiped ZooKeeper, say); versions start over, read it whole.
+    const epochChanged = this.appliedEpoch !== null && this.appliedEpoch !== view.epoch;
+    const first = this.applied < 0 || epochChanged;
     const full = first || view.syncVersion > this.applied;
     const keys = first ? new Set(this.dir.names().filter((n) => parsePartName(n) === null)) : new Set(this.touched);
     for (const k of this.held) keys.add(k);
@@ -195,9 +214,15 @@ export class Follower {
     for (const key of keys) {
       const head = this.dir.child(key);
       if (!head) {
-        if (this.current.has(key)) changed.push([key, null]);
+        if (!this.current.has(key)) continue;
+        if (!this.vanished.has(key)) this.vanished.set(key, view.version);
+        if (epochChanged || view.version > this.vanished.get(key)!) {
+          this.vanished.delete(key);
+          changed.push([key, null]);
+        } else this.held.add(key);
         continue;
       }
+      this.vanished.delete(key);
       const app = assemble(head.data, (i) => this.dir.child(partName(key, i))?.data ?? null, view.version);
       if (app.kind === 'pending') {
         this.held.add(key);
@@ -216,6 +241,7 @@ export class Follower {
       changed.push([key, checked.services]);
     }
     this.applied = view.version;
+    this.appliedEpoch = view.epoch;
     this.lastError = null;
     if (full) {
       for (const [key, services] of changed) {

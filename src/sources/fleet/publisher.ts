@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { Change, Service } from '../../state/model.js';
 import type { Sink } from '../source.js';
@@ -335,7 +336,10 @@ export class Publisher {
       this.view = record;
       this.stats.version = next;
       this.stats.commits++;
-      this.log.debug('fleet view published', { source: 'fleet', version: next, apps: after.size, full });
+      // The first commit of a leadership ends a hand-over: worth an info line (the rest are debug).
+      const meta = { source: 'fleet', version: next, apps: after.size, full };
+      if (this.stats.commits === 1) this.log.info('fleet view published', meta);
+      else this.log.debug('fleet view published', meta);
     } catch (e) {
       for (const id of batch) this.dirty.add(id);
       if (full) this.fullPending = true;
@@ -406,6 +410,7 @@ export class Publisher {
   private record(before: ViewRecord | null, version: number, syncVersion: number): ViewRecord {
     return {
       version,
+      epoch: before?.epoch ?? randomUUID(),
       syncVersion,
       leader: this.opts.member,
       leaderId: this.opts.leaderId,

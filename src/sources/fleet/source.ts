@@ -46,6 +46,7 @@ export interface FleetSourceOptions {
 }
 
 const PART_BYTES = 500_000;
+const DEPOSED_RETRY_MS = 10_000;
 const BATCH_BYTES = 900_000;
 
 /**
@@ -69,6 +70,7 @@ export class FleetSource implements Source {
   private takeovers = 0;
   private retired = { publishes: 0, bytesWritten: 0, znodesWritten: 0 };
   private stopped = false;
+  private redeem: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly fleet: FleetConfig,
@@ -113,6 +115,7 @@ export class FleetSource implements Source {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.redeem) clearTimeout(this.redeem);
     this.election.off('change', this.roleChanged);
     await this.resign();
     await this.election.stop();
@@ -129,6 +132,8 @@ export class FleetSource implements Source {
     this.health.set('role', fleet.role);
     this.health.set('leader', fleet.leader);
     this.health.set('version', fleet.version);
+    // Apps waiting for the view to commit them (or for their parts to match): normally 0, briefly more mid-update.
+    this.health.set('pending', this.follower.state().pending);
     if (this.leading) this.health.set('marathon', this.leading.marathon.status());
     else this.health.set('marathon', null);
     const st = this.health.status();
@@ -229,7 +234,7 @@ export class FleetSource implements Source {
         members: () => this.election.members(),
       },
       this.log,
-      () => void this.resign(),
+      () => void this.deposed(),
     );
     this.leading = { marathon, publisher };
     this.takeovers++;
@@ -240,6 +245,23 @@ export class FleetSource implements Source {
     });
     publisher.start();
     void marathon.start(publisher.sink);
+  }
+
+  /**
+   * Someone wrote the view while this sidecar leads on a live session: not an
+   * elected member (ZooKeeper elects one), so an operator or a stray writer.
+   * Give way, and claim it again after a while if this sidecar still leads.
+   */
+  private async deposed(): Promise<void> {
+    await this.resign();
+    this.log.error('fleet view written by someone other than this leader; claiming it again later', {
+      source: 'fleet',
+      retryInMs: DEPOSED_RETRY_MS,
+    });
+    this.redeem = setTimeout(() => {
+      this.redeem = null;
+      this.roleChanged();
+    }, DEPOSED_RETRY_MS);
   }
 
   /** Stops publishing first (synchronously: no write starts after this), then the Marathon source. */

@@ -10,6 +10,8 @@ import type { FleetSettings } from './settings.js';
  */
 export interface ViewRecord {
   readonly version: number;
+  /** Made when the view znode is created: versions compare only within one epoch. */
+  readonly epoch: string;
   /** The version of the last commit that came from a full Marathon fetch (so followers pass it as a full view). */
   readonly syncVersion: number;
   /** The leader's member znode name. */
@@ -39,7 +41,7 @@ export function decodeView(data: Buffer): ViewRecord | string {
   const counts = ['version', 'syncVersion', 'heartbeat', 'members', 'apps'] as const;
   for (const k of counts)
     if (!isIntegerIn(v[k], 0, Number.MAX_SAFE_INTEGER)) return `view znode: "${k}" is not a count`;
-  for (const k of ['leader', 'leaderId'] as const)
+  for (const k of ['epoch', 'leader', 'leaderId'] as const)
     if (!isSingleLine(v[k], 256)) return `view znode: "${k}" is not one short line`;
   if (v.settings === null || typeof v.settings !== 'object') return 'view znode: "settings" missing';
   return v as unknown as ViewRecord;

@@ -155,7 +155,7 @@ export function isHealthy(app: AppRecord, task: TaskRecord): boolean {
  * `allowRaw`, marathon-lb labels not supported) are reported once, for the app.
  */
 export function appServices(app: AppRecord, group: string, reject: Reject, allowRaw = false): Service[] {
-  const count = Math.max(app.servicePorts.length, ...[...app.tasks.values()].map((t) => t.ports.length));
+  const count = serviceCount(app);
   const services: Service[] = [];
   const refused: string[] = [];
   const unsupported: string[] = [];
@@ -216,6 +216,19 @@ export function appServices(app: AppRecord, group: string, reject: Reject, allow
   }
   rejectIgnoredLabels(refused, unsupported, app.id, reject);
   return services;
+}
+
+/**
+ * One service per port the app declares: a task reporting more ports makes no
+ * more services. An app that declares none (no port fields, or an IP-per-task
+ * app) has one per port of its tasks, which maxPortsPerApp bounds. A loop,
+ * not Math.max(...): an argument list has a size limit.
+ */
+function serviceCount(app: AppRecord): number {
+  if (app.servicePorts.length > 0) return app.servicePorts.length;
+  let count = 0;
+  for (const t of app.tasks.values()) if (t.ports.length > count) count = t.ports.length;
+  return count;
 }
 
 function healthCheckFor(checks: readonly MarathonHealthCheck[], n: number): HealthCheck | null {

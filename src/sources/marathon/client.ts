@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { AppListError, AppSplitter } from './app-splitter.js';
+import { AppListError, AppSplitter, type OversizeApp } from './app-splitter.js';
 import { get, type Answer } from './get.js';
+import { LimitError, type MarathonLimits } from './limits.js';
 import type { MarathonApp } from './types.js';
 
 /** The Marathon servers to try, in order; may change over time (zk:// leader discovery). */
@@ -16,6 +17,7 @@ export interface ClientOptions {
   readonly user: string;
   readonly password: string;
   readonly timeoutMs: number;
+  readonly limits: MarathonLimits;
 }
 
 /**
@@ -35,9 +37,17 @@ export class MarathonClient {
    * Every app with its tasks, handed to `onApp` one at a time as the answer
    * arrives (see app-splitter.ts); resolves with how many there were. When an
    * endpoint fails part-way and the next one is tried, `onRestart` comes
-   * first: what was handed over so far is to be forgotten.
+   * first: what was handed over so far is to be forgotten. An app whose text
+   * is longer than maxAppBytes goes to `onOversize` instead; a list longer
+   * than maxAppListBytes or with more than maxApps apps is refused whole
+   * (LimitError), without trying the other endpoints: they serve the same list.
    */
-  async apps(onApp: (app: MarathonApp) => void, onRestart: () => void): Promise<number> {
+  async apps(
+    onApp: (app: MarathonApp) => void,
+    onRestart: () => void,
+    onOversize: (app: OversizeApp) => void,
+  ): Promise<number> {
+    const { maxAppListBytes, maxAppBytes, maxApps } = this.opts.limits;
     const path = '/v2/apps?embed=apps.tasks';
     const failures: string[] = [];
     for (const endpoint of await this.ordered()) {
@@ -54,16 +64,49 @@ export class MarathonClient {
           continue;
         }
         let count = 0;
-        const splitter = new AppSplitter((json) => {
-          onApp(JSON.parse(json) as MarathonApp);
-          count++;
-        });
-        for await (const chunk of res.body) splitter.push(chunk as Buffer);
+        const counted = () => {
+          if (++count > maxApps)
+            throw new LimitError({
+              limit: 'maxApps',
+              max: maxApps,
+              offender: `GET ${url}`,
+              found: `more than ${maxApps} apps`,
+            });
+        };
+        const splitter = new AppSplitter(
+          {
+            onApp: (json) => {
+              counted();
+              onApp(JSON.parse(json) as MarathonApp);
+            },
+            onOversize: (app) => {
+              counted();
+              onOversize(app);
+            },
+          },
+          maxAppBytes,
+        );
+        let bytes = 0;
+        try {
+          for await (const chunk of res.body) {
+            bytes += (chunk as Buffer).length;
+            if (bytes > maxAppListBytes)
+              throw new LimitError({
+                limit: 'maxAppListBytes',
+                max: maxAppListBytes,
+                offender: `GET ${url}`,
+                found: `an answer of more than ${maxAppListBytes} bytes`,
+              });
+            splitter.push(chunk as Buffer);
+          }
+        } finally {
+          res.body.destroy();
+        }
         splitter.end();
         this.prefer(endpoint);
         return count;
       } catch (e) {
-        if (e instanceof MarathonError) throw e;
+        if (e instanceof MarathonError || e instanceof LimitError) throw e;
         // A partial answer already handed some apps over: the caller discards what it built on failure.
         failures.push(`${url}: ${e instanceof AppListError || e instanceof SyntaxError ? e.message : describe(e)}`);
       }
@@ -71,8 +114,9 @@ export class MarathonClient {
     throw new MarathonError(failures.join('; '));
   }
 
-  /** One app with its tasks; null when Marathon says it does not exist. */
+  /** One app with its tasks; null when Marathon says it does not exist. An answer longer than maxAppBytes is a LimitError. */
   async app(id: string): Promise<MarathonApp | null> {
+    const max = this.opts.limits.maxAppBytes;
     const path = `/v2/apps${id.split('/').map(encodeURIComponent).join('/')}?embed=app.tasks`;
     const failures: string[] = [];
     for (const endpoint of await this.ordered()) {
@@ -92,7 +136,15 @@ export class MarathonClient {
           failures.push(`${url}: HTTP ${res.status}${messageOf(await readSome(res.body))}`);
           continue;
         }
-        const body = JSON.parse(await readAll(res.body)) as unknown;
+        const text = await readAtMost(res.body, max);
+        if (text === null)
+          throw new LimitError({
+            limit: 'maxAppBytes',
+            max,
+            offender: id,
+            found: `an answer of more than ${max} bytes`,
+          });
+        const body = JSON.parse(text) as unknown;
         if (body === null || typeof body !== 'object') {
           failures.push(`${url}: answer is not a JSON object`);
           continue;
@@ -102,7 +154,7 @@ export class MarathonClient {
         if (app === null || typeof app !== 'object') throw new MarathonError(`${url}: no "app" object in the answer`);
         return app as MarathonApp;
       } catch (e) {
-        if (e instanceof MarathonError) throw e;
+        if (e instanceof MarathonError || e instanceof LimitError) throw e;
         failures.push(`${url}: ${e instanceof SyntaxError ? e.message : describe(e)}`);
       }
     }
@@ -163,10 +215,19 @@ async function readSome(body: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** The whole body as text. */
-async function readAll(body: IncomingMessage): Promise<string> {
+/** The whole body as text, or null (and the body dropped) as soon as it is longer than `max` bytes. */
+async function readAtMost(body: IncomingMessage, max: number): Promise<string | null> {
   const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
+  let bytes = 0;
+  try {
+    for await (const chunk of body) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > max) return null;
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    body.destroy();
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -3,8 +3,11 @@ import type { Logger } from '../../log.js';
 import type { Service } from '../../state/model.js';
 import { rejectionReason, type Reject } from '../../state/rejection.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
+import type { OversizeApp } from './app-splitter.js';
 import { appServices, toAppRecord, toTaskRecord, type AppRecord, type TaskRecord } from './apps.js';
 import { describe, MarathonClient, type EndpointList } from './client.js';
+import { LimitLedger } from './limit-ledger.js';
+import { appOverLimits, breachText, LimitError, offenderId, portsOverLimit, type LimitBreach } from './limits.js';
 import { EventStream } from './stream.js';
 import type { HealthStatusChangedEvent, StatusUpdateEvent } from './types.js';
 
@@ -33,6 +36,7 @@ export class MarathonSource implements Source {
   private readonly client: MarathonClient;
   private readonly once: OnceLog;
   private readonly reject: Reject;
+  private readonly overLimit = new LimitLedger();
   private apps = new Map<string, AppRecord>();
   private readonly emitted = new Map<string, string[]>();
   private sink: Sink | null = null;
@@ -60,6 +64,7 @@ export class MarathonSource implements Source {
       user: config.user,
       password: config.password,
       timeoutMs: config.requestTimeoutMs,
+      limits: config,
     });
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
     this.reject = (r) =>
@@ -70,6 +75,7 @@ export class MarathonSource implements Source {
         reason: rejectionReason(r),
       });
     this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
+    this.health.set('overLimit', this.overLimit.view());
   }
 
   async start(sink: Sink): Promise<void> {
@@ -97,7 +103,7 @@ export class MarathonSource implements Source {
   private connect(): void {
     if (this.stopped) return;
     this.health.set('eventStream', 'connecting');
-    const stream = new EventStream(this.client, this.config.streamIdleTimeoutMs, {
+    const stream = new EventStream(this.client, this.config.streamIdleTimeoutMs, this.config, {
       onOpen: (endpoint) => {
         this.attached = true;
         this.health.setConnected(true);
@@ -108,6 +114,7 @@ export class MarathonSource implements Source {
         void this.sync('stream attached');
       },
       onEvent: (type, data) => this.onEvent(type, data),
+      onOverLimit: (breach) => this.refusedInput(breach),
       onClose: (reason) => {
         if (this.stream !== stream) return;
         this.stream = null;
@@ -160,16 +167,24 @@ export class MarathonSource implements Source {
     const started = Date.now();
     this.replay = [];
     const next = new Map<string, AppRecord>();
+    const refused = new Map<string, LimitBreach>();
     try {
       await this.client.apps(
         (app) => {
+          const breach = appOverLimits(app, this.config);
+          if (breach) return this.refuseApp(app.id, breach, refused, next);
           const rec = toAppRecord(app, this.reject);
           if (rec) next.set(rec.id, this.keepHealth(rec));
         },
-        () => next.clear(),
+        () => {
+          next.clear();
+          refused.clear();
+        },
+        (app) => this.refuseApp(app.id, oversize(app, this.config.maxAppBytes), refused, next),
       );
     } catch (e) {
       this.replay = null;
+      if (e instanceof LimitError) this.refusedInput(e.breach);
       const message = describe(e);
       this.health.fail(message);
       this.log.warn('marathon unreachable; keeping the last known state', { source: this.name, reason: message });
@@ -180,6 +195,8 @@ export class MarathonSource implements Source {
     }
     if (this.stopped) return;
     this.apps = next;
+    for (const b of this.overLimit.replaceApps(refused)) this.logRefusedApp(b);
+    this.health.set('overLimit', this.overLimit.view());
     const services: Service[] = [];
     this.emitted.clear();
     for (const app of next.values()) {
@@ -188,7 +205,8 @@ export class MarathonSource implements Source {
         app.id,
         list.map((s) => s.id),
       );
-      services.push(...list);
+      // A loop, not push(...list): an argument list has a size limit.
+      for (const s of list) services.push(s);
     }
     const events = this.replay;
     this.replay = null;
@@ -265,6 +283,19 @@ export class MarathonSource implements Source {
     const tasks = new Map(app.tasks);
     if (TERMINAL.has(ev.taskStatus)) {
       if (!tasks.delete(ev.taskId)) return;
+    } else if (
+      portsOverLimit(ev.ports, this.config) ||
+      (!tasks.has(ev.taskId) && tasks.size >= this.config.maxTasksPerApp)
+    ) {
+      const many = portsOverLimit(ev.ports, this.config);
+      return this.refusedInput({
+        limit: many ? 'maxPortsPerApp' : 'maxTasksPerApp',
+        max: many ? this.config.maxPortsPerApp : this.config.maxTasksPerApp,
+        offender: app.id,
+        found: many
+          ? `a status update of task ${offenderId(ev.taskId)} with ${(ev.ports as unknown[]).length} ports`
+          : `a new task ${offenderId(ev.taskId)} beyond ${tasks.size}`,
+      });
     } else {
       const old = tasks.get(ev.taskId);
       const rec = toTaskRecord(
@@ -319,15 +350,21 @@ export class MarathonSource implements Source {
       .then((raw) => {
         if (this.stopped) return;
         if (raw === null) {
+          this.overLimit.appOk(id);
           if (this.apps.delete(id)) this.emitApp(id);
           return;
         }
+        const breach = appOverLimits(raw, this.config);
+        if (breach) return this.refuseOneApp(id, breach);
+        this.overLimit.appOk(id);
+        this.health.set('overLimit', this.overLimit.view());
         const rec = toAppRecord(raw, this.reject);
         if (!rec) return;
         this.apps.set(rec.id, this.keepHealth(rec));
         this.emitApp(rec.id);
       })
       .catch((e) => {
+        if (e instanceof LimitError) return this.refuseOneApp(id, e.breach);
         this.log.warn('app refresh failed; the next full resync will catch up', {
           source: this.name,
           app: id,
@@ -341,6 +378,48 @@ export class MarathonSource implements Source {
       });
     this.refreshing.set(id, p);
     return p;
+  }
+
+  /**
+   * An app of a full fetch over a limit: left out, or kept as it last was
+   * when it was known, as a failed fetch keeps it.
+   */
+  private refuseApp(
+    id: unknown,
+    breach: LimitBreach,
+    refused: Map<string, LimitBreach>,
+    next: Map<string, AppRecord>,
+  ): void {
+    const key = typeof id === 'string' ? id : breach.offender;
+    refused.set(key, breach);
+    const last = this.apps.get(key);
+    if (last) next.set(key, last);
+  }
+
+  /** A single app fetched after an event is over a limit: it stays as it last was. */
+  private refuseOneApp(id: string, breach: LimitBreach): void {
+    if (this.overLimit.app(id, breach)) this.logRefusedApp(breach);
+    this.health.set('overLimit', this.overLimit.view());
+  }
+
+  private logRefusedApp(breach: LimitBreach): void {
+    this.log.error('marathon app over a limit; it keeps its last known state, or is left out', {
+      source: this.name,
+      app: breach.offender,
+      limit: `marathon.${breach.limit}`,
+      reason: breachText(breach),
+    });
+  }
+
+  /** A whole input (the app list, an event, the stream) refused for a limit. */
+  private refusedInput(breach: LimitBreach): void {
+    this.overLimit.input(breach);
+    this.health.set('overLimit', this.overLimit.view());
+    this.log.error('marathon input over a limit; refused', {
+      source: this.name,
+      limit: `marathon.${breach.limit}`,
+      reason: breachText(breach),
+    });
   }
 
   /** Tells the state about one app's services: upserts for what it has, removals for what it no longer has. */
@@ -369,6 +448,16 @@ export class MarathonSource implements Source {
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS, this.config.pollIntervalMs);
     return ms;
   }
+}
+
+/** The breach of an app too long to take, named by its id where its text shows one. */
+function oversize(app: OversizeApp, max: number): LimitBreach {
+  return {
+    limit: 'maxAppBytes',
+    max,
+    offender: app.id === null ? `the app at index ${app.index} of /v2/apps` : offenderId(app.id),
+    found: `${app.bytes} bytes of JSON`,
+  };
 }
 
 /** The app ids a deployment event touches (Marathon puts them in plan.steps[].actions[].app). */

@@ -1,37 +1,20 @@
 import type { Logger } from '../../log.js';
 import type { Rule } from '../../state/model.js';
+import { RuleStoreError, type Expected, type RuleStore, type VersionedRule } from '../../state/rule-store.js';
 import { ruleIdFromZnode, ruleZnodeName, serializeRule, validateRule } from '../../state/rules.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
 import { trackSession, ZkError, type ZkSession } from './client.js';
 import { ZkDirectory, type ZkChild } from './directory.js';
 
-/** A rule with the znode version it was read at (the API's ETag). */
-export interface VersionedRule {
-  readonly rule: Rule;
-  readonly version: number;
-}
-
-/** A write that lost a race or named a version the rule is not at; nothing was written. */
-export class RuleConflict extends Error {
-  override name = 'RuleConflict';
-}
-
-/** A rule znode whose data does not decode to a valid rule; the API reports it rather than hiding it. */
-export class RuleCorrupt extends Error {
-  override name = 'RuleCorrupt';
-}
-
-/** What a rule write expects of the znode: at a version, absent (create only), or whatever it is now (read, then write at that version). */
-export type Expected = number | 'absent' | 'current';
-
 /**
  * The routing rules under `zookeeper.rulesPath`, one znode per service id
  * (URL-encoded). As a source it emits `{kind:'rules'}` with every valid rule
  * whenever one changes, so every sidecar re-renders; as a store it reads and
- * writes single rules, always conditionally on the znode version, so two
- * writers cannot silently overwrite each other.
+ * writes single rules, always conditionally on the znode version (the
+ * rule's version), so two writers cannot silently overwrite each other.
+ * ZooKeeper's errors reach callers as RuleStoreError, their cause kept.
  */
-export class RulesSource implements Source {
+export class RulesSource implements Source, RuleStore {
   readonly name = 'rules';
   private readonly health = new SourceHealth(this.name);
   private readonly once: OnceLog;
@@ -83,7 +66,41 @@ export class RulesSource implements Source {
   }
 
   /** Every valid rule as ZooKeeper has it now, sorted by id. */
-  async list(): Promise<VersionedRule[]> {
+  list(): Promise<VersionedRule[]> {
+    return this.storeCall(() => this.listRules());
+  }
+
+  /** One rule and its version; null when there is none. A znode that holds no valid rule is `corrupt`. */
+  get(id: string): Promise<VersionedRule | null> {
+    return this.storeCall(() => this.getRule(id));
+  }
+
+  /**
+   * Stores a (validated) rule conditionally: at `expected` version, or only if
+   * absent, or ('current') at whatever version a read just saw. Any race
+   * (BAD_VERSION, NODE_EXISTS, a delete in between) is a `conflict`.
+   */
+  put(rule: Rule, expected: Expected = 'current'): Promise<VersionedRule & { created: boolean }> {
+    return this.storeCall(() => this.putRule(rule, expected));
+  }
+
+  /** Deletes a rule at `expected` version (or the version a read just saw); false when there was none. */
+  remove(id: string, expected?: number): Promise<boolean> {
+    return this.storeCall(() => this.removeRule(id, expected));
+  }
+
+  /** ZooKeeper failing, or this session not connected, is the store being `unavailable`. */
+  private async storeCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      if (e instanceof ZkError)
+        throw new RuleStoreError('unavailable', `zookeeper unavailable: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+
+  private async listRules(): Promise<VersionedRule[]> {
     this.requireSession();
     const names = await this.session.getChildren(this.rulesPath).catch((e: unknown) => {
       if (e instanceof ZkError && e.code === 'NO_NODE') return [] as string[];
@@ -94,8 +111,8 @@ export class RulesSource implements Source {
       names.map(async (name) => {
         const id = ruleIdFromZnode(name);
         if (id === null) return;
-        const found = await this.get(id).catch((e: unknown) => {
-          if (e instanceof RuleCorrupt) return null;
+        const found = await this.getRule(id).catch((e: unknown) => {
+          if (e instanceof RuleStoreError && e.failure === 'corrupt') return null;
           throw e;
         });
         if (found) rules.push(found);
@@ -104,8 +121,7 @@ export class RulesSource implements Source {
     return rules.sort((a, b) => (a.rule.id < b.rule.id ? -1 : 1));
   }
 
-  /** One rule and its version; null when there is none. Throws RuleCorrupt when the znode holds no valid rule. */
-  async get(id: string): Promise<VersionedRule | null> {
+  private async getRule(id: string): Promise<VersionedRule | null> {
     this.requireSession();
     try {
       const { data, version } = await this.session.getData(this.znode(id));
@@ -116,12 +132,7 @@ export class RulesSource implements Source {
     }
   }
 
-  /**
-   * Stores a (validated) rule conditionally: at `expected` version, or only if
-   * absent, or ('current') at whatever version a read just saw. Any race
-   * (BAD_VERSION, NODE_EXISTS, a delete in between) is a RuleConflict.
-   */
-  async put(rule: Rule, expected: Expected = 'current'): Promise<VersionedRule & { created: boolean }> {
+  private async putRule(rule: Rule, expected: Expected): Promise<VersionedRule & { created: boolean }> {
     this.requireSession();
     const path = this.znode(rule.id);
     const data = Buffer.from(serializeRule(rule));
@@ -132,7 +143,7 @@ export class RulesSource implements Source {
         return { rule, version: 0, created: true };
       } catch (e) {
         if (e instanceof ZkError && e.code === 'NODE_EXISTS')
-          throw new RuleConflict(`rule ${JSON.stringify(rule.id)} was created by someone else meanwhile`);
+          throw conflict(`rule ${JSON.stringify(rule.id)} was created by someone else meanwhile`);
         throw e;
       }
     }
@@ -141,15 +152,14 @@ export class RulesSource implements Source {
       return { rule, version, created: false };
     } catch (e) {
       if (e instanceof ZkError && e.code === 'BAD_VERSION')
-        throw new RuleConflict(`rule ${JSON.stringify(rule.id)} is no longer at version ${version}`);
+        throw conflict(`rule ${JSON.stringify(rule.id)} is no longer at version ${version}`);
       if (e instanceof ZkError && e.code === 'NO_NODE')
-        throw new RuleConflict(`rule ${JSON.stringify(rule.id)} was deleted meanwhile`);
+        throw conflict(`rule ${JSON.stringify(rule.id)} was deleted meanwhile`);
       throw e;
     }
   }
 
-  /** Deletes a rule at `expected` version (or the version a read just saw); false when there was none. */
-  async remove(id: string, expected?: number): Promise<boolean> {
+  private async removeRule(id: string, expected: number | undefined): Promise<boolean> {
     this.requireSession();
     const path = this.znode(id);
     const version = expected ?? (await this.currentVersion(path));
@@ -159,10 +169,10 @@ export class RulesSource implements Source {
       return true;
     } catch (e) {
       if (e instanceof ZkError && e.code === 'BAD_VERSION')
-        throw new RuleConflict(`rule ${JSON.stringify(id)} is no longer at version ${version}`);
+        throw conflict(`rule ${JSON.stringify(id)} is no longer at version ${version}`);
       if (e instanceof ZkError && e.code === 'NO_NODE') {
         if (expected === undefined) return false;
-        throw new RuleConflict(`rule ${JSON.stringify(id)} does not exist (expected version ${version})`);
+        throw conflict(`rule ${JSON.stringify(id)} does not exist (expected version ${version})`);
       }
       throw e;
     }
@@ -208,10 +218,12 @@ export class RulesSource implements Source {
     try {
       body = JSON.parse(data.toString('utf8'));
     } catch (e) {
-      throw new RuleCorrupt(`rule znode ${this.znode(id)}: not valid JSON: ${(e as Error).message}`);
+      throw new RuleStoreError('corrupt', `rule znode ${this.znode(id)}: not valid JSON: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const check = validateRule(body, id);
-    if (!check.ok) throw new RuleCorrupt(`rule znode ${this.znode(id)}: ${check.reason}`);
+    if (!check.ok) throw new RuleStoreError('corrupt', `rule znode ${this.znode(id)}: ${check.reason}`);
     return check.rule;
   }
 
@@ -260,4 +272,8 @@ export class RulesSource implements Source {
   private settled(): boolean {
     return this.session.isConnected() && this.syncedIn === this.session.generation && !this.dir?.failing();
   }
+}
+
+function conflict(message: string): RuleStoreError {
+  return new RuleStoreError('conflict', message);
 }
