@@ -76,15 +76,16 @@ export class FileSource implements Source {
     const read = await readRegularFile(this.path, this.maxBytes, 'file.maxBytes');
     if (!read.ok) return this.failed(read.reason, second);
     try {
-      const services = parseFileRegistry(read.bytes.toString('utf8'), (r) =>
+      const services = parseFileRegistry(read.bytes.toString('utf8'), (r) => {
+        this.health.rejected(r);
         this.once.warnOnce('registry value rejected', {
           source: this.name,
           path: this.path,
           where: r.where,
           field: r.field,
           reason: rejectionReason(r),
-        }),
-      );
+        });
+      });
       this.health.ok();
       this.log.debug('registry file read', { source: this.name, path: this.path, services: services.length });
       this.sink?.({ kind: 'sync', source: this.name, services });

@@ -1,4 +1,6 @@
 import type { Change } from '../state/model.js';
+import { describeValue, rejectionReason, type Rejection } from '../state/rejection.js';
+import { isSingleLine } from '../state/validate.js';
 
 /** Where a source sends what it learned; the runner owns it. */
 export type Sink = (change: Change) => void;
@@ -18,7 +20,23 @@ export interface SourceStatus {
   readonly events: Readonly<Record<string, number>>;
   /** An event stream or session to the registry is up (null: the source has none). */
   readonly connected: boolean | null;
+  /** Values refused at the boundary lately, newest first: the last MAX_REJECTIONS distinct places. */
+  readonly rejections: readonly RecentRejection[];
 }
+
+/** A registry value a source refused, as /health and the dashboard show it: each place once, counted. */
+export interface RecentRejection {
+  /** Where the value was (an app id, a znode path, `/v2/apps` for an app without a usable id), quoted when not one plain line. */
+  readonly where: string;
+  readonly field: string;
+  /** What was wrong, the value quoted as JSON: `bad id "<b>": expected [A-Za-z0-9._/-]`. */
+  readonly reason: string;
+  /** Epoch ms it was last seen (a resync sees it again), and how many times. */
+  readonly lastAt: number;
+  readonly count: number;
+}
+
+export const MAX_REJECTIONS = 50;
 
 /**
  * A registry turned into changes. `start` resolves once the source runs (not
@@ -40,8 +58,25 @@ export class SourceHealth {
   private detail: Record<string, unknown> = {};
   private readonly events: Record<string, number> = {};
   private connected: boolean | null = null;
+  /** By where, field and reason; a Map keeps insertion order, so the first key is the one seen longest ago. */
+  private readonly rejections = new Map<string, RecentRejection>();
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Remembers a refused value (its place, field and reason), so an operator can see why something is missing. */
+  rejected(r: Rejection): void {
+    const where = isSingleLine(r.where, 200) ? r.where : describeValue(r.where, 200);
+    const field = isSingleLine(r.field, 200) ? r.field : describeValue(r.field, 200);
+    const reason = rejectionReason(r);
+    const key = JSON.stringify([where, field, reason]);
+    const count = (this.rejections.get(key)?.count ?? 0) + 1;
+    this.rejections.delete(key);
+    this.rejections.set(key, { where, field, reason, lastAt: this.now(), count });
+    if (this.rejections.size > MAX_REJECTIONS) this.rejections.delete(this.rejections.keys().next().value!);
+  }
 
   /** Counts one event received from the registry. */
   event(type: string): void {
@@ -88,6 +123,7 @@ export class SourceHealth {
       detail: { ...this.detail },
       events: { ...this.events },
       connected: this.connected,
+      rejections: [...this.rejections.values()].reverse(),
     };
   }
 }

@@ -39,6 +39,7 @@ describe('dashboard in a browser', function () {
     marathon.addTask('/search', { host: '127.0.0.1', ports: [31010] });
     marathon.addApp({ id: '/hostile', labels: { [HOSTILE]: HOSTILE, note: `</td></tr></table>${HOSTILE}` } });
     for (let i = 0; i < 60; i++) marathon.addApp({ id: `/batch/job-${String(i).padStart(2, '0')}` });
+    marathon.addRawApp(JSON.stringify({ id: `/x${HOSTILE}`, instances: 1, tasks: [] }));
     const output = join(dir, 'haproxy.cfg');
     const admin = join(dir, 'admin.sock');
     sy = await startSwitchyard(
@@ -116,11 +117,15 @@ describe('dashboard in a browser', function () {
     expect(await page.textContent('#detail pre.fragment')).to.include('+backend ::shop::web');
   });
 
-  it('shows registry values full of HTML and script as text, running none of it', async () => {
+  it('shows registry values full of HTML and script as text — a refused app id, label keys and values — running none of it', async () => {
     await page.fill('#search', 'hostile');
     await eventually(async () => expect(await rowIds()).to.deep.equal(['/hostile']));
     await page.click('#services-body button[data-id="/hostile"]');
     await page.waitForSelector('#detail-id:text("/hostile")');
+    await page.waitForSelector('#rejections-body tr[data-source="marathon"]');
+    const refused = await page.$$eval('#rejections-body td', (tds) => tds.map((td) => td.textContent));
+    expect(refused.join('\n')).to.include(`bad id ${JSON.stringify(`/x${HOSTILE}`).slice(0, 77)}`);
+    expect(await page.$$('#rejections img, #rejections script')).to.have.length(0);
     const cells = await page.$$eval('#labels td', (tds) => tds.map((td) => td.textContent));
     expect(cells).to.include(HOSTILE);
     expect(cells).to.include(`</td></tr></table>${HOSTILE}`);

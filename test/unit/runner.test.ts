@@ -29,6 +29,7 @@ class ManualSource implements Source {
       detail: {},
       events: {},
       connected: null,
+      rejections: [],
     };
   }
 }

@@ -107,6 +107,7 @@ export function dashboardClient(): void {
       `${String(counts.serving)}/${String(counts.backends)} backends serving`;
     $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
     renderSources((o.sources as Record<string, Json>) ?? {});
+    renderRejections((o.sources as Record<string, Json>) ?? {});
     renderTargets((o.targets as Record<string, Json>) ?? {});
     renderQuarantine(o.quarantined as Json[] | undefined);
     renderHeld((o.held as Json[]) ?? []);
@@ -127,6 +128,26 @@ export function dashboardClient(): void {
         ),
       ),
     );
+  }
+
+  /** Values the sources refused at the boundary: registry data, so text only, like everything else. */
+  function renderRejections(sources: Record<string, Json>): void {
+    const rows = Object.values(sources).flatMap((s) =>
+      ((s.rejections as Json[] | undefined) ?? []).map((r) =>
+        el(
+          'tr',
+          { 'data-source': String(s.name) },
+          el('td', {}, String(s.name)),
+          el('td', { class: 'where' }, String(r.where)),
+          el('td', {}, String(r.field)),
+          el('td', { class: 'error' }, String(r.reason)),
+          el('td', {}, since(r.lastAt as number)),
+          el('td', {}, String(r.count)),
+        ),
+      ),
+    );
+    $('rejections').hidden = rows.length === 0;
+    fill($('rejections-body'), ...rows);
   }
 
   const lastInstall = new Map<string, Json>();

@@ -39,6 +39,11 @@ export const PAGE_HTML = `<!doctype html>
     <tbody id="targets-body"></tbody></table>
   </div>
 </section>
+<section id="rejections" hidden>
+  <h2>Registry values refused</h2>
+  <table><thead><tr><th>source</th><th>where</th><th>field</th><th>why</th><th>last seen</th><th>times</th></tr></thead>
+  <tbody id="rejections-body"></tbody></table>
+</section>
 <section id="quarantine" hidden>
   <h2>Quarantined services</h2>
   <table><thead><tr><th>service</th><th>target</th><th>reason</th><th>since</th></tr></thead>
@@ -132,4 +137,5 @@ dd { margin: 0; overflow-wrap: anywhere; }
 #rule-form { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 8px; }
 tr.refusal td { background: #fff5f5; }
 th.narrow { width: 1%; white-space: nowrap; }
+#events td:nth-child(-n + 3) { white-space: nowrap; }
 `;

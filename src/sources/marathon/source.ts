@@ -67,13 +67,15 @@ export class MarathonSource implements Source {
       limits: config,
     });
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
-    this.reject = (r) =>
+    this.reject = (r) => {
+      this.health.rejected(r);
       this.once.warnOnce('marathon value rejected', {
         source: this.name,
         app: r.where,
         field: r.field,
         reason: rejectionReason(r),
       });
+    };
     this.health.set('eventStream', config.eventStream ? 'connecting' : 'off');
     this.health.set('overLimit', this.overLimit.view());
   }

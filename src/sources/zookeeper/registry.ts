@@ -88,12 +88,14 @@ export class ZookeeperSource implements Source {
     const listed = new Set<string>();
     for (const name of root.names()) {
       if (isServiceId(name) && name !== '.') listed.add(name);
-      else
+      else {
+        this.health.rejected({ where: root.childPath(name), field: 'name', value: name, expected: 'a service id' });
         this.once.warnOnce('zookeeper service skipped', {
           source: this.name,
           znode: root.childPath(name),
           reason: 'name is not a service id: expected [A-Za-z0-9._-]',
         });
+      }
     }
     const touched = new Set<string>();
     for (const [key, node] of this.nodes) {
@@ -136,7 +138,8 @@ export class ZookeeperSource implements Source {
       }
       const znode = node.dir.childPath(name);
       const decoded = decodeInstance(format, child.data, znode);
-      if (decoded.kind === 'invalid')
+      if (decoded.kind === 'invalid') {
+        this.health.rejected({ ...decoded.rejection, where: znode });
         this.once.warnOnce('zookeeper instance skipped', {
           source: this.name,
           znode,
@@ -144,16 +147,18 @@ export class ZookeeperSource implements Source {
           field: decoded.rejection.field,
           reason: rejectionReason(decoded.rejection),
         });
-      else if (decoded.kind === 'inactive')
+      } else if (decoded.kind === 'inactive')
         this.log.debug('zookeeper instance not taking traffic', { source: this.name, znode, reason: decoded.reason });
       else
-        for (const note of decoded.notes)
+        for (const note of decoded.notes) {
+          this.health.rejected({ ...note, where: znode });
           this.once.warnOnce('zookeeper instance value dropped', {
             source: this.name,
             znode,
             field: note.field,
             reason: rejectionReason(note),
           });
+        }
       node.decoded.set(name, decoded);
     }
     this.settle(new Set([node.name]));
