@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from './config/schema.js';
+import { Backoff, SingleFlight, systemClock, type Clock } from './retry.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Source, SourceStatus } from './sources/source.js';
@@ -51,17 +52,19 @@ export class Runner {
   private readonly pendingTemplates = new Set<Target>();
   private firstChangeAt: bigint | null = null;
   private dirty = false;
-  private quietTimer: NodeJS.Timeout | null = null;
-  private maxTimer: NodeJS.Timeout | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryMs = RETRY_MIN_MS;
-  private deferTimer: NodeJS.Timeout | null = null;
+  // Each timer is the function that cancels it.
+  private quietTimer: (() => void) | null = null;
+  private maxTimer: (() => void) | null = null;
+  private deferTimer: (() => void) | null = null;
+  private holdTimer: (() => void) | null = null;
+  /** A failed target is tried again on its own, later each time it fails again. */
+  private readonly retry: Backoff;
+  /** One cycle at a time: a cycle due while one runs runs right after it. */
+  private readonly cycling = new SingleFlight<void>(() => this.cycle());
   /** Brings a cycle when a quarantined service is due to be tried again. */
-  private quarantineTimer: NodeJS.Timeout | null = null;
+  private quarantineTimer: (() => void) | null = null;
   /** Quarantine entries seen after the last cycle, by target and service: what is new is counted once. */
   private quarantineSeen = new Map<string, string>();
-  private holdTimer: NodeJS.Timeout | null = null;
-  private cycling: Promise<void> | null = null;
   private cycles = 0;
   /** Source event totals already turned into counter increments. */
   private readonly eventsSeen = new Map<string, number>();
@@ -75,7 +78,7 @@ export class Runner {
   private configProblem: { error: string; since: number } | null = null;
   /** Judges the first view against the installed configs' backends; null without a guard or once it passed. */
   private startGuard: StartGuard | null = null;
-  private startHoldTimer: NodeJS.Timeout | null = null;
+  private startHoldTimer: (() => void) | null = null;
   /** What each target's record said of its installed file at start, read beside the template loading. */
   private installed: Promise<readonly InstalledState[]> = Promise.resolve([]);
 
@@ -86,7 +89,10 @@ export class Runner {
     private currentTargets: readonly Target[],
     private readonly log: Logger,
     private readonly metrics: Metrics,
-  ) {}
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.retry = new Backoff(clock, RETRY_MIN_MS, RETRY_MAX_MS);
+  }
 
   get targets(): readonly Target[] {
     return this.currentTargets;
@@ -135,7 +141,7 @@ export class Runner {
    * longer named takes its services with it. New targets must be loaded.
    */
   async reconfigure(next: RunnerParts): Promise<void> {
-    while (this.cycling) await this.cycling;
+    await this.cycling.idle();
     const gone = this.sources.filter((s) => !next.sources.includes(s));
     const added = next.sources.filter((s) => !this.sources.includes(s));
     const names = new Set(next.sources.map((s) => s.name));
@@ -167,18 +173,18 @@ export class Runner {
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [
+    for (const cancel of [
       this.quietTimer,
       this.maxTimer,
-      this.retryTimer,
       this.deferTimer,
       this.holdTimer,
-      this.quarantineTimer,
       this.startHoldTimer,
+      this.quarantineTimer,
     ])
-      if (t) clearTimeout(t);
+      cancel?.();
+    this.retry.cancel();
     await Promise.all(this.sources.map((s) => s.stop()));
-    await this.cycling;
+    await this.cycling.idle();
   }
 
   /** Every source has delivered a complete view at least once. */
@@ -282,46 +288,40 @@ export class Runner {
 
   /** Keeps one timer for the earliest hold to end; a hold that outlives its time is a real change after all. */
   private watchHolds(): void {
-    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer?.();
     this.holdTimer = null;
     const holds = this.store.holds();
     if (holds.length === 0 || this.stopped) return;
     const next = Math.min(...holds.map((h) => h.until));
-    this.holdTimer = setTimeout(
-      () => {
-        this.holdTimer = null;
-        const released = this.store.releaseHeld('expired');
-        if (released.length > 0)
-          this.log.warn('held changes persisted past the hold time; applying them', { services: released });
-        this.watchHolds();
-        this.changed(released);
-      },
-      Math.max(0, next - Date.now()),
-    );
+    this.holdTimer = this.clock.after(Math.max(0, next - Date.now()), () => {
+      this.holdTimer = null;
+      const released = this.store.releaseHeld('expired');
+      if (released.length > 0)
+        this.log.warn('held changes persisted past the hold time; applying them', { services: released });
+      this.watchHolds();
+      this.changed(released);
+    });
   }
 
   /** Arms the coalescing timers: a cycle runs quietMs after the last change, or maxDelayMs after the first, whichever is sooner. */
   private schedule(): void {
     if (this.stopped) return;
     const { quietMs, maxDelayMs } = this.config.reload;
-    if (this.quietTimer) clearTimeout(this.quietTimer);
-    this.quietTimer = setTimeout(() => this.fire(), quietMs);
-    this.maxTimer ??= setTimeout(() => this.fire(), Math.max(maxDelayMs, 0));
+    this.quietTimer?.();
+    this.quietTimer = this.clock.after(quietMs, () => this.fire());
+    this.maxTimer ??= this.clock.after(Math.max(maxDelayMs, 0), () => this.fire());
   }
 
+  /** A cycle is due. Every change that makes one due again arms the timers anew, so none is lost to one in flight. */
   private fire(): void {
-    for (const t of [this.quietTimer, this.maxTimer]) if (t) clearTimeout(t);
+    for (const cancel of [this.quietTimer, this.maxTimer]) cancel?.();
     this.quietTimer = this.maxTimer = null;
-    if (this.cycling) return; // the cycle in flight looks again when it ends
-    this.cycling = this.cycle().finally(() => {
-      this.cycling = null;
-      const holding = (this.startGuard?.holds().length ?? 0) > 0;
-      if (!this.stopped && !holding && (this.dirty || this.pendingTemplates.size > 0)) this.schedule();
-    });
+    void this.cycling.run();
   }
 
   private async cycle(): Promise<void> {
     await this.targetsLoaded;
+    if (this.stopped) return;
     if (!this.ready() && this.pendingTemplates.size === 0) return;
     const snapshot = this.ready() ? this.store.snapshot() : null;
     if (snapshot && this.holdsTheStart(snapshot)) {
@@ -370,11 +370,11 @@ export class Runner {
     }
     this.quarantineSeen = seen;
     if (next === null || this.quarantineTimer || this.stopped) return;
-    this.quarantineTimer = setTimeout(() => {
+    this.quarantineTimer = this.clock.after(next + 10, () => {
       this.quarantineTimer = null;
       this.dirty = true;
       this.schedule();
-    }, next + 10);
+    });
   }
 
   /**
@@ -389,7 +389,8 @@ export class Runner {
     if (held.length === 0) {
       if (before > 0) this.log.info('the first view no longer drops the installed backends; installing it');
       this.startGuard = null;
-      if (this.startHoldTimer) clearTimeout(this.startHoldTimer);
+      this.startHoldTimer?.();
+      this.startHoldTimer = null;
       return false;
     }
     if (before === 0)
@@ -398,13 +399,10 @@ export class Runner {
         services: held.length,
         until: new Date(held[0]!.until).toISOString(),
       });
-    this.startHoldTimer ??= setTimeout(
-      () => {
-        this.log.warn('the first view persisted past the hold time; installing it');
-        this.changed([], true);
-      },
-      Math.max(0, held[0]!.until - Date.now()),
-    );
+    this.startHoldTimer ??= this.clock.after(Math.max(0, held[0]!.until - Date.now()), () => {
+      this.log.warn('the first view persisted past the hold time; installing it');
+      this.changed([], true);
+    });
     return true;
   }
 
@@ -466,18 +464,12 @@ export class Runner {
 
   /** A failed target is tried again on its own after a back-off, so a transient fault heals without waiting for a change. */
   private retryIfFailed(results: readonly ApplyResult[]): void {
-    if (results.every((r) => r.kind !== 'failed')) {
-      this.retryMs = RETRY_MIN_MS;
-      return;
-    }
-    if (this.retryTimer || this.stopped) return;
-    const ms = this.retryMs;
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
+    if (results.every((r) => r.kind !== 'failed')) return this.retry.reset();
+    if (this.stopped) return;
+    this.retry.retry(() => {
       this.dirty = true;
       this.schedule();
-    }, ms);
+    });
   }
 
   /** A target held a reload back for minIntervalMs: run another cycle when it may reload, keeping the reason. */
@@ -485,11 +477,11 @@ export class Runner {
     const wait = Math.max(0, ...results.map((r) => (r.kind === 'deferred' ? r.retryInMs : 0)));
     if (wait === 0 || this.deferTimer || this.stopped) return;
     for (const id of reason) if (this.changedIds.size < 1000) this.changedIds.add(id);
-    this.deferTimer = setTimeout(() => {
+    this.deferTimer = this.clock.after(wait, () => {
       this.deferTimer = null;
       this.dirty = true;
       this.schedule();
-    }, wait);
+    });
   }
 
   /** Updates the gauges that are read at scrape time (kept off the event path: they walk every service). */

@@ -9,6 +9,7 @@ import type { Sink, Source, SourceStatus } from '../../src/sources/source.js';
 import { StateStore } from '../../src/state/store.js';
 import type { Exec } from '../../src/targets/exec.js';
 import { Target } from '../../src/targets/target.js';
+import { FakeClock, settle } from '../support/fake-clock.js';
 import { backend, service } from './fixtures.js';
 
 /** A source the test drives by hand. */
@@ -36,13 +37,19 @@ class ManualSource implements Source {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function setup(reload: { quietMs: number; maxDelayMs: number; minIntervalMs: number }, sourceNames = ['a']) {
+function setup(
+  reload: { quietMs: number; maxDelayMs: number; minIntervalMs: number },
+  sourceNames = ['a'],
+  clock: FakeClock | null = new FakeClock(),
+) {
   const dir = mkdtempSync(join(tmpdir(), 'sy-runner-'));
   writeFileSync(join(dir, 't.hbs'), '{{#each services}}{{id}}:{{#each backends}}{{port}},{{/each}}\n{{/each}}');
   const reloads: number[] = [];
+  const failing = { reload: false, hold: null as Promise<void> | null };
   const exec: Exec = async () => {
-    reloads.push(Date.now());
-    return { code: 0, output: '', timedOut: false, ms: 0 };
+    reloads.push(clock ? clock.now() : Date.now());
+    await failing.hold;
+    return { code: failing.reload ? 1 : 0, output: failing.reload ? 'reload refused' : '', timedOut: false, ms: 0 };
   };
   const output = join(dir, 'out.cfg');
   const target = new Target(
@@ -57,55 +64,119 @@ function setup(reload: { quietMs: number; maxDelayMs: number; minIntervalMs: num
     [target],
     silentLogger(),
     new Metrics(),
+    clock ?? undefined,
   );
-  return { runner, sources, reloads, output };
+  /** Moves the fake clock on, then lets the cycles it started finish (their file and process work is real). */
+  const tick = async (ms: number) => {
+    await clock!.advance(ms);
+    await runner['cycling'].idle();
+  };
+  return { runner, sources, reloads, output, failing, clock: clock!, tick };
 }
 
 describe('runner', () => {
   it('renders nothing until every source has synced once', async () => {
-    const { runner, sources, output } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 0 }, ['a', 'b']);
+    const { runner, sources, output, tick } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 0 }, ['a', 'b']);
     await runner.start();
     sources[0]!.sink!({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
-    await sleep(50);
+    await tick(1000);
     expect(existsSync(output)).to.equal(false);
     expect(runner.health().status).to.equal('starting');
     sources[1]!.sink!({ kind: 'sync', source: 'b', services: [] });
-    await sleep(50);
+    await tick(0);
     expect(existsSync(output)).to.equal(true);
     expect(runner.health().status).to.equal('ok');
     await runner.stop();
   });
 
-  it('turns a burst of changes into one render and one reload', async () => {
-    const { runner, sources, reloads } = setup({ quietMs: 30, maxDelayMs: 1000, minIntervalMs: 0 });
+  it('turns a burst of changes into one render and one reload, quietMs after the last', async () => {
+    const { runner, sources, reloads, clock, tick } = setup({ quietMs: 30, maxDelayMs: 1000, minIntervalMs: 0 });
     await runner.start();
     const sink = sources[0]!.sink!;
     sink({ kind: 'sync', source: 'a', services: [] });
-    await sleep(60);
+    await tick(30);
     const base = reloads.length;
     for (let i = 1; i <= 50; i++) sink({ kind: 'upsert', source: 'a', service: service('x', [backend('1', i)]) });
-    await sleep(120);
+    const last = clock.now();
+    await tick(29);
+    expect(reloads.length - base).to.equal(0);
+    await tick(1);
+    expect(reloads.slice(base)).to.deep.equal([last + 30]);
+    await tick(5000);
     expect(reloads.length - base).to.equal(1);
     await runner.stop();
   });
 
   it('does not wait longer than maxDelayMs under a steady trickle of changes', async () => {
-    const { runner, sources, reloads } = setup({ quietMs: 50, maxDelayMs: 100, minIntervalMs: 0 });
+    const { runner, sources, reloads, clock, tick } = setup({ quietMs: 50, maxDelayMs: 100, minIntervalMs: 0 });
     await runner.start();
     const sink = sources[0]!.sink!;
     sink({ kind: 'sync', source: 'a', services: [] });
-    await sleep(80);
+    await tick(50);
     const base = reloads.length;
+    const first = clock.now();
     for (let i = 1; i <= 12; i++) {
       sink({ kind: 'upsert', source: 'a', service: service('x', [backend('1', i)]) });
-      await sleep(25);
+      await tick(25);
     }
-    expect(reloads.length - base).to.be.at.least(1);
+    // Changes come every 25 ms, quietMs (50) never passes: maxDelayMs after the first change forces each cycle.
+    expect(reloads.slice(base, base + 3)).to.deep.equal([first + 100, first + 200, first + 300]);
     await runner.stop();
   });
 
+  it('tries a failed target again on its own, waiting 1 s, then 2 s, and back to 1 s after a success', async () => {
+    const { runner, sources, reloads, failing, clock, tick } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 0 });
+    await runner.start();
+    failing.reload = true;
+    sources[0]!.sink!({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
+    await tick(0);
+    const start = clock.now();
+    expect(reloads).to.deep.equal([start]);
+    expect(runner.health().failing).to.deep.equal(['t']);
+    await tick(999);
+    expect(reloads).to.have.length(1);
+    await tick(1);
+    expect(reloads).to.deep.equal([start, start + 1000]);
+    await tick(2000);
+    expect(reloads).to.deep.equal([start, start + 1000, start + 3000]);
+    failing.reload = false;
+    await tick(4000);
+    expect(reloads).to.deep.equal([start, start + 1000, start + 3000, start + 7000]);
+    expect(runner.health().status).to.equal('ok');
+    await tick(60_000);
+    expect(reloads).to.have.length(4);
+    await runner.stop();
+  });
+
+  it('runs a cycle that falls due while one is in flight right after it, not alongside', async () => {
+    const { runner, sources, reloads, failing, output, clock, tick } = setup({
+      quietMs: 0,
+      maxDelayMs: 0,
+      minIntervalMs: 0,
+    });
+    await runner.start();
+    const sink = sources[0]!.sink!;
+    sink({ kind: 'sync', source: 'a', services: [] });
+    await tick(0);
+    let release!: () => void;
+    failing.hold = new Promise((resolve) => (release = resolve));
+    sink({ kind: 'upsert', source: 'a', service: service('x', [backend('1', 1)]) });
+    await clock.advance(0);
+    while (reloads.length < 2) await settle(); // the cycle is in its reload, held
+    sink({ kind: 'upsert', source: 'a', service: service('x', [backend('1', 2)]) });
+    await clock.advance(0);
+    expect(reloads).to.have.length(2);
+    failing.hold = null;
+    release();
+    await runner['cycling'].idle();
+    expect(reloads).to.have.length(3);
+    expect(readFileSync(output, 'utf8')).to.equal('x:2,\n');
+    await runner.stop();
+  });
+
+  // The target keeps its own reload interval by the wall clock, so this one waits in real time.
   it('keeps reloads at least minIntervalMs apart and still converges on the last state', async () => {
-    const { runner, sources, reloads, output } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 150 });
+    const { runner, sources, reloads, output } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 150 }, ['a'], null);
     await runner.start();
     const sink = sources[0]!.sink!;
     sink({ kind: 'sync', source: 'a', services: [] });
@@ -121,16 +192,16 @@ describe('runner', () => {
   });
 
   it('does not render again for a change that alters nothing', async () => {
-    const { runner, sources, reloads } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 0 });
+    const { runner, sources, reloads, clock, tick } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 0 });
     await runner.start();
     const sink = sources[0]!.sink!;
     sink({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
-    while (reloads.length === 0) await sleep(10);
-    await sleep(30);
-    const base = reloads.length;
+    await tick(0);
+    expect(reloads).to.have.length(1);
     sink({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
-    await sleep(30);
-    expect(reloads.length).to.equal(base);
+    expect(clock.pending()).to.deep.equal([]);
+    await tick(1000);
+    expect(reloads).to.have.length(1);
     await runner.stop();
   });
 });

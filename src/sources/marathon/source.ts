@@ -1,6 +1,7 @@
 import type { MarathonConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { Service } from '../../state/model.js';
+import { Backoff, SingleFlight, systemClock, type Clock } from '../../retry.js';
 import { rejectionReason, type Reject } from '../../state/rejection.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
 import type { OversizeApp } from './app-splitter.js';
@@ -8,7 +9,7 @@ import { appServices, toAppRecord, toTaskRecord, type AppRecord, type TaskRecord
 import { describe, MarathonClient, type EndpointList } from './client.js';
 import { LimitLedger } from './limit-ledger.js';
 import { appOverLimits, breachText, LimitError, offenderId, portsOverLimit, type LimitBreach } from './limits.js';
-import { EventStream } from './stream.js';
+import { EventStream, type StreamHandlers } from './stream.js';
 import type { HealthStatusChangedEvent, StatusUpdateEvent } from './types.js';
 
 const TERMINAL = new Set([
@@ -23,7 +24,24 @@ const TERMINAL = new Set([
   'TASK_UNREACHABLE',
   'TASK_UNKNOWN',
 ]);
+const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+
+/** The Marathon calls the source makes: the whole app list, and one app. */
+export type MarathonApi = Pick<MarathonClient, 'apps' | 'app'>;
+
+/** One event stream connection: opened once, closed once; it reports through the handlers it was made with. */
+export interface EventStreamLike {
+  open(): Promise<void>;
+  close(reason: string): void;
+}
+
+/** What a spec may put in place of the network and of time; the defaults are Marathon's HTTP API and the system clock. */
+export interface MarathonDeps {
+  readonly client?: MarathonApi;
+  readonly openStream?: (handlers: StreamHandlers) => EventStreamLike;
+  readonly clock?: Clock;
+}
 
 /**
  * Marathon's apps and tasks as services. A full fetch on start, after every
@@ -33,23 +51,28 @@ const BACKOFF_MAX_MS = 30_000;
 export class MarathonSource implements Source {
   readonly name = 'marathon';
   private readonly health = new SourceHealth(this.name);
-  private readonly client: MarathonClient;
+  private readonly client: MarathonApi;
+  private readonly openStream: (handlers: StreamHandlers) => EventStreamLike;
+  private readonly clock: Clock;
   private readonly once: OnceLog;
   private readonly reject: Reject;
   private readonly overLimit = new LimitLedger();
   private apps = new Map<string, AppRecord>();
   private readonly emitted = new Map<string, string[]>();
   private sink: Sink | null = null;
-  private stream: EventStream | null = null;
-  private timers = new Set<NodeJS.Timeout>();
-  private pollTimer: NodeJS.Timeout | null = null;
-  private syncing: Promise<void> | null = null;
-  private syncAgain: string | null = null;
+  private stream: EventStreamLike | null = null;
+  private cancelPoll: (() => void) | null = null;
+  /** Full fetches, one at a time: a reason arriving during one (a stream attaching) makes one more. */
+  private readonly syncs = new SingleFlight<string>((reason) => this.fullSync(reason));
+  /** Single-app fetches, one at a time per app. */
+  private readonly refreshes = new SingleFlight<string>(
+    (id) => this.fetchApp(id),
+    (id) => id,
+  );
+  private readonly reconnect: Backoff;
+  private readonly resync: Backoff;
   /** Events seen while a full fetch is in flight; replayed on top of its (older) answer. */
   private replay: Array<[string, unknown]> | null = null;
-  private readonly refreshing = new Map<string, Promise<void>>();
-  private readonly refreshAgain = new Set<string>();
-  private backoffMs = 500;
   private stopped = false;
   private attached = false;
   private delivered = false;
@@ -58,14 +81,24 @@ export class MarathonSource implements Source {
     private readonly config: MarathonConfig,
     private readonly log: Logger,
     endpoints?: EndpointList,
+    deps: MarathonDeps = {},
   ) {
     const list = endpoints ?? (async () => config.endpoints);
-    this.client = new MarathonClient(list, {
-      user: config.user,
-      password: config.password,
-      timeoutMs: config.requestTimeoutMs,
-      limits: config,
-    });
+    const http = deps.client
+      ? null
+      : new MarathonClient(list, {
+          user: config.user,
+          password: config.password,
+          timeoutMs: config.requestTimeoutMs,
+          limits: config,
+        });
+    this.client = deps.client ?? http!;
+    this.openStream =
+      deps.openStream ?? ((handlers) => new EventStream(http!, this.config.streamIdleTimeoutMs, this.config, handlers));
+    this.clock = deps.clock ?? systemClock;
+    const maxMs = Math.min(BACKOFF_MAX_MS, config.pollIntervalMs);
+    this.reconnect = new Backoff(this.clock, BACKOFF_MIN_MS, maxMs);
+    this.resync = new Backoff(this.clock, BACKOFF_MIN_MS, maxMs);
     this.once = new OnceLog((m, meta) => log.warn(m, meta));
     this.reject = (r) => {
       this.health.rejected(r);
@@ -90,12 +123,12 @@ export class MarathonSource implements Source {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.reconnect.cancel();
+    this.resync.cancel();
+    this.cancelPoll?.();
     this.stream?.close('stopping');
     this.sink = null;
-    await this.syncing;
+    await this.syncs.idle();
   }
 
   status(): SourceStatus {
@@ -105,7 +138,7 @@ export class MarathonSource implements Source {
   private connect(): void {
     if (this.stopped) return;
     this.health.set('eventStream', 'connecting');
-    const stream = new EventStream(this.client, this.config.streamIdleTimeoutMs, this.config, {
+    const stream = this.openStream({
       onOpen: (endpoint) => {
         this.attached = true;
         this.health.setConnected(true);
@@ -125,12 +158,8 @@ export class MarathonSource implements Source {
         if (this.stopped) return;
         this.health.set('eventStream', 'disconnected');
         this.health.fail(reason);
-        this.log.warn('event stream lost; keeping the last known state', {
-          source: this.name,
-          reason,
-          retryInMs: this.backoffMs,
-        });
-        this.later(() => this.connect(), this.nextBackoff());
+        const retryInMs = this.reconnect.retry(() => this.connect());
+        this.log.warn('event stream lost; keeping the last known state', { source: this.name, reason, retryInMs });
         // The REST API may answer even when the stream cannot attach: stay as current as it allows meanwhile.
         void this.sync('event stream down');
       },
@@ -141,32 +170,19 @@ export class MarathonSource implements Source {
 
   private schedulePoll(): void {
     if (this.stopped) return;
-    this.pollTimer = setTimeout(() => {
+    this.cancelPoll = this.clock.after(this.config.pollIntervalMs, () => {
       void this.sync('periodic resync').finally(() => this.schedulePoll());
-    }, this.config.pollIntervalMs);
+    });
   }
 
-  /**
-   * A full fetch. A caller that arrives while one is in flight gets another
-   * one after it: the one in flight may have been answered before the
-   * caller's reason (a stream attaching) happened.
-   */
+  /** A full fetch; one asked for while one is in flight runs after it (see SingleFlight). */
   private sync(reason: string): Promise<void> {
-    if (this.syncing) {
-      this.syncAgain = reason;
-      return this.syncing;
-    }
-    this.syncing = this.fullSync(reason).finally(() => {
-      this.syncing = null;
-      const again = this.syncAgain;
-      this.syncAgain = null;
-      if (again && !this.stopped) void this.sync(again);
-    });
-    return this.syncing;
+    return this.stopped ? Promise.resolve() : this.syncs.run(reason);
   }
 
   private async fullSync(reason: string): Promise<void> {
-    const started = Date.now();
+    if (this.stopped) return;
+    const started = this.clock.now();
     this.replay = [];
     const next = new Map<string, AppRecord>();
     const refused = new Map<string, LimitBreach>();
@@ -191,8 +207,7 @@ export class MarathonSource implements Source {
       this.health.fail(message);
       this.log.warn('marathon unreachable; keeping the last known state', { source: this.name, reason: message });
       // With the stream down, reconnecting brings its own full fetch.
-      if (!this.config.eventStream || this.attached)
-        this.later(() => void this.sync('retry after failure'), this.nextBackoff());
+      if (!this.config.eventStream || this.attached) this.resync.retry(() => void this.sync('retry after failure'));
       return;
     }
     if (this.stopped) return;
@@ -215,7 +230,8 @@ export class MarathonSource implements Source {
     this.health.synced();
     if (!this.config.eventStream || this.attached) {
       this.health.clearError();
-      this.backoffMs = 500;
+      this.reconnect.reset();
+      this.resync.reset();
     }
     this.delivered = true;
     this.sink?.({ kind: 'sync', source: this.name, services });
@@ -225,7 +241,7 @@ export class MarathonSource implements Source {
       reason,
       apps: next.size,
       services: services.length,
-      ms: Date.now() - started,
+      ms: this.clock.now() - started,
     });
   }
 
@@ -342,44 +358,38 @@ export class MarathonSource implements Source {
 
   /** Fetches one app (not the cluster); a second request for the same app while one is in flight runs once after it. */
   private refresh(id: string): Promise<void> {
-    const running = this.refreshing.get(id);
-    if (running) {
-      this.refreshAgain.add(id);
-      return running;
-    }
-    const p = this.client
-      .app(id)
-      .then((raw) => {
-        if (this.stopped) return;
-        if (raw === null) {
-          this.overLimit.appOk(id);
-          if (this.apps.delete(id)) this.emitApp(id);
-          return;
-        }
-        const breach = appOverLimits(raw, this.config);
-        if (breach) return this.refuseOneApp(id, breach);
-        this.overLimit.appOk(id);
-        this.health.set('overLimit', this.overLimit.view());
-        const rec = toAppRecord(raw, this.reject);
-        if (!rec) return;
-        this.apps.set(rec.id, this.keepHealth(rec));
-        this.emitApp(rec.id);
-      })
-      .catch((e) => {
-        if (e instanceof LimitError) return this.refuseOneApp(id, e.breach);
-        this.log.warn('app refresh failed; the next full resync will catch up', {
-          source: this.name,
-          app: id,
-          reason: describe(e),
-        });
-        this.later(() => void this.sync('app refresh failed'), this.nextBackoff());
-      })
-      .finally(() => {
-        this.refreshing.delete(id);
-        if (this.refreshAgain.delete(id)) void this.refresh(id);
+    return this.refreshes.run(id);
+  }
+
+  private async fetchApp(id: string): Promise<void> {
+    if (this.stopped) return;
+    let raw;
+    try {
+      raw = await this.client.app(id);
+    } catch (e) {
+      if (e instanceof LimitError) return this.refuseOneApp(id, e.breach);
+      this.log.warn('app refresh failed; the next full resync will catch up', {
+        source: this.name,
+        app: id,
+        reason: describe(e),
       });
-    this.refreshing.set(id, p);
-    return p;
+      this.resync.retry(() => void this.sync('app refresh failed'));
+      return;
+    }
+    if (this.stopped) return;
+    if (raw === null) {
+      this.overLimit.appOk(id);
+      if (this.apps.delete(id)) this.emitApp(id);
+      return;
+    }
+    const breach = appOverLimits(raw, this.config);
+    if (breach) return this.refuseOneApp(id, breach);
+    this.overLimit.appOk(id);
+    this.health.set('overLimit', this.overLimit.view());
+    const rec = toAppRecord(raw, this.reject);
+    if (!rec) return;
+    this.apps.set(rec.id, this.keepHealth(rec));
+    this.emitApp(rec.id);
   }
 
   /**
@@ -435,20 +445,6 @@ export class MarathonSource implements Source {
     for (const s of services) this.sink({ kind: 'upsert', source: this.name, service: s });
     if (ids.length > 0) this.emitted.set(appId, ids);
     else this.emitted.delete(appId);
-  }
-
-  private later(fn: () => void, ms: number): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(t);
-  }
-
-  private nextBackoff(): number {
-    const ms = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS, this.config.pollIntervalMs);
-    return ms;
   }
 }
 
