@@ -28,6 +28,15 @@ export interface SizeResult {
   readonly coldStages: Array<Readonly<Record<string, number>>>;
   /** Switchyard's own "marathon synced" ms (fetch + translate) of the first sync, per cold start. */
   readonly coldSyncMs: number[];
+  /**
+   * CPU (utime+stime) the Switchyard process used from spawn to its first
+   * config, per cold start, and for the start without a code cache: unlike
+   * wall time, other processes on the machine barely change it.
+   */
+  readonly coldCpuMs: number[];
+  readonly coldFirstCpuMs: number | null;
+  /** Peak RSS (VmHWM) when the first config was in place, per cold start. */
+  readonly coldPeakRssMb: number[];
   /** Event (double's emittedAt) → new output in place, per measured event. */
   readonly eventMs: number[];
   readonly upMs: number[];
@@ -153,6 +162,9 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
     const coldServeMs: number[] = [];
     const coldStages: Array<Record<string, number>> = [];
     const coldSyncMs: number[] = [];
+    const coldCpuMs: number[] = [];
+    const coldPeakRssMb: number[] = [];
+    let coldFirstCpuMs: number | null = null;
     let output = '';
     let configText = '';
     let coldWindow: [bigint, bigint] = [0n, 0n];
@@ -176,8 +188,10 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
           run,
           watcher.next((c) => c.length > 0, COLD_TIMEOUT_MS),
         );
+        const cpuMs = cpuTimes(run.pid).self;
         if (first) {
           coldFirstMs = msBetween(run.spawnedAt, v.at);
+          coldFirstCpuMs = cpuMs;
           // The daemon writes its code cache shortly after its first config.
           const written = () => {
             if (codeCaches(o.repo).length === 0) throw new Error('no code cache yet');
@@ -188,6 +202,8 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
         } else {
           const req = appList.list[0];
           coldSpawnMs.push(msBetween(run.spawnedAt, v.at));
+          coldCpuMs.push(cpuMs);
+          coldPeakRssMb.push(statusMb(run.pid, 'VmHWM'));
           if (req) {
             coldRequestMs.push(msBetween(req.requestedAt, v.at));
             if (req.finishedAt !== null) coldServeMs.push(msBetween(req.requestedAt, req.finishedAt));
@@ -283,6 +299,9 @@ export async function measureSize(o: SizeOptions): Promise<SizeResult> {
       coldServeMs,
       coldStages,
       coldSyncMs,
+      coldCpuMs,
+      coldFirstCpuMs,
+      coldPeakRssMb,
       eventMs,
       upMs,
       downMs,

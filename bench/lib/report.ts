@@ -48,6 +48,17 @@ export function sizeTable(r: SizeResult, validate: boolean): string {
     ...(r.coldFirstMs !== null
       ? [['cold start without a code cache (first start after a build or install)', fmt(r.coldFirstMs, 0), '', '', '']]
       : []),
+    [
+      'cold start: CPU of the Switchyard process, spawn → first config (ms, median)',
+      fmt(median(r.coldCpuMs), 0),
+      '',
+      '',
+      '',
+    ],
+    ...(r.coldFirstCpuMs !== null
+      ? [['cold start without a code cache: CPU, spawn → first config (ms)', fmt(r.coldFirstCpuMs, 0), '', '', '']]
+      : []),
+    ['peak RSS when the first config is in place, VmHWM (MB, median)', fmt(median(r.coldPeakRssMb), 0), '', '', ''],
     ['cold start: first GET /v2/apps → first config', fmt(median(r.coldRequestMs), 0), '', '', ''],
     ['  of which the double sending /v2/apps', fmt(median(r.coldServeMs), 0), '', '', ''],
     ['  of which Switchyard\'s "marathon synced" (fetch + translate)', fmt(median(r.coldSyncMs), 0), '', '', ''],
@@ -109,6 +120,8 @@ export function summaryTable(results: readonly SizeResult[]): string {
       `${r.apps} × 5`,
       fmt(cold, 0),
       fmt(median(r.coldRequestMs), 0),
+      fmt(median(r.coldCpuMs), 0),
+      fmt(median(r.coldPeakRssMb), 0),
       fmt(ev, 1),
       fmt(pct(r.eventMs, 90), 1),
       fmt(max(r.eventMs), 1),
@@ -123,6 +136,8 @@ export function summaryTable(results: readonly SizeResult[]): string {
       'apps × tasks',
       'cold: spawn→file',
       'cold: /v2/apps→file',
+      'cold: CPU ms',
+      'cold: peak RSS MB',
       'event median',
       'p90',
       'max',

@@ -7,13 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import zookeeper from 'node-zookeeper-client';
-import winston from 'winston';
 import { parseConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
-import { silentLogger, type Logger } from '../../src/log.js';
+import { Logger, silentLogger } from '../../src/log.js';
 import { zkEndpointList } from '../../src/sources/zookeeper/leader.js';
 import { startBackends, type Backend } from '../support/backends.js';
 import { startHaproxy, type HaproxyHandle } from '../support/haproxy.js';
@@ -176,17 +174,7 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 /** A logger that keeps every entry, to check what was logged. */
 function captureLogger(): { log: Logger; entries: Array<Record<string, unknown>> } {
   const entries: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    objectMode: true,
-    write(info: Record<string, unknown>, _enc, done) {
-      entries.push(info);
-      done();
-    },
-  });
-  return {
-    log: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream })] }),
-    entries,
-  };
+  return { log: new Logger('debug', (entry) => entries.push(entry)), entries };
 }
 
 interface Stack {

@@ -1,10 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { parseConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
-import { createLogger, silentLogger, type Logger } from '../../src/log.js';
+import { createLogger, Logger, silentLogger, type LogEntry } from '../../src/log.js';
 import type { ApplyResult } from '../../src/targets/target.js';
 import { startHaproxy, type HaproxyHandle } from './haproxy.js';
 import { httpGet } from './http.js';
@@ -22,8 +20,7 @@ export interface SwitchyardHandle {
   stop(): Promise<void>;
 }
 
-/** One log entry as winston hands it to a transport: `level`, `message` and the meta fields. */
-export type LogEntry = Record<string, unknown> & { level: string; message: string };
+export type { LogEntry };
 
 /** Options of startSwitchyard. */
 export interface StartOptions {
@@ -33,16 +30,11 @@ export interface StartOptions {
 
 /** A logger that pushes every entry into `entries` (and prints too, under SWITCHYARD_TEST_LOG). */
 export function capturingLogger(entries: LogEntry[]): Logger {
-  const stream = new Writable({
-    objectMode: true,
-    write(info: LogEntry, _encoding, done) {
-      entries.push({ ...info });
-      done();
-    },
+  const print = process.env.SWITCHYARD_TEST_LOG ? createLogger('debug', 'text') : null;
+  return new Logger('debug', (entry) => {
+    entries.push(entry);
+    print?.[entry.level](entry.message, entry);
   });
-  const transports: winston.transport[] = [new winston.transports.Stream({ stream })];
-  if (process.env.SWITCHYARD_TEST_LOG) transports.push(...createLogger('debug', 'text').transports);
-  return winston.createLogger({ level: 'debug', transports });
 }
 
 /**
