@@ -216,6 +216,7 @@ async function main(): Promise<void> {
       row('GET /api/catalog/services?query=svc-0412', await api('/api/catalog/services?query=svc-0412')),
       row('GET /api/catalog/services/<id>', await api(detailPath)),
       row('GET /api/events', await api('/api/events')),
+      row('GET /api/targets/haproxy/diff (a whole render)', await api('/api/targets/haproxy/diff')),
       row('GET /api/state (whole template data)', await api('/api/state')),
     ];
     console.log(

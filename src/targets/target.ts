@@ -211,6 +211,19 @@ export class Target {
     return this.renderFragments(snapshot, this.template, this.nextSlots(snapshot)).fragments.join('');
   }
 
+  /**
+   * The config text for a snapshot with this target's template, vars and
+   * slot placements, but a render cache of its own: what the dashboard shows
+   * of one service. A render through the target's cache would end its
+   * generation of derived views, and the next apply would build them again.
+   */
+  renderApart(snapshot: Snapshot): string {
+    if (!this.template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
+    const cache = new RenderCache();
+    const data = templateData(snapshot, this.config.vars, { slots: this.nextSlots(snapshot), cache });
+    return this.template.renderFragments(data, cache).fragments.join('');
+  }
+
   private renderFragments(snapshot: Snapshot, template: CompiledTemplate | null, slots: SlotTable): Rendered {
     if (!template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
     return template.renderFragments(templateData(snapshot, this.config.vars, { slots, cache: this.cache }), this.cache);

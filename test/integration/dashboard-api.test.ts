@@ -146,6 +146,14 @@ describe('dashboard API views', function () {
       expect(t.runtime.servers.some((x: { state: string }) => x.state === 'running')).to.equal(true);
     });
 
+    it("leaves the target's render cache as it was", async () => {
+      const [target] = sy.daemon.runner.targets;
+      const before = target!.cacheStats();
+      expect((await get('/api/catalog/services/%2Fshop%2Fweb')).status).to.equal(200);
+      expect((await get('/api/targets/haproxy/diff')).status).to.equal(200);
+      expect(target!.cacheStats()).to.deep.equal(before);
+    });
+
     it('answers 404 for an unknown service and 400 for an id that is not one segment', async () => {
       expect((await get('/api/catalog/services/%2Fnope')).status).to.equal(404);
       expect((await get('/api/catalog/services/shop/web')).status).to.equal(400);

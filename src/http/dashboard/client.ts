@@ -60,6 +60,8 @@ export function dashboardClient(): void {
   async function getJson(path: string): Promise<Json> {
     const r = await fetch(path, { headers: authHeaders(), cache: 'no-store' });
     const body = (await r.json().catch(() => ({}))) as Json;
+    if (r.status === 401)
+      throw new Error('This dashboard needs the token to read (http.protectReads): enter it above.');
     if (!r.ok) throw new Error(String(body.error ?? `${r.status} ${r.statusText}`));
     return body;
   }

@@ -164,7 +164,7 @@ async function configDiff(deps: ViewDeps, target: Target, res: ServerResponse): 
   const installed = (await readInstalled(target.config.output)) ?? '';
   let rendered: string;
   try {
-    rendered = target.render(deps.runner.snapshot());
+    rendered = target.renderApart(deps.runner.snapshot());
   } catch (e) {
     throw new HttpError(409, `the target does not render now: ${(e as Error).message}`);
   }

@@ -49,10 +49,11 @@ const OP_STATES = ['stopped', 'starting', 'running', 'stopping'] as const;
  * Renders the service alone through the target's template, and the same
  * snapshot with no service at all: the difference is what the service adds
  * — its listener, backend section and the routing lines on shared listeners.
- * The target keeps its slot placements, so the slots are the installed ones.
+ * The target keeps its slot placements, so the slots are the installed ones;
+ * its render cache is left alone.
  */
 export async function serviceOnTarget(
-  target: Pick<Target, 'name' | 'render' | 'config'>,
+  target: Pick<Target, 'name' | 'renderApart' | 'config'>,
   snapshot: Snapshot,
   service: Service,
   runtimeTimeoutMs = 1000,
@@ -60,8 +61,8 @@ export async function serviceOnTarget(
   let alone: string;
   let none: string;
   try {
-    alone = target.render({ version: snapshot.version, services: [service], rules: snapshot.rules });
-    none = target.render({ version: snapshot.version, services: [], rules: snapshot.rules });
+    alone = target.renderApart({ version: snapshot.version, services: [service], rules: snapshot.rules });
+    none = target.renderApart({ version: snapshot.version, services: [], rules: snapshot.rules });
   } catch (e) {
     return { target: target.name, fragment: { kind: 'error', error: (e as Error).message }, slots: [], runtime: null };
   }
