@@ -47,9 +47,13 @@ export class Backoff {
     return this.waiting !== null;
   }
 
-  /** Runs `fn` after the next delay (unless a retry already waits) and lengthens the delay; returns the wait. */
-  retry(fn: () => void): number {
-    const ms = this.delayMs;
+  /**
+   * Runs `fn` after the next delay, or `atLeastMs` when that is longer (a
+   * refusal that asking again soon will not cure), unless a retry already
+   * waits; lengthens the delay; returns the wait.
+   */
+  retry(fn: () => void, atLeastMs = 0): number {
+    const ms = Math.max(this.delayMs, atLeastMs);
     if (this.waiting) return ms;
     this.delayMs = Math.min(this.delayMs * 2, this.maxMs);
     this.waiting = this.clock.after(ms, () => {

@@ -1,3 +1,4 @@
+import { Backoff, systemClock, type Clock } from '../../retry.js';
 import { isTransient, ZkError, type ZkSession, type ZkWatcher } from './client.js';
 
 /** One child znode as last read. `version` is -1 when its data is not read (a directory without data). */
@@ -21,6 +22,8 @@ export interface ZkDirectoryOptions {
   readonly onChange: (changed: readonly string[]) => void;
   /** A read failed for a reason that is not about the data; it is retried once the session allows. */
   readonly onError: (reason: string) => void;
+  /** Time for the retries; the system's unless a spec steps its own. */
+  readonly clock?: Clock;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -43,8 +46,8 @@ export class ZkDirectory {
   private listedIn = -1;
   private inflight = new Set<symbol>();
   private failed = new Map<string, () => Promise<readonly string[]>>();
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryMs = RETRY_MIN_MS;
+  /** Failed reads are retried together, later each time while they go on failing. */
+  private readonly retry: Backoff;
   private running = false;
   private isGone = false;
 
@@ -56,6 +59,7 @@ export class ZkDirectory {
     private readonly opts: ZkDirectoryOptions,
   ) {
     this.path = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    this.retry = new Backoff(opts.clock ?? systemClock, RETRY_MIN_MS, RETRY_MAX_MS);
   }
 
   /** The znode path of a child. */
@@ -73,8 +77,7 @@ export class ZkDirectory {
   stop(): void {
     this.running = false;
     this.session.off('connected', this.onConnected);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.retry.cancel();
   }
 
   /** Children whose data has been read, sorted by name. */
@@ -149,7 +152,7 @@ export class ZkDirectory {
       (changed) => {
         inflight.delete(token);
         if (!this.current(generation)) return;
-        if (this.failed.delete(key) && this.failed.size === 0) this.retryMs = RETRY_MIN_MS;
+        if (this.failed.delete(key) && this.failed.size === 0) this.retry.reset();
         this.opts.onChange(changed);
       },
       (e: unknown) => {
@@ -169,14 +172,12 @@ export class ZkDirectory {
   }
 
   private scheduleRetry(minMs = 0): void {
-    if (this.retryTimer || !this.session.isConnected()) return;
-    this.retryTimer = setTimeout(() => this.retryNow(), Math.max(minMs, this.retryMs));
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    if (!this.session.isConnected()) return;
+    this.retry.retry(() => this.retryNow(), minMs);
   }
 
   private retryNow(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.retry.cancel();
     const jobs = [...this.failed];
     for (const [key, job] of jobs) this.run(key, job);
   }
