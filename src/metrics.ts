@@ -148,10 +148,34 @@ export class Metrics {
     labelNames: ['target'],
     registers: [this.registry],
   });
+  readonly quarantined = new Gauge({
+    name: 'switchyard_quarantined_services',
+    help: 'Services left out of (or held at their last good version in) a target’s installed config',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly quarantineDecisions = new Counter({
+    name: 'switchyard_quarantine_decisions_total',
+    help: 'Services quarantined, by target and how the fault was found (precheck, conflict, line, bisection, reload)',
+    labelNames: ['target', 'finding'],
+    registers: [this.registry],
+  });
   readonly renderCache = new Counter({
     name: 'switchyard_render_cache_lookups_total',
     help: 'Render cache lookups per target: template views (view) and loop items (fragment), by result (hit, miss)',
     labelNames: ['target', 'cache', 'result'],
+    registers: [this.registry],
+  });
+  readonly viewCache = new Counter({
+    name: 'switchyard_http_view_cache_lookups_total',
+    help: 'Lookups of the serialized API views built once per snapshot version, by view and result (hit, miss)',
+    labelNames: ['view', 'result'],
+    registers: [this.registry],
+  });
+  readonly httpRefused = new Counter({
+    name: 'switchyard_http_refused_total',
+    help: 'HTTP requests refused to protect the daemon, by reason (busy, pipelined, unauthorized)',
+    labelNames: ['reason'],
     registers: [this.registry],
   });
 }

@@ -24,7 +24,18 @@ describe('config', () => {
   it('fills in the documented defaults', () => {
     const c = parse(minimal());
     expect(c.reload).to.deep.equal({ quietMs: 100, maxDelayMs: 1000, minIntervalMs: 0, timeoutMs: 30000 });
-    expect(c.http).to.deep.equal({ listen: '127.0.0.1:8000', token: '', maxBodyBytes: 65536, maxBodyDepth: 32 });
+    expect(c.http).to.deep.equal({
+      listen: '127.0.0.1:8000',
+      token: '',
+      maxBodyBytes: 65536,
+      maxBodyDepth: 32,
+      protectReads: false,
+      exposeEnv: false,
+      maxHeaderBytes: 16384,
+      clientTimeoutMs: 30000,
+      maxPipelined: 16,
+      maxStateReaders: 128,
+    });
     expect(c.targets[0]!.vars).to.deep.equal({});
   });
 
@@ -65,6 +76,24 @@ describe('config', () => {
   it('refuses two targets with one name', () => {
     const t = minimal().targets[0]!;
     expect(error({ ...minimal(), targets: [t, t] })).to.contain('duplicate target name');
+  });
+
+  describe('marathon.group', () => {
+    const withGroup = (group: unknown, env: NodeJS.ProcessEnv = {}) =>
+      parse({ ...minimal(), marathon: { endpoints: ['http://m:1'], ...(group === undefined ? {} : { group }) } }, env)
+        .marathon!.group;
+
+    it('takes every app by default', () => expect(withGroup(undefined)).to.deep.equal(['*']));
+    it('takes a list of groups', () =>
+      expect(withGroup(['external', 'internal'])).to.deep.equal(['external', 'internal']));
+    it('still takes one group as a string', () => expect(withGroup('external')).to.deep.equal(['external']));
+    it('takes a comma-separated list from the environment', () =>
+      expect(withGroup(undefined, { SWITCHYARD_MARATHON_GROUP: 'external, internal' })).to.deep.equal([
+        'external',
+        'internal',
+      ]));
+    it('refuses an empty list', () =>
+      expect(error({ ...minimal(), marathon: { endpoints: ['http://m:1'], group: [] } })).to.contain('marathon.group'));
   });
 
   describe('environment overrides', () => {
