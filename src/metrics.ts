@@ -1,8 +1,43 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { VERSION } from './version.js';
 
-/** The daemon's Prometheus metrics, in a registry of its own (several daemons may share a process in tests). */
+/**
+ * The daemon's Prometheus metrics, in a registry of its own (several daemons
+ * may share a process in tests), with Node's process metrics (CPU, memory,
+ * event-loop lag, handles) beside them under their standard names.
+ */
 export class Metrics {
   readonly registry = new Registry();
+  readonly buildInfo = new Gauge({
+    name: 'switchyard_build_info',
+    help: 'Always 1; the labels say which Switchyard and Node.js run',
+    labelNames: ['version', 'nodejs'],
+    registers: [this.registry],
+  });
+  readonly targetLastSuccess = new Gauge({
+    name: 'switchyard_target_last_success_timestamp_seconds',
+    help: 'When the last attempt for the target succeeded (Unix time; absent before the first)',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly sourceLastSync = new Gauge({
+    name: 'switchyard_source_last_sync_timestamp_seconds',
+    help: 'When the source last delivered a complete view (Unix time; absent before the first)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly rejected = new Gauge({
+    name: 'switchyard_source_rejected_entries',
+    help: 'Registry entries the source refused lately (distinct places, up to 50; also on /health)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    this.buildInfo.set({ version: VERSION, nodejs: process.version }, 1);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
   readonly changes = new Counter({
     name: 'switchyard_source_changes_total',
     help: 'Changes sources sent to the state, by source and kind (sync, upsert, remove, rules)',
@@ -72,7 +107,7 @@ export class Metrics {
   });
   readonly held = new Gauge({
     name: 'switchyard_held_changes',
-    help: 'Service changes held back by the drop guard',
+    help: 'Service changes held back by the drop guard (at start too)',
     registers: [this.registry],
   });
   readonly applySeconds = new Histogram({
@@ -109,7 +144,7 @@ export class Metrics {
   });
   readonly targetUp = new Gauge({
     name: 'switchyard_target_up',
-    help: '1 when the last attempt for the target succeeded',
+    help: '1 when the target is well as /health says: its last attempt succeeded and no template edit was refused',
     labelNames: ['target'],
     registers: [this.registry],
   });

@@ -142,7 +142,10 @@ export class Runner {
     for (const t of this.currentTargets)
       if (!next.targets.includes(t)) {
         this.pendingTemplates.delete(t);
-        if (!next.targets.some((n) => n.name === t.name)) this.metrics.targetUp.remove({ target: t.name });
+        if (!next.targets.some((n) => n.name === t.name)) {
+          this.metrics.targetUp.remove({ target: t.name });
+          this.metrics.targetLastSuccess.remove({ target: t.name });
+        }
       }
     this.currentTargets = next.targets;
     this.config = { reload: next.reload, guard: next.guard };
@@ -390,7 +393,6 @@ export class Runner {
       const outcome = r.kind === 'installed' ? 'changed' : r.kind;
       this.metrics.applies.inc({ target: r.target, outcome });
       this.metrics.applySeconds.observe({ target: r.target }, r.ms / 1000);
-      this.metrics.targetUp.set({ target: r.target }, r.kind === 'failed' ? 0 : 1);
       for (const [stage, ms] of Object.entries(r.stages))
         this.metrics.stageSeconds.observe({ target: r.target, stage }, ms / 1000);
       if (r.stages.validate !== undefined) {
@@ -445,7 +447,7 @@ export class Runner {
   /** Updates the gauges that are read at scrape time (kept off the event path: they walk every service). */
   refreshGauges(): void {
     const now = Date.now();
-    this.metrics.held.set(this.store.holds().length);
+    this.metrics.held.set(this.store.holds().length + (this.startGuard?.holds().length ?? 0));
     this.metrics.backends.reset();
     for (const s of this.store.snapshot().services)
       this.metrics.backends.set({ service: s.id }, s.backends.filter((b) => b.healthy && !b.draining).length);
@@ -453,6 +455,8 @@ export class Runner {
       const st = s.status();
       this.metrics.syncAge.set({ source: s.name }, st.lastSyncAt === null ? -1 : (now - st.lastSyncAt) / 1000);
       this.metrics.sourceUp.set({ source: s.name }, st.healthy ? 1 : 0);
+      if (st.lastSyncAt !== null) this.metrics.sourceLastSync.set({ source: s.name }, st.lastSyncAt / 1000);
+      this.metrics.rejected.set({ source: s.name }, st.rejections.length);
       if (st.connected !== null) this.metrics.streamConnected.set({ source: s.name }, st.connected ? 1 : 0);
       for (const [type, total] of Object.entries(st.events)) {
         const key = `${s.name}\u0000${type}`;
@@ -462,6 +466,10 @@ export class Runner {
       }
     }
     for (const t of this.targets) {
+      // From the status /health shows, so the two never disagree (a refused template edit included).
+      const st = t.status();
+      this.metrics.targetUp.set({ target: t.name }, st.ok ? 1 : 0);
+      if (st.lastSuccessAt !== null) this.metrics.targetLastSuccess.set({ target: t.name }, st.lastSuccessAt / 1000);
       const c = t.cacheStats();
       const totals = {
         'view\u0000hit': c.viewHits,

@@ -32,24 +32,25 @@ export function loadAverage(): string {
 }
 
 /**
- * Resolves once the process has used no CPU for `quietMs` (its utime+stime,
- * in 10 ms ticks, stood still), sampling every 20 ms; rejects after
- * `timeoutMs`. This is how a benchmark waits for Switchyard to finish the
- * work an event started when that work may log nothing (a render that
- * changes no byte, an app refresh): reading /proc costs the measured
- * process nothing.
+ * Resolves once the process has used at most `share` of one core for
+ * `quietMs` (by default none: its utime+stime, in 10 ms ticks, stood still),
+ * sampling every 20 ms; rejects after `timeoutMs`. This is how a benchmark
+ * waits for Switchyard to finish the work an event started when that work
+ * may log nothing (a render that changes no byte, an app refresh): reading
+ * /proc costs the measured process nothing. Under `--cpu-prof` the
+ * profiler's sampling thread keeps a share of a core busy, hence `share`.
  */
-export async function untilIdle(pid: number, quietMs = 100, timeoutMs = 30_000): Promise<void> {
+export async function untilIdle(pid: number, quietMs = 100, timeoutMs = 30_000, share = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = cpuTimes(pid).self;
-  let stillSince = Date.now();
-  while (Date.now() - stillSince < quietMs) {
+  const samples: Array<{ at: number; cpu: number }> = [{ at: Date.now(), cpu: cpuTimes(pid).self }];
+  for (;;) {
     if (Date.now() > deadline) throw new Error(`process ${pid} still busy after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const now = cpuTimes(pid).self;
-    if (now !== last) {
-      last = now;
-      stillSince = Date.now();
-    }
+    const now = { at: Date.now(), cpu: cpuTimes(pid).self };
+    samples.push(now);
+    // The newest window spanning quietMs: its oldest sample at least quietMs back.
+    while (samples.length > 2 && now.at - samples[1]!.at >= quietMs) samples.shift();
+    const oldest = samples[0]!;
+    if (now.at - oldest.at >= quietMs && now.cpu - oldest.cpu <= share * (now.at - oldest.at)) return;
   }
 }

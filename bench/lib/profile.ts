@@ -28,7 +28,7 @@ export interface ProfileSummary {
   readonly busyMs: number;
   readonly byFunction: SelfTime[];
   readonly byFile: SelfTime[];
-  /** Inclusive (self + callees) time of Switchyard's own functions (src/…). */
+  /** Inclusive (self + callees) time of Switchyard's own functions (src/…, or named functions of the bundle). */
   readonly inclusiveSrc: SelfTime[];
 }
 
@@ -86,7 +86,9 @@ export function summarize(file: string, repo: string, fromNs: bigint | null, toN
     const set = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const k = keyOf(byId.get(cur)!);
-      if (k.startsWith('src/')) set.add(k);
+      // Switchyard's functions: from src/, or from the bundle (bin/switchyard.js runs it; it holds the
+      // libraries too, named by their functions); the bundle's anonymous functions name nothing.
+      if (k.startsWith('src/') || (k.startsWith('dist/bundle/') && !k.endsWith(':(anonymous)'))) set.add(k);
     }
     keys = [...set];
     stackSrc.set(id, keys);

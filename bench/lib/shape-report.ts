@@ -129,6 +129,9 @@ export function shapeSizeTable(apps: number, builds: readonly BuildRuns[]): stri
       was.shapeCpuMs,
     ),
     row('  of which serving GET /api/state (ms)', (x) => shape(x, (r) => r.stateCpuPerEventMs, 0)),
+    row('  the rest: the events, their renders, installs and app refreshes (ms)', (x) =>
+      shape(x, (r) => r.cpuPerEventMs - r.stateCpuPerEventMs, 0),
+    ),
     row(
       'default shape: peak RSS, VmHWM (MB)',
       (x) => shape(x, (r) => r.peakRssMb, 0),

@@ -54,6 +54,8 @@ export interface ShapeOptions {
   /** Measured scale events (even: half up, half down), after 2 warm-up events. */
   readonly events: number;
   readonly nodeArgs?: readonly string[];
+  /** Share of a core Switchyard may use and still count as idle between phases (0; under --cpu-prof more). */
+  readonly idleShare?: number;
   readonly progress: (line: string) => void;
 }
 
@@ -120,6 +122,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
   const url = await double.start();
   double.bulkLoad(syntheticCluster(o.apps));
   const scale = new ScaleEvents(double);
+  const idleShare = o.idleShare ?? 0;
   const warnings: string[] = [];
   let run: SwitchyardRun | null = null;
   const dir = tempDir(`shape-${o.apps}-`);
@@ -138,7 +141,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
       cold.reduce((a, v) => (v.at > a ? v.at : a), 0n),
     );
     o.progress(`  default shape: cold start ${coldMs.toFixed(0)} ms from spawn to both files`);
-    await untilIdle(live.pid, 500, TIMEOUT_MS);
+    await untilIdle(live.pid, 500, TIMEOUT_MS, idleShare);
 
     const eventMs: number[] = [];
     const upMs: number[] = [];
@@ -170,7 +173,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
         const added = address;
         second = () => ({ at: scale.healthy(launched.task, launched.deployment), accept: (c) => serving(c, added) });
         after = () => {};
-        await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS));
+        await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS, idleShare));
       } else {
         const killed = task;
         const gone = address;
@@ -185,7 +188,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
       const stateCpu0 = cpuTimes(live.pid).self;
       const state = await unlessExits(live, readAll(stateUrl));
       stateBytes = state.bytes;
-      await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS));
+      await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS, idleShare));
       if (measured) {
         stateMs.push(state.ms);
         stateCpuMs.push(cpuTimes(live.pid).self - stateCpu0);
@@ -205,7 +208,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
       }
       // The rest of the sequence (deployment end, the kill's TASK_KILLED), and its app refreshes.
       after();
-      await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS));
+      await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS, idleShare));
       to = process.hrtime.bigint();
     }
     const cpu1 = cpuTimes(live.pid);

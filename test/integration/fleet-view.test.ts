@@ -97,7 +97,7 @@ describe('fleet: a follower renders only what the published view has committed',
     const raw = {
       marathon: { endpoints: ['http://127.0.0.1:9'] },
       zookeeper: { connect: zk.connect, sessionTimeoutMs: 3000 },
-      fleet: { path: FLEET, maxAgeMs: 600_000 },
+      fleet: { path: FLEET, maxAgeMs: 1000 },
       targets: [{ name: 'out', template: 'out.hbs', output: 'out.txt' }],
       reload: { quietMs: 0, maxDelayMs: 0 },
     };
@@ -172,6 +172,15 @@ describe('fleet: a follower renders only what the published view has committed',
     const skipped = sy.logs.find((l) => l.message === 'fleet app skipped');
     expect(skipped?.znode).to.equal(`${layout.apps}/%2Fevil`);
     expect(String(skipped?.reason)).to.match(/^bad 0\.backends\.0\.host .*: expected a host name or IP address$/);
+  });
+
+  it('is degraded once the leader has not confirmed the view for fleet.maxAgeMs, and well at its next heartbeat', async () => {
+    const marathon = async () =>
+      ((await sy.health()).body.sources as Record<string, { healthy: boolean; lastError: string | null }>).marathon!;
+    await eventually(async () => expect((await marathon()).lastError).to.match(/^fleet view not confirmed for/));
+    expect((await sy.health()).status).to.equal(503);
+    await writeView({});
+    await eventually(async () => expect((await marathon()).healthy).to.equal(true));
   });
 
   it('removes an app when the version that no longer has it is committed, in the same transaction as its removal', async () => {

@@ -160,6 +160,20 @@ describe('fleet: one elected sidecar follows Marathon and the others render its 
     expect(readFileSync(m.output, 'utf8')).to.equal(stdout);
   });
 
+  it('reports role, view version and age, publishes and hand-overs on /metrics', async () => {
+    const leader = await leaderOf();
+    const follower = members.find((m) => m !== leader)!;
+    expect(await leader.sy.metric('switchyard_fleet_leader')).to.equal(1);
+    expect(await follower.sy.metric('switchyard_fleet_leader')).to.equal(0);
+    const version = (await fleetOf(follower)).version;
+    expect(await follower.sy.metric('switchyard_fleet_view_version')).to.equal(version);
+    expect(await follower.sy.metric('switchyard_fleet_view_age_seconds')).to.be.within(0, 60);
+    expect(await leader.sy.metric('switchyard_fleet_publishes_total')).to.be.greaterThan(0);
+    expect(await leader.sy.metric('switchyard_fleet_takeovers_total')).to.equal(1);
+    expect(await follower.sy.metric('switchyard_fleet_publishes_total')).to.equal(0);
+    expect(await follower.sy.metric('switchyard_fleet_takeovers_total')).to.equal(0);
+  });
+
   it('refuses to follow a leader whose Marathon settings differ, and says so on /health', async () => {
     const dir = tempDir('fleet-odd-');
     const odd = await spawnSwitchyard(config('127.0.0.9', join(dir, 'haproxy.cfg'), dir, { group: 'internal' }), dir);
@@ -221,14 +235,23 @@ describe('fleet: one elected sidecar follows Marathon and the others render its 
       { timeoutMs: SESSION_MS + 10_000, intervalMs: 100, message: 'a new leader' },
     );
     const fresh = others()[0]!;
-    const named = (await fleetOf(fresh)).leader;
+    // Elected first, then it claims the view: wait until the view names it.
+    const named = await eventually(async () => {
+      const leader = (await fleetOf(fresh)).leader;
+      expect(leader).to.include(`/${fresh.sy.pid}/`);
+      return leader;
+    });
     // A change the stale leader's Marathon stream holds for it when it wakes.
     marathon.addTask('/web', { host: backends[4]!.host, ports: [backends[4]!.port] });
     await everyoneServes(['b1', 'b2', 'b3', 'b4', 'b5'], others, 10_000);
     await stale.sy.resume();
     await eventually(async () => expect((await fleetOf(stale)).role).to.equal('follower'), { timeoutMs: 15_000 });
     expect(await stale.sy.metric('switchyard_fleet_publishes_total')).to.equal(before);
-    for (const m of alive()) expect((await fleetOf(m)).leader).to.equal(named);
+    // Its own account of the leader comes back with the view it reads on its new session.
+    await eventually(async () => {
+      for (const m of alive()) expect((await fleetOf(m)).leader, `sidecar ${m.n}`).to.equal(named);
+    });
+    expect(await stale.sy.metric('switchyard_fleet_publishes_total')).to.equal(before);
     await everyoneServes(['b1', 'b2', 'b3', 'b4', 'b5']);
   });
 
