@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config/load.js';
+import { containFaults } from './containment.js';
 import type { Config, TargetConfig } from './config/schema.js';
 import { createSources, createTargets, Daemon } from './daemon.js';
 import { createLogger, type Logger } from './log.js';
@@ -52,6 +53,7 @@ export async function runCommand(
 
 async function serve(file: string, config: Config, log: Logger, warm?: () => void): Promise<number> {
   const daemon = new Daemon(config, log);
+  const uncontain = containFaults(log, daemon.metrics);
   if (warm) {
     // Off the first config's path: making the cache takes a few milliseconds.
     const off = daemon.runner.onCycle(() => {
@@ -75,6 +77,7 @@ async function serve(file: string, config: Config, log: Logger, warm?: () => voi
   } catch (e) {
     log.error('cannot start', { error: e });
     await daemon.stop().catch(() => undefined);
+    uncontain();
     return 1;
   }
   log.info('switchyard running', { version: VERSION, targets: config.targets.map((t) => t.name) });
@@ -87,6 +90,8 @@ async function serve(file: string, config: Config, log: Logger, warm?: () => voi
   } catch (e) {
     log.error('stop failed', { error: e });
     return 1;
+  } finally {
+    uncontain();
   }
 }
 

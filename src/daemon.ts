@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { EventLoopWatch } from './event-loop.js';
 import { guardRoutes } from './http/guard.js';
 import type { BodyLimits } from './http/request.js';
 import { rulesRoutes } from './http/rules.js';
@@ -109,6 +110,7 @@ export class Daemon {
   private rules: RuleStore | null;
   /** The last installs and refusals, for the dashboard. */
   readonly events = new RecentEvents();
+  private readonly loop: EventLoopWatch;
   private unwatch: (() => Promise<void>) | null = null;
   /** Re-reads run one after another, in the order the signals came. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
@@ -132,10 +134,22 @@ export class Daemon {
       this.metrics,
     );
     this.runner.onCycle((results, changed) => this.events.record(results, changed, this.runner.targets));
-    this.http = new HttpServer(this.runner, this.metrics, log.child({ component: 'http' }), this.routes(), () => {
-      const fleet = this.fleet();
-      return fleet ? { fleet: fleet.fleetStatus() } : {};
-    });
+    this.http = new HttpServer(
+      this.runner,
+      this.metrics,
+      log.child({ component: 'http' }),
+      this.routes(),
+      () => this.current.http,
+      () => {
+        const fleet = this.fleet();
+        return fleet ? { fleet: fleet.fleetStatus() } : {};
+      },
+    );
+    this.loop = new EventLoopWatch(
+      this.metrics,
+      log.child({ component: 'event-loop' }),
+      () => this.current.log.eventLoopWarnMs,
+    );
   }
 
   /** The config running now (the last one a re-read applied). */
@@ -145,6 +159,7 @@ export class Daemon {
 
   /** The HTTP listener comes first, so /health answers "starting" while sources sync. */
   async start(): Promise<void> {
+    this.loop.start();
     this.address = await this.http.listen(this.current.http.listen);
     this.log.info('http listening', { address: `${this.address.address}:${this.address.port}` });
     await this.runner.start();
@@ -157,6 +172,7 @@ export class Daemon {
     this.unwatch = null;
     await this.runner.stop();
     await this.http.close();
+    this.loop.stop();
   }
 
   /**
@@ -248,7 +264,12 @@ export class Daemon {
         bodyLimits(this.current),
       ),
       ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
-      ...viewRoutes({ runner: this.runner, events: this.events, showEnv: false, rules: this.rules !== null }),
+      ...viewRoutes({
+        runner: this.runner,
+        events: this.events,
+        showEnv: this.current.http.exposeEnv,
+        rules: this.rules !== null,
+      }),
       ...dashboardRoutes(),
     ];
   }

@@ -154,4 +154,16 @@ export class Metrics {
     labelNames: ['target', 'cache', 'result'],
     registers: [this.registry],
   });
+  readonly viewCache = new Counter({
+    name: 'switchyard_http_view_cache_lookups_total',
+    help: 'Lookups of the serialized API views built once per snapshot version, by view and result (hit, miss)',
+    labelNames: ['view', 'result'],
+    registers: [this.registry],
+  });
+  readonly httpRefused = new Counter({
+    name: 'switchyard_http_refused_total',
+    help: 'HTTP requests refused to protect the daemon, by reason (busy, pipelined, unauthorized)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
 }

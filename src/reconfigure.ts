@@ -82,7 +82,9 @@ export function planReconfigure(
     targetsKept,
     settingsChanged: (['reload', 'guard'] as const).filter(differs),
     needRestart: [
-      ...(current.http.listen !== next.http.listen ? ['http.listen'] : []),
+      ...(['listen', 'maxHeaderBytes', 'clientTimeoutMs'] as const)
+        .filter((k) => current.http[k] !== next.http[k])
+        .map((k) => `http.${k}`),
       ...(differs('log') ? ['log'] : []),
     ],
   };

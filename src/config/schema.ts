@@ -49,6 +49,13 @@ const registry = z.strictObject({
 const zookeeper = z.strictObject({
   connect: z.string().regex(/^[A-Za-z0-9.:,[\]-]+(\/[A-Za-z0-9._/-]*)?$/, 'expected HOST:PORT[,HOST:PORT...]'),
   sessionTimeoutMs: ms(1000, 600_000).default(10_000),
+  // One instance znode's data; ZooKeeper's own jute.maxbuffer is about 1 MiB.
+  maxNodeBytes: z
+    .number()
+    .int()
+    .min(256)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
   registries: z.array(registry).default([]),
   rulesPath: z
     .string()
@@ -118,12 +125,26 @@ export const configSchema = z
           .max(64 * 1024 * 1024)
           .default(64 * 1024),
         maxBodyDepth: z.number().int().min(2).max(1000).default(32),
+        // Reads of full state (/api/state, rules, dashboard views) need the token too; /health, /live, /metrics never do.
+        protectReads: z.boolean().default(false),
+        // Marathon env values (where secrets live) to readers without the token; templates always see them.
+        exposeEnv: z.boolean().default(false),
+        maxHeaderBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1024 * 1024)
+          .default(16 * 1024),
+        clientTimeoutMs: ms(1000, 3_600_000).default(30_000),
+        maxPipelined: z.number().int().min(1).max(1000).default(16),
+        maxStateReaders: z.number().int().min(1).max(100_000).default(128),
       })
       .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
         format: z.enum(['json', 'text', 'auto']).default('auto'),
+        eventLoopWarnMs: ms(10, 600_000).default(500),
       })
       .prefault({}),
   })

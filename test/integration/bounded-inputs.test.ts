@@ -20,6 +20,8 @@ import {
 import { httpGet } from '../support/http.js';
 import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
+import { startZookeeper, type ZookeeperHandle } from '../support/zookeeper.js';
+import zookeeper from 'node-zookeeper-client';
 
 const TOKEN = 'bounded-inputs-token';
 const SECRET = 'root:$6$Sup3rS3cretHash:19000:0:99999:7:::';
@@ -321,5 +323,74 @@ describe('bounded inputs: the registry file', function () {
     expect(w.failed, w.firstError).to.equal(0);
     expect(w.answered).to.be.above(0);
     expect(f.d.alive()).to.equal(true);
+  });
+});
+
+/** Creates znodes with raw data, parents first. */
+function zkPut(connect: string, entries: [string, Buffer][]): Promise<void> {
+  const client = zookeeper.createClient(connect, { sessionTimeout: 30_000, spinDelay: 100 });
+  const call = (send: (cb: (e: unknown) => void) => void) =>
+    new Promise<void>((resolve, reject) => send((e) => (e ? reject(e as Error) : resolve())));
+  return new Promise<void>((resolve, reject) => {
+    client.once('connected', () => {
+      void (async () => {
+        for (const [path, data] of entries) {
+          await call((cb) => client.mkdirp(path.slice(0, path.lastIndexOf('/')), (e) => cb(e)));
+          await call((cb) => client.create(path, data, (e) => cb(e)));
+        }
+      })().then(
+        () => {
+          client.close();
+          resolve();
+        },
+        (e: Error) => {
+          client.close();
+          reject(e);
+        },
+      );
+    });
+    client.connect();
+  });
+}
+
+describe('bounded inputs: ZooKeeper instance data', function () {
+  let zk: ZookeeperHandle;
+  let d: DaemonProcess;
+  const dir = tempDir('bounded-zk-');
+
+  before(async function () {
+    zk = await startZookeeper();
+  });
+  after(async function () {
+    await d?.stop();
+    await zk?.stop();
+  });
+
+  it('skips an instance znode over zookeeper.maxNodeBytes, naming its path, and serves the other instances of its service', async function () {
+    const big = Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 9301, name: 'x'.repeat(100_000) }));
+    await zkPut(zk.connect, [
+      ['/bx/nerve/web/good', Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 9300 }))],
+      ['/bx/nerve/web/huge', big],
+    ]);
+    writeFileSync(join(dir, 'services.txt.hbs'), TEMPLATE);
+    d = await startDaemonProcess(
+      {
+        zookeeper: { connect: zk.connect, registries: [{ path: '/bx/nerve', format: 'nerve' }] },
+        targets: [{ name: 'list', template: 'services.txt.hbs', output: 'services.txt' }],
+        reload: { quietMs: 0, maxDelayMs: 0 },
+      },
+      dir,
+    );
+    await waitForStatus(d, 'ok', 30_000);
+    const out = readFileSync(join(dir, 'services.txt'), 'utf8');
+    expect(out).to.include('web 127.0.0.1:9300\n');
+    expect(out).to.not.include('9301');
+    await eventually(
+      () =>
+        expect(d.output.text()).to.match(
+          /"znode":"\/bx\/nerve\/web\/huge".*at most 65536 bytes \(zookeeper\.maxNodeBytes\)|at most 65536 bytes \(zookeeper\.maxNodeBytes\).*"znode":"\/bx\/nerve\/web\/huge"/,
+        ),
+      { signal: d.exited, message: 'the skipped znode logged' },
+    );
   });
 });

@@ -24,7 +24,18 @@ describe('config', () => {
   it('fills in the documented defaults', () => {
     const c = parse(minimal());
     expect(c.reload).to.deep.equal({ quietMs: 100, maxDelayMs: 1000, minIntervalMs: 0, timeoutMs: 30000 });
-    expect(c.http).to.deep.equal({ listen: '127.0.0.1:8000', token: '', maxBodyBytes: 65536, maxBodyDepth: 32 });
+    expect(c.http).to.deep.equal({
+      listen: '127.0.0.1:8000',
+      token: '',
+      maxBodyBytes: 65536,
+      maxBodyDepth: 32,
+      protectReads: false,
+      exposeEnv: false,
+      maxHeaderBytes: 16384,
+      clientTimeoutMs: 30000,
+      maxPipelined: 16,
+      maxStateReaders: 128,
+    });
     expect(c.targets[0]!.vars).to.deep.equal({});
   });
 

@@ -40,7 +40,7 @@ export class ZookeeperSource implements Source {
   private untrack: (() => void) | null = null;
 
   constructor(
-    private readonly config: Pick<ZookeeperConfig, 'registries'>,
+    private readonly config: Pick<ZookeeperConfig, 'registries' | 'maxNodeBytes'>,
     private readonly session: ZkSession,
     private readonly log: Logger,
   ) {
@@ -126,6 +126,21 @@ export class ZookeeperSource implements Source {
     this.settle(touched);
   }
 
+  /** One instance znode's data, refused unread past zookeeper.maxNodeBytes: parsing it would cost more than it can hold. */
+  private decode(format: RegistryFormat, data: Buffer, znode: string): Decoded {
+    const max = this.config.maxNodeBytes;
+    if (data.length <= max) return decodeInstance(format, data, znode);
+    return {
+      kind: 'invalid',
+      rejection: {
+        where: znode,
+        field: 'data',
+        value: `${data.length} bytes`,
+        expected: `at most ${max} bytes (zookeeper.maxNodeBytes)`,
+      },
+    };
+  }
+
   /** Instance znodes of one service appeared, changed or went: decode just those. */
   private instancesChanged(node: ServiceNode, changed: readonly string[]): void {
     if (this.nodes.get(nodeKey(node.registry, node.name)) !== node) return;
@@ -137,7 +152,7 @@ export class ZookeeperSource implements Source {
         continue;
       }
       const znode = node.dir.childPath(name);
-      const decoded = decodeInstance(format, child.data, znode);
+      const decoded = this.decode(format, child.data, znode);
       if (decoded.kind === 'invalid') {
         this.health.rejected({ ...decoded.rejection, where: znode });
         this.once.warnOnce('zookeeper instance skipped', {

@@ -1,0 +1,152 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Counter } from 'prom-client';
+import { RenderCache } from '../render/cache.js';
+import { templateData, templateService } from '../render/data.js';
+import type { Runner } from '../runner.js';
+import type { Snapshot } from '../state/model.js';
+
+/** What a reader without the token sees in place of each env value. */
+export const HIDDEN_ENV_VALUE = '<hidden>';
+
+/** Services or apps serialized anew between two turns of the event loop: a few milliseconds' work at most. */
+const SLICE = 200;
+
+/** One serialized /api/state: the bytes and the snapshot version they show. */
+export interface StateBody {
+  readonly version: number;
+  /** The body in pieces of about CHUNK_BYTES, written one after the other: joining them all would be one long copy. */
+  readonly chunks: readonly Buffer[];
+  readonly length: number;
+  /** Quoted entity tag: the version and whether env values are shown. */
+  readonly etag: string;
+}
+
+/** A body being built or built, for one snapshot version and the target vars of then. */
+interface Entry {
+  readonly version: number;
+  readonly vars: readonly unknown[];
+  readonly body: Promise<StateBody>;
+}
+
+/**
+ * `/api/state` serialized once per snapshot version (and target vars), in
+ * two shapes — env values shown or hidden — and shared by every reader: a
+ * hundred readers of one version cost one serialization and one Buffer, not a
+ * hundred copies. A new version re-serializes only the services and apps
+ * that changed, in slices that yield to the event loop, so a large state never
+ * holds /health or a ZooKeeper heartbeat; readers that come meanwhile wait
+ * for the same build. Hits and misses go to `lookups`.
+ */
+export class StateView {
+  private readonly entries = new Map<boolean, Entry>();
+  /** Template views of unchanged services (and their Bamboo apps) keep their objects from version to version… */
+  private readonly cache = new RenderCache();
+  /** …and so their serialized bytes, per shape. */
+  private readonly shownJson = new WeakMap<object, Buffer>();
+  private readonly hiddenJson = new WeakMap<object, Buffer>();
+
+  constructor(
+    private readonly runner: Runner,
+    private readonly lookups: Counter<'view' | 'result'>,
+  ) {}
+
+  body(showEnv: boolean): Promise<StateBody> {
+    const snapshot = this.runner.snapshot();
+    const vars = this.runner.targets.map((t) => t.config.vars);
+    const e = this.entries.get(showEnv);
+    const current =
+      e !== undefined &&
+      e.version === snapshot.version &&
+      e.vars.length === vars.length &&
+      e.vars.every((v, i) => v === vars[i]);
+    this.lookups.inc({ view: 'state', result: current ? 'hit' : 'miss' });
+    if (current) return e.body;
+    const body = this.build(snapshot, showEnv);
+    this.entries.set(showEnv, { version: snapshot.version, vars, body });
+    // A failed build is not kept: the next reader tries again.
+    body.catch(() => {
+      if (this.entries.get(showEnv)?.body === body) this.entries.delete(showEnv);
+    });
+    return body;
+  }
+
+  private async build(snapshot: Snapshot, showEnv: boolean): Promise<StateBody> {
+    // Views of new or changed services built ahead, in slices: templateData then finds every one in the cache.
+    for (let i = 0; i < snapshot.services.length; i += SLICE) {
+      for (const service of snapshot.services.slice(i, i + SLICE)) templateService(service, this.cache);
+      await yieldToLoop();
+    }
+    const data = templateData(snapshot, {}, { cache: this.cache });
+    const { services, apps } = data;
+    this.cache.endRender();
+    const vars = Object.fromEntries(this.runner.targets.map((t) => [t.name, t.config.vars]));
+    const pieces: Buffer[] = [Buffer.from(`{"version":${snapshot.version},"services":[`)];
+    await this.items(pieces, services, showEnv);
+    pieces.push(Buffer.from('],"apps":['));
+    await this.items(pieces, apps, showEnv);
+    pieces.push(Buffer.from(`],"rules":${JSON.stringify(snapshot.rules)},"vars":${JSON.stringify(vars)}}\n`));
+    return {
+      version: snapshot.version,
+      ...(await chunked(pieces)),
+      etag: `"${snapshot.version}-${showEnv ? 'env' : 'noenv'}"`,
+    };
+  }
+
+  /**
+   * Appends the JSON of each item, comma-separated. An item object the
+   * render cache kept from the last version (an unchanged service or app)
+   * keeps its bytes too; the rest are serialized SLICE per turn of the loop.
+   */
+  private async items(
+    pieces: Buffer[],
+    items: readonly { readonly env: Readonly<Record<string, string>> }[],
+    showEnv: boolean,
+  ): Promise<void> {
+    const memo = showEnv ? this.shownJson : this.hiddenJson;
+    let fresh = 0;
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) pieces.push(COMMA);
+      const item = items[i]!;
+      let bytes = memo.get(item);
+      if (!bytes) {
+        bytes = Buffer.from(JSON.stringify(showEnv ? item : withEnvHidden(item)));
+        memo.set(item, bytes);
+        if (++fresh % SLICE === 0) await yieldToLoop();
+      }
+      pieces.push(bytes);
+    }
+    if (items.length > fresh) this.lookups.inc({ view: 'state-item', result: 'hit' }, items.length - fresh);
+    if (fresh > 0) this.lookups.inc({ view: 'state-item', result: 'miss' }, fresh);
+  }
+}
+
+const COMMA = Buffer.from(',');
+
+/** About this much of the body is copied into one chunk per turn of the event loop. */
+const CHUNK_BYTES = 1 << 20;
+
+/** The pieces joined into chunks of about CHUNK_BYTES, one chunk per turn of the loop. */
+async function chunked(pieces: readonly Buffer[]): Promise<{ chunks: Buffer[]; length: number }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let group: Buffer[] = [];
+  let size = 0;
+  for (const p of pieces) {
+    group.push(p);
+    size += p.length;
+    if (size >= CHUNK_BYTES) {
+      chunks.push(Buffer.concat(group, size));
+      length += size;
+      group = [];
+      size = 0;
+      await yieldToLoop();
+    }
+  }
+  if (size > 0) chunks.push(Buffer.concat(group, size));
+  return { chunks, length: length + size };
+}
+
+/** The same object with every env value replaced: the keys stay, so a reader still sees what is set. */
+function withEnvHidden<T extends { readonly env: Readonly<Record<string, string>> }>(o: T): T {
+  return { ...o, env: Object.fromEntries(Object.keys(o.env).map((k) => [k, HIDDEN_ENV_VALUE])) };
+}
