@@ -167,8 +167,8 @@ export class Target {
   /**
    * The config text for a snapshot with this target's template, vars and
    * slot placements, but a render cache of its own: what the dashboard shows
-   * of one service. A render through the target's cache would end its
-   * generation of derived views, and the next apply would build them again.
+   * of one service. A one-service render through the target's cache would end
+   * its generation of derived views, and the next apply would build them again.
    */
   renderApart(snapshot: Snapshot): string {
     if (!this.template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);

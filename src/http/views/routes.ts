@@ -164,10 +164,13 @@ async function configDiff(deps: ViewDeps, target: Target, res: ServerResponse): 
   const installed = (await readInstalled(target.config.output)) ?? '';
   let rendered: string;
   try {
-    rendered = target.renderApart(deps.runner.snapshot());
+    // Through the target's own cache: a whole render of the state now reads what the next apply reads, so it
+    // leaves the cache as that apply would (a render apart costs a cold render: 1.5 s at 5000 apps under load).
+    rendered = target.render(deps.runner.snapshot());
   } catch (e) {
     throw new HttpError(409, `the target does not render now: ${(e as Error).message}`);
   }
+  if (installed === rendered) return sendText(res, 200, '');
   const out = piecesDiff(
     linesOf(installed),
     linesOf(rendered),
@@ -175,7 +178,7 @@ async function configDiff(deps: ViewDeps, target: Target, res: ServerResponse): 
     DIFF_LIMITS,
   );
   if (out.kind === 'too-large') throw new HttpError(422, `no diff: ${out.reason}`);
-  sendText(res, 200, out.kind === 'same' ? '' : out.text);
+  sendText(res, 200, out.kind === 'diff' ? out.text : '');
 }
 
 /** A whole number from the query string, or the default when absent; 400 naming the parameter otherwise. */
