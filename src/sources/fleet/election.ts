@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../log.js';
+import { Backoff, SingleFlight, systemClock } from '../../retry.js';
 import { EPHEMERAL_SEQUENTIAL, isTransient, ZkError, type ZkSession, type ZkWatcher } from '../zookeeper/client.js';
 
 // ZooKeeper's leader election recipe: every candidate holds an ephemeral
@@ -45,10 +46,9 @@ export class Election extends EventEmitter<ElectionEvents> {
   private memberIn = -1;
   private memberCount = 0;
   private isVacant = false;
-  private evaluating = false;
-  private again = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryMs = RETRY_MIN_MS;
+  /** Looks at the line one at a time; a change seen meanwhile makes one more look after it. */
+  private readonly flight = new SingleFlight<void>(() => this.step());
+  private readonly retry = new Backoff(systemClock, RETRY_MIN_MS, RETRY_MAX_MS);
 
   constructor(
     private readonly session: ZkSession,
@@ -72,8 +72,7 @@ export class Election extends EventEmitter<ElectionEvents> {
     this.wanted = false;
     this.session.off('connected', this.onConnected);
     this.session.off('expired', this.onExpired);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.retry.cancel();
     await this.leave();
     this.setRole({ kind: 'candidate' });
   }
@@ -120,39 +119,18 @@ export class Election extends EventEmitter<ElectionEvents> {
   private readonly watcher: ZkWatcher = () => this.kick();
 
   private kick(): void {
-    if (!this.running) return;
-    if (this.evaluating) {
-      this.again = true;
-      return;
-    }
-    this.evaluating = true;
-    this.evaluate().then(
-      () => {
-        this.retryMs = RETRY_MIN_MS;
-        this.done();
-      },
-      (e: unknown) => {
-        this.log.warn('fleet election step failed; retrying', { source: 'fleet', reason: (e as Error).message });
-        this.done();
-        if (!this.retryTimer && this.running) {
-          this.retryTimer = setTimeout(
-            () => {
-              this.retryTimer = null;
-              this.kick();
-            },
-            isTransient(e) ? this.retryMs : RETRY_MAX_MS,
-          );
-          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-        }
-      },
-    );
+    if (this.running) void this.flight.run();
   }
 
-  private done(): void {
-    this.evaluating = false;
-    if (this.again) {
-      this.again = false;
-      this.kick();
+  /** One look at the line; a failure looks again later (a refusal, such as NO_AUTH, slowly). */
+  private async step(): Promise<void> {
+    if (!this.running) return;
+    try {
+      await this.evaluate();
+      this.retry.reset();
+    } catch (e) {
+      this.log.warn('fleet election step failed; retrying', { source: 'fleet', reason: (e as Error).message });
+      if (this.running) this.retry.retry(() => this.kick(), isTransient(e) ? 0 : RETRY_MAX_MS);
     }
   }
 
@@ -191,7 +169,7 @@ export class Election extends EventEmitter<ElectionEvents> {
     if (at < 0) {
       // Our znode is gone while the session lives (someone deleted it): stand again.
       this.member = null;
-      this.again = true;
+      this.kick();
       return;
     }
     if (at === 0) {
@@ -206,7 +184,7 @@ export class Election extends EventEmitter<ElectionEvents> {
     }
     const predecessor = names[at - 1]!;
     if ((await this.session.exists(`${this.path}/${predecessor}`, this.watcher)) === null) {
-      this.again = true;
+      this.kick();
       return;
     }
     if (generation !== this.session.generation || !this.wanted) return;

@@ -1,4 +1,5 @@
 import type { Logger } from '../../log.js';
+import { Backoff, systemClock } from '../../retry.js';
 import { sameService } from '../../state/merge.js';
 import type { Service } from '../../state/model.js';
 import { rejectionReason } from '../../state/rejection.js';
@@ -62,6 +63,7 @@ export class Follower {
   private readonly vanished = new Map<string, number>();
   private appliedEpoch: string | null = null;
   private settleQueued = false;
+  private readonly retry = new Backoff(systemClock, 200, 5000);
   private running = false;
 
   constructor(
@@ -100,6 +102,7 @@ export class Follower {
 
   stop(): void {
     this.running = false;
+    this.retry.cancel();
     this.sink = null;
     this.session.off('connected', this.onConnected);
     this.dir.stop();
@@ -140,6 +143,7 @@ export class Follower {
           this.once.warnOnce('fleet view unreadable; keeping the last one', { source: 'fleet', reason: v });
           return;
         }
+        this.retry.reset();
         this.setView(v, generation);
       },
       (e: unknown) => {
@@ -165,7 +169,7 @@ export class Follower {
   }
 
   private retryView(): void {
-    if (this.running && this.session.isConnected()) setTimeout(() => this.readView(), 500).unref();
+    if (this.running && this.session.isConnected()) this.retry.retry(() => this.readView());
   }
 
   private setView(v: ViewRecord, generation: number): void {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
+import { Backoff, SingleFlight, systemClock } from '../../retry.js';
 import type { Change, Service } from '../../state/model.js';
 import type { Sink } from '../source.js';
 import { isTransient, ZkError, type ZkOp, type ZkSession } from '../zookeeper/client.js';
@@ -76,10 +77,12 @@ export class Publisher {
   private synced = false;
   private fullPending = false;
   private running = false;
-  private flushing: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /** Claims, commits and heartbeats run one at a time (they all move the view's version); a request meanwhile runs once after. */
+  private readonly flight = new SingleFlight<void>(() => this.step());
+  private readonly retry = new Backoff(systemClock, RETRY_MIN_MS, RETRY_MAX_MS);
+  private queued = false;
+  private heartbeatDue = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private retryMs = RETRY_MIN_MS;
   private stats: {
     -readonly [K in keyof PublisherStats]: PublisherStats[K];
   } = { claimed: false, version: 0, commits: 0, bytesWritten: 0, znodesWritten: 0, lastError: null, deposed: false };
@@ -96,25 +99,29 @@ export class Publisher {
   start(): void {
     this.running = true;
     this.session.on('connected', this.onConnected);
-    this.schedule(0);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs);
+    this.soon();
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeatDue = true;
+      this.soon();
+    }, this.opts.heartbeatMs);
   }
 
   /** No write starts after this; one in flight is fenced by the view's version anyway. */
   async stop(): Promise<void> {
     this.running = false;
     this.session.off('connected', this.onConnected);
-    if (this.timer) clearTimeout(this.timer);
+    this.retry.cancel();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.timer = this.heartbeatTimer = null;
-    await this.flushing;
+    this.heartbeatTimer = null;
+    // Waits for a step in flight (the run this asks for returns at once: not running).
+    await this.flight.run();
   }
 
   status(): PublisherStats {
     return { ...this.stats };
   }
 
-  private readonly onConnected = (): void => this.schedule(0);
+  private readonly onConnected = (): void => this.soon();
 
   private take(change: Change): void {
     switch (change.kind) {
@@ -145,7 +152,7 @@ export class Publisher {
       case 'rules':
         return;
     }
-    this.schedule(0);
+    this.soon();
   }
 
   private put(s: Service): void {
@@ -155,30 +162,14 @@ export class Publisher {
     this.appOf.set(s.id, s.name);
   }
 
-  private schedule(ms: number): void {
-    if (!this.running || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.kick();
-    }, ms);
-  }
-
-  private kick(): void {
-    if (!this.running || !this.session.isConnected()) return;
-    if (this.flushing) return;
-    this.flushing = this.step()
-      .then(
-        () => {
-          this.retryMs = RETRY_MIN_MS;
-          this.stats.lastError = null;
-        },
-        (e: unknown) => this.failed(e),
-      )
-      .finally(() => {
-        this.flushing = null;
-        if (this.running && this.stats.claimed && this.synced && (this.dirty.size > 0 || this.orphans.size > 0))
-          this.schedule(0);
-      });
+  /** A step after the changes of this turn have arrived (an event burst becomes one commit). */
+  private soon(): void {
+    if (!this.running || this.queued) return;
+    this.queued = true;
+    setImmediate(() => {
+      this.queued = false;
+      if (this.running && this.session.isConnected()) void this.flight.run();
+    });
   }
 
   private failed(e: unknown): void {
@@ -194,13 +185,23 @@ export class Publisher {
     // Not about the connection: what this publisher believes is in ZooKeeper is wrong. Read it all again.
     if (!isTransient(e) || e instanceof Stale) this.stats.claimed = false;
     this.log.warn('fleet publish failed; retrying', { source: 'fleet', reason: message });
-    this.schedule(this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    this.retry.retry(() => this.soon());
   }
 
   private async step(): Promise<void> {
-    if (!this.stats.claimed) await this.claim();
-    if (this.synced && (this.dirty.size > 0 || this.orphans.size > 0)) await this.commit();
+    if (!this.running || !this.session.isConnected()) return;
+    try {
+      if (!this.stats.claimed) await this.claim();
+      if (this.synced && (this.dirty.size > 0 || this.orphans.size > 0)) await this.commit();
+      else if (this.heartbeatDue) await this.heartbeat();
+      this.retry.reset();
+      this.stats.lastError = null;
+    } catch (e) {
+      this.failed(e);
+      return;
+    }
+    // Changes that came while this step wrote: another step after it.
+    if (this.running && this.synced && (this.dirty.size > 0 || this.orphans.size > 0)) this.soon();
   }
 
   /**
@@ -333,6 +334,7 @@ export class Publisher {
         else this.published.delete(key);
       }
       this.orphans.clear();
+      this.heartbeatDue = false;
       this.view = record;
       this.stats.version = next;
       this.stats.commits++;
@@ -388,23 +390,13 @@ export class Publisher {
     }
   }
 
-  /** A heartbeat: the same view with the counter moved, only while Marathon's view is current and nothing waits to be written. */
-  private heartbeat(): void {
-    if (!this.running || !this.stats.claimed || !this.synced || this.flushing || !this.session.isConnected()) return;
-    if (!this.opts.current() || this.dirty.size > 0) return;
+  /** A heartbeat: the same view with the counter moved, only while Marathon's view is current. */
+  private async heartbeat(): Promise<void> {
+    this.heartbeatDue = false;
+    if (!this.synced || !this.opts.current()) return;
     const record = this.record(this.view, this.view!.version, this.view!.syncVersion);
-    this.flushing = this.guarded(() => this.session.setData(this.layout.view, encodeView(record), this.viewStat))
-      .then(
-        (version) => {
-          this.viewStat = version;
-          this.view = record;
-        },
-        (e: unknown) => this.failed(e),
-      )
-      .finally(() => {
-        this.flushing = null;
-        if (this.dirty.size > 0) this.schedule(0);
-      });
+    this.viewStat = await this.guarded(() => this.session.setData(this.layout.view, encodeView(record), this.viewStat));
+    this.view = record;
   }
 
   private record(before: ViewRecord | null, version: number, syncVersion: number): ViewRecord {
