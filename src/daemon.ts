@@ -87,6 +87,7 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         commandTimeoutMs: config.reload.timeoutMs,
         cwd: config.configDir,
         minReloadIntervalMs: config.reload.minIntervalMs,
+        renderBudgetMs: config.render.budgetMs,
       }),
   );
 }
