@@ -148,6 +148,18 @@ export class Metrics {
     labelNames: ['target'],
     registers: [this.registry],
   });
+  readonly quarantined = new Gauge({
+    name: 'switchyard_quarantined_services',
+    help: 'Services left out of (or held at their last good version in) a target’s installed config',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly quarantineDecisions = new Counter({
+    name: 'switchyard_quarantine_decisions_total',
+    help: 'Services quarantined, by target and how the fault was found (precheck, conflict, line, bisection, reload)',
+    labelNames: ['target', 'finding'],
+    registers: [this.registry],
+  });
   readonly renderCache = new Counter({
     name: 'switchyard_render_cache_lookups_total',
     help: 'Render cache lookups per target: template views (view) and loop items (fragment), by result (hit, miss)',

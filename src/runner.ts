@@ -8,6 +8,7 @@ import type { Change, Snapshot } from './state/model.js';
 import type { HeldChange, StateStore } from './state/store.js';
 import { StartGuard } from './state/start-guard.js';
 import { startFromWhatRuns } from './targets/converge.js';
+import type { QuarantineEntry } from './targets/quarantine.js';
 import { installedBackends, installedState, writeRecord, type InstalledState } from './targets/record.js';
 import type { ApplyResult, Target, TargetStatus } from './targets/target.js';
 
@@ -21,6 +22,8 @@ export interface Health {
   readonly held: readonly HeldChange[];
   readonly sources: Readonly<Record<string, SourceStatus & { ageMs: number | null }>>;
   readonly targets: Readonly<Record<string, TargetStatus>>;
+  /** Services a target's proxy refused, left out of an otherwise installed config: they do not make it degraded. */
+  readonly quarantined: readonly QuarantineEntry[];
   /** The config file as last re-read (SIGHUP): `error` while a new one was refused and the running one kept. */
   readonly config: { readonly ok: boolean; readonly error: string | null; readonly since: number | null };
 }
@@ -58,6 +61,10 @@ export class Runner {
   private readonly retry: Backoff;
   /** One cycle at a time: a cycle due while one runs runs right after it. */
   private readonly cycling = new SingleFlight<void>(() => this.cycle());
+  /** Brings a cycle when a quarantined service is due to be tried again. */
+  private quarantineTimer: (() => void) | null = null;
+  /** Quarantine entries seen after the last cycle, by target and service: what is new is counted once. */
+  private quarantineSeen = new Map<string, string>();
   private cycles = 0;
   /** Source event totals already turned into counter increments. */
   private readonly eventsSeen = new Map<string, number>();
@@ -169,7 +176,14 @@ export class Runner {
   /** Stops the sources, then lets a cycle in flight finish, so an install is never cut short. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const cancel of [this.quietTimer, this.maxTimer, this.deferTimer, this.holdTimer, this.startHoldTimer])
+    for (const cancel of [
+      this.quietTimer,
+      this.maxTimer,
+      this.deferTimer,
+      this.holdTimer,
+      this.startHoldTimer,
+      this.quarantineTimer,
+    ])
       cancel?.();
     this.retry.cancel();
     await Promise.all(this.sources.map((s) => s.stop()));
@@ -224,7 +238,8 @@ export class Runner {
       error: this.configProblem?.error ?? null,
       since: this.configProblem?.since ?? null,
     };
-    return { status, failing, version: this.store.snapshot().version, held, sources, targets, config };
+    const quarantined = this.targets.flatMap((t) => t.quarantined());
+    return { status, failing, version: this.store.snapshot().version, held, sources, targets, quarantined, config };
   }
 
   /** An operator's word: let held changes through now (all of them when no ids are given). */
@@ -335,7 +350,34 @@ export class Runner {
     for (const fn of this.listeners) fn(done, reason);
     this.retryIfFailed(done);
     this.comeBackIfDeferred(done, reason);
+    this.recordQuarantine();
     if (snapshot) await this.recordInstalls(done, snapshot);
+  }
+
+  /** Counts new quarantine decisions, sets the gauge, and comes back when a quarantined service is due a retry. */
+  private recordQuarantine(): void {
+    const seen = new Map<string, string>();
+    let next: number | null = null;
+    for (const t of this.targets) {
+      const entries = t.quarantined();
+      this.metrics.quarantined.set({ target: t.name }, entries.length);
+      for (const e of entries) {
+        const key = `${t.name}\u0000${e.service}`;
+        const what = `${e.finding}\u0000${e.reason}`;
+        if (this.quarantineSeen.get(key) !== what)
+          this.metrics.quarantineDecisions.inc({ target: t.name, finding: e.finding });
+        seen.set(key, what);
+      }
+      const due = t.quarantineRetryInMs();
+      if (due !== null) next = next === null ? due : Math.min(next, due);
+    }
+    this.quarantineSeen = seen;
+    if (next === null || this.quarantineTimer || this.stopped) return;
+    this.quarantineTimer = this.clock.after(next + 10, () => {
+      this.quarantineTimer = null;
+      this.dirty = true;
+      this.schedule();
+    });
   }
 
   /**

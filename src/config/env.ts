@@ -166,10 +166,17 @@ function convert(value: string, schema: Schema, envName: string): Json {
     case 'array':
       return trimmed === '' ? [] : trimmed.split(',').map((v) => v.trim());
     case 'union':
+      // A list or a single value (marathon.group): commas make it the list.
+      if (trimmed.includes(',') && unionOptions(schema).some((o) => kindOf(o) === 'array'))
+        return trimmed.split(',').map((v) => v.trim());
       if (/^-?\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
       if (trimmed === 'true' || trimmed === 'false') return trimmed === 'true';
       return value;
     default:
       return value;
   }
+}
+
+function unionOptions(schema: Schema): readonly Schema[] {
+  return (unwrap(schema)._zod.def as { options?: readonly Schema[] }).options ?? [];
 }

@@ -15,16 +15,23 @@ const MiB = 1024 * 1024;
 /** A limit on untrusted input: a whole number from `min` up to `max`, `fallback` when unset. */
 const limit = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
 
+const groupName = z.string().regex(/^(\*|[A-Za-z0-9._-]+)$/, 'expected "*" or a group name');
+
 const marathon = z.strictObject({
   endpoints: z.array(url).min(1),
   eventStream: z.boolean().default(true),
   pollIntervalMs: ms(1000, 3_600_000).default(30_000),
   user: z.string().default(''),
   password: z.string().default(''),
+  // marathon-lb's --group, repeatable: a list, or one name (how it was written before lists).
   group: z
-    .string()
-    .regex(/^(\*|[A-Za-z0-9._-]+)$/, 'expected "*" or a group name')
-    .default('*'),
+    .union([z.array(groupName).min(1), groupName])
+    .transform((g) => (typeof g === 'string' ? [g] : g))
+    .default(['*']),
+  // marathon-lb's --strict-mode: a port is routed only with HAPROXY_{n}_ENABLED=true.
+  strictMode: z.boolean().default(false),
+  // The mode of a port no label sets: http, or marathon-lb's rule (tcp unless a vhost or an HTTP health check).
+  defaultMode: z.enum(['http', 'tcp']).default('http'),
   requestTimeoutMs: ms(100, 600_000).default(15_000),
   streamIdleTimeoutMs: ms(1000, 3_600_000).default(30_000),
   // marathon-lb's template-override labels are raw config from whoever deploys an app.

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,9 @@ const CHECK_TIMEOUT_MS = 10_000;
  */
 export async function haproxyRefusesAcl(acl: string, binary = 'haproxy'): Promise<string | null> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-acl-'));
+  // Names no rule can know: an ACL that refers to a proxy by name (`nbsrv(check)`) must find here
+  // exactly what it finds in a real config — nothing of the scratch config's own.
+  const own = `switchyard-acl-check-${randomBytes(8).toString('hex')}`;
   try {
     const file = join(dir, 'acl.cfg');
     await writeFile(
@@ -29,11 +33,11 @@ export async function haproxyRefusesAcl(acl: string, binary = 'haproxy'): Promis
         '    timeout connect 1s',
         '    timeout client 1s',
         '    timeout server 1s',
-        'frontend check',
+        `frontend ${own}`,
         '    bind 127.0.0.1:1',
-        `    acl rule ${acl}`,
-        '    use_backend check if rule',
-        'backend check',
+        `    acl ${own} ${acl}`,
+        `    use_backend ${own} if ${own}`,
+        `backend ${own}`,
         '',
       ].join('\n'),
     );

@@ -56,6 +56,8 @@ export class RenderCache {
   /** Per compiled template, per loop, the text of each item object. */
   private readonly loops = new WeakMap<object, Map<number, WeakMap<object, string>>>();
   private missesByLoop: number[] = [];
+  /** The services each view renders: what a line of a config the proxy refuses is blamed on. */
+  private readonly owners = new WeakMap<object, readonly string[]>();
 
   /** The view of `source` built for `slots`, or a new one from `build`. */
   view<T>(source: object, slots: unknown, build: () => T): T {
@@ -80,6 +82,17 @@ export class RenderCache {
     if (kept !== undefined && same(kept, fresh)) return kept;
     this.derived.set(key, fresh);
     return fresh;
+  }
+
+  /** Records which services a view renders. */
+  own<T extends object>(view: T, ids: readonly string[]): T {
+    this.owners.set(view, ids);
+    return view;
+  }
+
+  /** The services a view renders; null for anything not built as a view of services. */
+  ownersOf(view: object): readonly string[] | null {
+    return this.owners.get(view) ?? null;
   }
 
   /** The item-text cache of one loop of one compiled template. */

@@ -104,7 +104,7 @@ export interface TemplateData {
  * state keeps while it is unchanged) and slot assignment, and kept in `cache`.
  */
 export function templateService(s: Service, cache: RenderCache, slotIds?: readonly (string | null)[]): TemplateService {
-  return cache.view(s, slotIds, () => buildTemplateService(s, slotIds));
+  return cache.view(s, slotIds, () => cache.own(buildTemplateService(s, slotIds), [s.id]));
 }
 
 function buildTemplateService(s: Service, slotIds: readonly (string | null)[] | undefined): TemplateService {
@@ -226,7 +226,7 @@ function routeTable(
       .map(([path, service]) =>
         cache.intern(
           `route\u0000${host}\u0000${path}`,
-          { path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) },
+          cache.own({ path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) }, [service.id]),
           sameRoute,
         ),
       )
@@ -235,12 +235,16 @@ function routeTable(
     virtualHosts: [...hosts.keys()]
       .sort()
       .map((host) =>
-        cache.intern(`vhost\u0000${host}`, { host, routes: ordered(host, hosts.get(host)!) }, (a, b) =>
+        cache.intern(`vhost\u0000${host}`, ownVirtualHost(cache, host, ordered(host, hosts.get(host)!)), (a, b) =>
           sameItems(a.routes, b.routes),
         ),
       ),
     pathRoutes: ordered('', any),
   };
+}
+
+function ownVirtualHost(cache: RenderCache, host: string, routes: PathRoute[]): VirtualHost {
+  return cache.own({ host, routes }, [...new Set(routes.map((r) => r.service.id))]);
 }
 
 const sameRoute = (a: PathRoute, b: PathRoute) => a.service === b.service && a.exactOnly === b.exactOnly;
@@ -275,7 +279,12 @@ function bambooApps(services: readonly TemplateService[], cache: RenderCache): B
     const kept = cache.intern(`app\u0000${id}`, { ports, app: null as BambooApp | null }, (a, b) =>
       sameItems(a.ports, b.ports),
     );
-    apps.push((kept.app ??= bambooApp(id, ports)));
+    apps.push(
+      (kept.app ??= cache.own(
+        bambooApp(id, ports),
+        ports.map((p) => p.id),
+      )),
+    );
   }
   return apps;
 }

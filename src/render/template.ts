@@ -3,7 +3,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { RenderCache } from './cache.js';
 import type { TemplateData } from './data.js';
-import { assemble, CACHED_EACH, cachedEach, markCachedBlocks, type FragmentCollector } from './fragments.js';
+import {
+  assemble,
+  CACHED_EACH,
+  cachedEach,
+  markCachedBlocks,
+  type FragmentCollector,
+  type Rendered,
+} from './fragments.js';
 import { helpers } from './helpers.js';
 
 /** A template that cannot be used: the file, and where in it when Handlebars says. */
@@ -32,7 +39,7 @@ export interface CompiledTemplate {
    * gives the same fragment object, so two renders compare fragment by
    * fragment. `cache` is the target's: the data must come from it too.
    */
-  renderFragments(data: TemplateData, cache: RenderCache): string[];
+  renderFragments(data: TemplateData, cache: RenderCache): Rendered;
   /** How many loops render per item from a cache. */
   readonly cachedBlocks: number;
 }
@@ -73,7 +80,7 @@ export async function loadTemplate(file: string, options: { cachedLoops?: boolea
     files,
     cachedBlocks,
     renderFragments(data, cache) {
-      const into: FragmentCollector = { loops: [], cache, template: self };
+      const into: FragmentCollector = { loops: [], owners: [], cache, template: self };
       collector = into;
       cache.beginRender(cachedBlocks);
       try {
@@ -85,7 +92,7 @@ export async function loadTemplate(file: string, options: { cachedLoops?: boolea
         cache.endRender();
       }
     },
-    render: (data, cache) => self.renderFragments(data, cache ?? new RenderCache()).join(''),
+    render: (data, cache) => self.renderFragments(data, cache ?? new RenderCache()).fragments.join(''),
   };
   return self;
 }

@@ -189,9 +189,9 @@ function isTrue(v: string | undefined): boolean {
   return v !== undefined && ['true', 't', 'yes', 'y'].includes(v.trim().toLowerCase());
 }
 
-/** marathon-lb's group filter: "*" takes everything; otherwise the port must name the group. */
-export function inGroup(routing: PortRouting, group: string): boolean {
-  return group === '*' || routing.groups.includes(group);
+/** marathon-lb's group filter: "*" takes everything; otherwise the port must name one of the groups. */
+export function inGroup(routing: PortRouting, groups: readonly string[]): boolean {
+  return groups.includes('*') || routing.groups.some((g) => groups.includes(g));
 }
 
 /** What a single-port registry (file, ZooKeeper) knows of a service besides its labels. */

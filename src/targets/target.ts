@@ -2,10 +2,10 @@ import type { TargetConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { RenderCache, type CacheCounts, type LoopMisses } from '../render/cache.js';
 import { templateData } from '../render/data.js';
-import { changedFragments } from '../render/fragments.js';
+import { changedFragments, type Rendered } from '../render/fragments.js';
 import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
-import type { Snapshot } from '../state/model.js';
+import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
@@ -15,6 +15,17 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
+import { conflicts } from './conflicts.js';
+import { precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import {
+  linesNamed,
+  messageFor,
+  ownersOfLines,
+  Quarantine,
+  type Finding,
+  type QuarantineEntry,
+  type QuarantineEvents,
+} from './quarantine.js';
 
 /** The step of the pipeline a failure happened in. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
@@ -82,6 +93,20 @@ export interface TargetDeps {
   readonly live?: LiveUpdater | null;
 }
 
+/** Validations one attempt may run to isolate refused services: enough for several bisections over thousands. */
+const MAX_VALIDATIONS = 40;
+
+function quarantineEvents(target: string, deps: TargetDeps): QuarantineEvents {
+  return {
+    entered(entry) {
+      deps.log.warn('service quarantined; the rest of the config installs without it', { ...entry });
+    },
+    released(service) {
+      deps.log.info('service out of quarantine', { target, service });
+    },
+  };
+}
+
 /**
  * One proxy config: render → compare with what is installed → validate a
  * candidate beside the output → rename it into place → reload. With a
@@ -111,6 +136,16 @@ export class Target {
   private lastReloadAt = -Infinity;
   /** This target's views and fragments, kept between renders; nobody else's renders touch it. */
   private readonly cache = new RenderCache();
+  /** The snapshot the installed config was rendered from (quarantined services at their last good version). */
+  private installedSnapshot: Snapshot | null = null;
+  /**
+   * Listener ports the proxy may hold because of a file this target put in
+   * place (or found at start), even one whose reload failed: busy because of
+   * the proxy itself, not another process.
+   */
+  private proxyPorts = new Set<number>();
+  private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
+  private readonly quarantine: Quarantine;
 
   constructor(
     readonly config: TargetConfig,
@@ -122,6 +157,17 @@ export class Target {
     const stateFile = typeof config.vars.serverStateFile === 'string' ? config.vars.serverStateFile : null;
     this.live =
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
+    this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
+  }
+
+  /** The services left out of (or held at their last good version in) this target's config, and why. */
+  quarantined(): QuarantineEntry[] {
+    return this.quarantine.entries();
+  }
+
+  /** When a quarantined service is next due to be tried again; null when none is held. */
+  quarantineRetryInMs(): number | null {
+    return this.quarantine.nextRetryInMs();
   }
 
   /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
@@ -136,6 +182,7 @@ export class Target {
     if (text !== null) {
       this.installed = Installed.fromText(text);
       this.hint = slotHint(text);
+      this.proxyPorts = listenerPorts(text);
     }
   }
 
@@ -161,7 +208,7 @@ export class Target {
 
   /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
   render(snapshot: Snapshot): string {
-    return this.renderFragments(snapshot, this.template, this.nextSlots(snapshot)).join('');
+    return this.renderFragments(snapshot, this.template, this.nextSlots(snapshot)).fragments.join('');
   }
 
   /**
@@ -174,10 +221,10 @@ export class Target {
     if (!this.template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
     const cache = new RenderCache();
     const data = templateData(snapshot, this.config.vars, { slots: this.nextSlots(snapshot), cache });
-    return this.template.renderFragments(data, cache).join('');
+    return this.template.renderFragments(data, cache).fragments.join('');
   }
 
-  private renderFragments(snapshot: Snapshot, template: CompiledTemplate | null, slots: SlotTable): string[] {
+  private renderFragments(snapshot: Snapshot, template: CompiledTemplate | null, slots: SlotTable): Rendered {
     if (!template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
     return template.renderFragments(templateData(snapshot, this.config.vars, { slots, cache: this.cache }), this.cache);
   }
@@ -266,15 +313,21 @@ export class Target {
     });
   }
 
-  private async attempt(snapshot: Snapshot, template: CompiledTemplate | null, started: number): Promise<ApplyResult> {
+  private async attempt(
+    snapshot: Snapshot,
+    template: CompiledTemplate | null,
+    started: number,
+    afterReloadFailure = false,
+  ): Promise<ApplyResult> {
     const stages: Partial<Record<Stage, number>> = {};
     let mark = started;
     const lap = (stage: Stage) => {
       const now = performance.now();
-      stages[stage] = now - mark;
+      stages[stage] = (stages[stage] ?? 0) + now - mark;
       mark = now;
     };
     const fail = (stage: Stage, message: string, cause?: unknown) => {
+      this.quarantine.keepTrying();
       const error = new TargetError(stage, message, cause === undefined ? undefined : { cause });
       this.deps.log.error(`${stage} failed; the last good config stays installed`, {
         target: this.name,
@@ -286,35 +339,37 @@ export class Target {
         this.deps.log.debug('failure cause', { target: this.name, stack: cause.stack });
       return this.failed(error, snapshot.version, started, stages);
     };
+    let effective = await this.screen(snapshot);
+    let slots = this.nextSlots(effective);
     const done = (kind: 'unchanged' | InstallHow, commands: readonly string[] = []): ApplyResult => {
-      this.succeeded(snapshot, slots);
+      this.quarantine.settle();
+      this.succeeded(effective, slots);
       const base = { target: this.name, version: snapshot.version, ms: performance.now() - started, stages };
       return kind === 'unchanged' ? { ...base, kind } : { ...base, kind: 'installed', how: kind, commands };
     };
 
-    let fragments: string[];
-    const slots = this.nextSlots(snapshot);
+    let rendered: Rendered;
     try {
-      fragments = this.renderFragments(snapshot, template, slots);
+      rendered = this.renderFragments(effective, template, slots);
     } catch (e) {
       return fail(template ? 'render' : 'template', (e as Error).message, e);
     }
     const previous = this.installed;
     // Against the fragments of the installed render, only those that changed are looked at (an unchanged
     // item's fragment is the same string object); against a file read from disk, the whole text.
-    const narrow = previous?.fragments ? changedFragments(previous.fragments, fragments) : null;
-    let joined: string | null = null;
-    const text = () => (joined ??= fragments.join(''));
-    const same = narrow ? narrow.before === narrow.after : previous !== null && text() === previous.text();
+    const narrow = previous?.fragments ? changedFragments(previous.fragments, rendered.fragments) : null;
+    const same = narrow
+      ? narrow.before === narrow.after
+      : previous !== null && rendered.fragments.join('') === previous.text();
     lap('render');
     if (same) {
-      this.installed = Installed.fromFragments(fragments, previous);
+      this.installed = Installed.fromFragments(rendered.fragments, previous);
       return done('unchanged');
     }
-    const next = Installed.fromFragments(fragments, previous);
+    let next = Installed.fromFragments(rendered.fragments, previous);
 
     if (this.live && previous) {
-      const commands = await this.tryLive(narrow?.before ?? previous.text(), narrow?.after ?? text());
+      const commands = await this.tryLive(narrow?.before ?? previous.text(), narrow?.after ?? next.text());
       if (commands) {
         try {
           await installText(this.config.output, next.bytes);
@@ -329,6 +384,7 @@ export class Target {
 
     const wait = this.lastReloadAt + (this.deps.minReloadIntervalMs ?? 0) - Date.now();
     if (this.config.reload && wait > 0) {
+      this.quarantine.keepTrying();
       return {
         kind: 'deferred',
         retryInMs: wait,
@@ -339,44 +395,242 @@ export class Target {
       };
     }
 
-    let candidate;
-    try {
-      candidate = await writeCandidate(this.config.output, next.bytes);
-    } catch (e) {
-      return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
-    }
-    try {
-      if (this.config.validate) {
-        const refused = await this.runValidate(candidate.path);
-        lap('validate');
-        if (refused) return fail('validate', refused);
-      }
+    if (this.config.validate) {
+      let validated: Awaited<ReturnType<Target['validateIsolating']>>;
       try {
-        await candidate.install();
+        validated = await this.validateIsolating(snapshot, effective, template, rendered);
       } catch (e) {
         return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
       }
-      lap('install');
-    } finally {
-      await candidate.discard();
+      lap('validate');
+      if (validated.kind === 'refused') return fail('validate', validated.error);
+      if (validated.kind === 'isolated') {
+        ({ effective, rendered } = validated);
+        slots = this.nextSlots(effective);
+        next = Installed.fromFragments(rendered.fragments, previous);
+        if (previous?.fragments && rendered.fragments.length === previous.fragments.length) {
+          const left = changedFragments(previous.fragments, rendered.fragments);
+          if (left && left.before === left.after) {
+            this.installed = next;
+            return done('unchanged');
+          }
+        }
+      }
     }
+    try {
+      await installText(this.config.output, next.bytes);
+    } catch (e) {
+      return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+    }
+    lap('install');
 
     this.installed = next;
+    for (const s of effective.services) if (s.servicePort !== null) this.proxyPorts.add(s.servicePort);
     if (!this.config.reload) return done('file');
-    await this.live?.beforeReload(text).catch((e: Error) =>
-      this.deps.log.warn('could not save the server state before the reload', {
-        target: this.name,
-        error: e.message,
-      }),
-    );
+    await this.live
+      ?.beforeReload(() => next.text())
+      .catch((e: Error) =>
+        this.deps.log.warn('could not save the server state before the reload', {
+          target: this.name,
+          error: e.message,
+        }),
+      );
     this.lastReloadAt = Date.now();
     const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
     lap('reload');
     if (r.code !== 0) {
       await this.restore(previous);
-      return fail('reload', commandFailure(this.config.reload, r.code, r.output, r.timedOut));
+      const message = commandFailure(this.config.reload, r.code, r.output, r.timedOut);
+      // The proxy's startup messages name lines of the file it loaded: blame those services, and try once more without them.
+      if (!afterReloadFailure && this.blame(r.output, this.config.output, rendered, effective, 'reload') > 0) {
+        this.quarantine.keepTrying();
+        return this.attempt(snapshot, template, started, true);
+      }
+      return fail('reload', message);
     }
     return done('reload');
+  }
+
+  /**
+   * The snapshot a candidate is rendered from: quarantined services at their
+   * last good version (or left out), and new or changed services that fail a
+   * pre-check or lose a conflict quarantined first.
+   */
+  private async screen(snapshot: Snapshot): Promise<Snapshot> {
+    const lastGood = this.lastGood();
+    let effective = this.quarantine.apply(snapshot, lastGood);
+    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    if (changed.length === 0) return effective;
+    const ctx: PrecheckContext = {
+      reservedPorts: reservedPorts(this.config.vars),
+      binds: this.config.reload !== '',
+      proxyPorts: this.proxyPorts,
+      defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
+    };
+    let found = 0;
+    const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
+    changed.forEach((s, i) => {
+      if (reasons[i] === null) return;
+      this.quarantine.add(s, reasons[i]!, 'precheck');
+      found++;
+    });
+    const byId = new Map(effective.services.map((s) => [s.id, s] as const));
+    for (const [id, reason] of conflicts(changed, effective.services, lastGood)) {
+      const s = byId.get(id);
+      if (s && !this.quarantine.has(id)) {
+        this.quarantine.add(s, reason, 'conflict');
+        found++;
+      }
+    }
+    if (found > 0) effective = this.quarantine.substitute(snapshot, lastGood);
+    return effective;
+  }
+
+  /**
+   * Validates the candidate; when the proxy refuses it, finds the services at
+   * fault — from the lines it names, else by bisection over the services that
+   * changed since the last good install — quarantines them and validates the
+   * rest, until it passes or nothing more can be isolated.
+   */
+  private async validateIsolating(
+    snapshot: Snapshot,
+    effective: Snapshot,
+    template: CompiledTemplate | null,
+    rendered: Rendered,
+  ): Promise<
+    | { kind: 'passed' }
+    | { kind: 'isolated'; effective: Snapshot; rendered: Rendered }
+    | { kind: 'refused'; error: string }
+  > {
+    let isolated = false;
+    let budget = MAX_VALIDATIONS;
+    for (;;) {
+      const refused = await this.validateRender(rendered);
+      budget--;
+      if (refused === null) return isolated ? { kind: 'isolated', effective, rendered } : { kind: 'passed' };
+      const blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
+      if (blamed === 0) {
+        const found = await this.bisect(effective, template, refused.message, budget);
+        budget -= found.validations;
+        if (!found.service && (await this.sweep(effective)) === 0) return { kind: 'refused', error: refused.shown };
+      }
+      if (budget <= 0) return { kind: 'refused', error: refused.shown };
+      isolated = true;
+      effective = this.quarantine.substitute(snapshot, this.lastGood());
+      try {
+        rendered = this.renderFragments(effective, template, this.nextSlots(effective));
+      } catch (e) {
+        return { kind: 'refused', error: (e as Error).message };
+      }
+    }
+  }
+
+  /** Writes a render beside the output and validates it: null when it passes, else the proxy's message (and the message as shown, naming the output). */
+  private async validateRender(rendered: Rendered): Promise<{ message: string; shown: string; file: string } | null> {
+    const candidate = await writeCandidate(this.config.output, Installed.fromFragments(rendered.fragments, null).bytes);
+    try {
+      const refused = await this.runValidate(candidate.path);
+      if (refused === null) return null;
+      return { message: refused, shown: refused.replaceAll(candidate.path, this.config.output), file: candidate.path };
+    } finally {
+      await candidate.discard();
+    }
+  }
+
+  /**
+   * Quarantines the services whose fragments hold the lines `message` names
+   * in `file`; returns how many. None when a line is the template's own
+   * (a shared listener built from every service) or no line is named.
+   */
+  private blame(message: string, file: string, rendered: Rendered, effective: Snapshot, finding: Finding): number {
+    const lines = linesNamed(message, file);
+    if (lines.length === 0) return 0;
+    const owners = ownersOfLines(rendered.fragments, rendered.owners, lines);
+    if (owners.length === 0 || owners.some((o) => o === null)) return 0;
+    const byId = new Map(effective.services.map((s) => [s.id, s] as const));
+    const reason = messageFor(message, file, lines, this.config.output);
+    let blamed = 0;
+    for (const id of new Set(owners.flat() as string[])) {
+      const s = byId.get(id);
+      if (!s) continue;
+      this.quarantine.add(s, reason, finding, this.lastGood().get(id) === s);
+      blamed++;
+    }
+    return blamed;
+  }
+
+  /**
+   * Finds one service at fault when the proxy names no line of a service:
+   * the shortest prefix of the changed services (in id order) whose changes
+   * the proxy refuses ends with one — O(log n) validations. Null when the
+   * last good services alone are refused (nothing a service changed did it).
+   */
+  private async bisect(
+    effective: Snapshot,
+    template: CompiledTemplate | null,
+    message: string,
+    budget: number,
+  ): Promise<{ service: Service | null; validations: number }> {
+    const lastGood = this.lastGood();
+    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    let validations = 0;
+    const refusedWith = async (prefix: number): Promise<boolean> => {
+      validations++;
+      const applied = new Set(changed.slice(0, prefix).map((s) => s.id));
+      const services: Service[] = [];
+      for (const s of effective.services) {
+        if (applied.has(s.id) || lastGood.get(s.id) === s) services.push(s);
+        else if (lastGood.has(s.id)) services.push(lastGood.get(s.id)!);
+      }
+      const trial = { ...effective, services };
+      let trialRender: Rendered;
+      try {
+        trialRender = this.renderFragments(trial, template, this.nextSlots(trial));
+      } catch {
+        return true;
+      }
+      // A candidate that cannot be written is the install's failure, not a service's: it propagates.
+      return (await this.validateRender(trialRender)) !== null;
+    };
+    if (changed.length === 0 || budget < 2 || (await refusedWith(0))) return { service: null, validations };
+    let lo = 0; // refusedWith(lo) is false
+    let hi = changed.length; // refusedWith(hi) is true: the whole candidate was refused
+    while (hi - lo > 1 && validations < budget) {
+      const mid = (lo + hi) >> 1;
+      if (await refusedWith(mid)) hi = mid;
+      else lo = mid;
+    }
+    if (hi - lo > 1) return { service: null, validations };
+    const culprit = changed[hi - 1]!;
+    this.quarantine.add(culprit, `${message.trim().slice(0, 400)} (found by bisection)`, 'bisection');
+    return { service: culprit, validations };
+  }
+
+  /**
+   * The last resort when neither a line nor a change explains a refusal: an
+   * outside cause (a certificate deleted under a served service). The file
+   * checks run over every service; those failing are left out.
+   */
+  private async sweep(effective: Snapshot): Promise<number> {
+    const ctx: PrecheckContext = { reservedPorts: new Map(), binds: false, proxyPorts: new Set(), defaultBind: '' };
+    const suspects = effective.services.filter((s) => s.sslCert !== null);
+    const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
+    let found = 0;
+    suspects.forEach((s, i) => {
+      if (reasons[i] === null) return;
+      this.quarantine.add(s, reasons[i]!, 'precheck', true);
+      found++;
+    });
+    return found;
+  }
+
+  /** The services of the last installed config, by id: a quarantined service is rendered from these. */
+  private lastGood(): ReadonlyMap<string, Service> {
+    if (!this.lastGoodIndex || this.lastGoodIndex.of !== this.installedSnapshot) {
+      const byId = new Map((this.installedSnapshot?.services ?? []).map((s) => [s.id, s] as const));
+      this.lastGoodIndex = { of: this.installedSnapshot, byId };
+    }
+    return this.lastGoodIndex.byId;
   }
 
   private failed(error: TargetError, version: number, started: number, stages: Partial<Record<Stage, number>>) {
@@ -453,11 +707,19 @@ export class Target {
   }
 
   private succeeded(snapshot: Snapshot, slots: SlotTable): void {
+    this.installedSnapshot = snapshot;
     this.lastSuccessAt = Date.now();
     this.installedVersion = snapshot.version;
     this.slots = slots;
     this.hint = undefined;
   }
+}
+
+/** The ports of a config's `bind` (HAProxy) and `listen` (nginx) lines. */
+function listenerPorts(text: string): Set<number> {
+  const out = new Set<number>();
+  for (const m of text.matchAll(/^\s*(?:bind|listen)\s+\S*?:(\d+)\b/gm)) out.add(Number(m[1]));
+  return out;
 }
 
 function commandFailure(cmd: string, code: number | null, output: string, timedOut: boolean): string {

@@ -78,6 +78,24 @@ describe('config', () => {
     expect(error({ ...minimal(), targets: [t, t] })).to.contain('duplicate target name');
   });
 
+  describe('marathon.group', () => {
+    const withGroup = (group: unknown, env: NodeJS.ProcessEnv = {}) =>
+      parse({ ...minimal(), marathon: { endpoints: ['http://m:1'], ...(group === undefined ? {} : { group }) } }, env)
+        .marathon!.group;
+
+    it('takes every app by default', () => expect(withGroup(undefined)).to.deep.equal(['*']));
+    it('takes a list of groups', () =>
+      expect(withGroup(['external', 'internal'])).to.deep.equal(['external', 'internal']));
+    it('still takes one group as a string', () => expect(withGroup('external')).to.deep.equal(['external']));
+    it('takes a comma-separated list from the environment', () =>
+      expect(withGroup(undefined, { SWITCHYARD_MARATHON_GROUP: 'external, internal' })).to.deep.equal([
+        'external',
+        'internal',
+      ]));
+    it('refuses an empty list', () =>
+      expect(error({ ...minimal(), marathon: { endpoints: ['http://m:1'], group: [] } })).to.contain('marathon.group'));
+  });
+
   describe('environment overrides', () => {
     it('splits a comma-separated list into an array', () => {
       const c = parse(minimal(), { SWITCHYARD_MARATHON_ENDPOINTS: 'http://a:8080,http://b:8080' });

@@ -132,7 +132,9 @@ describe('fleet: settings', () => {
     pollIntervalMs: 30_000,
     user: 'u',
     password: 'p',
-    group: 'external',
+    group: ['external'],
+    strictMode: false,
+    defaultMode: 'http',
     requestTimeoutMs: 15_000,
     streamIdleTimeoutMs: 30_000,
     allowRawLabels: false,
@@ -149,7 +151,7 @@ describe('fleet: settings', () => {
 
   it('names each setting that shapes the view and differs', () => {
     const mine = fleetSettings(base);
-    expect(differingSettings(mine, fleetSettings({ ...base, group: 'internal' }))).to.deep.equal(['marathon.group']);
+    expect(differingSettings(mine, fleetSettings({ ...base, group: ['internal'] }))).to.deep.equal(['marathon.group']);
     expect(differingSettings(mine, fleetSettings({ ...base, password: 'q' }))).to.deep.equal(['marathon.credentials']);
     expect(differingSettings(mine, fleetSettings({ ...base, endpoints: ['http://m2:8080'] }))).to.deep.equal([
       'marathon.endpoints',

@@ -82,7 +82,7 @@ describe('fragments of a render', () => {
   it('join into the rendered text, with no boundary mark left in it', async () => {
     const t = await loadTemplate(join(templates, 'haproxy.cfg.hbs'));
     const data = templateData({ version: 1, services: cluster(5), rules: [] }, {});
-    expect(t.renderFragments(data, new RenderCache()).join('')).to.equal(t.render(data));
+    expect(t.renderFragments(data, new RenderCache()).fragments.join('')).to.equal(t.render(data));
     expect(t.render(data)).to.not.contain('\u0000');
   });
 
@@ -91,8 +91,14 @@ describe('fragments of a render', () => {
     const before = cluster(5);
     const after = before.map((s, i) => (i === 2 ? { ...s, backends: [backend('t2', 29999)] } : s));
     const cache = new RenderCache();
-    const a = t.renderFragments(templateData({ version: 1, services: before, rules: [] }, {}, { cache }), cache);
-    const b = t.renderFragments(templateData({ version: 2, services: after, rules: [] }, {}, { cache }), cache);
+    const a = t.renderFragments(
+      templateData({ version: 1, services: before, rules: [] }, {}, { cache }),
+      cache,
+    ).fragments;
+    const b = t.renderFragments(
+      templateData({ version: 2, services: after, rules: [] }, {}, { cache }),
+      cache,
+    ).fragments;
     const changed = changedFragments(a, b)!;
     expect(changed.after.trim().split('\n')[0]).to.equal('backend ::app-002');
     expect(changed.after).to.contain(':29999').and.not.contain('app-003');

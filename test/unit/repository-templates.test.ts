@@ -193,7 +193,7 @@ describe('every template in the repository', () => {
         const expected = outcome(() => reference.render(state()));
         for (const pass of [1, 2]) {
           expect(
-            outcome(() => cached.renderFragments(state(cache), cache).join('')),
+            outcome(() => cached.renderFragments(state(cache), cache).fragments.join('')),
             `${basename(file)}, ${name}, render ${pass}`,
           ).to.deep.equal(expected);
         }

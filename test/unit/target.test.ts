@@ -81,16 +81,30 @@ describe('target', () => {
     expect(first.reloads()).to.equal(1);
   });
 
-  it('keeps the last good config when validation fails, with the tool’s own message', async () => {
+  it('keeps a refused service at its last good rendering, quarantined with the tool’s own message', async () => {
     const { target, installed, reloads } = setup();
     await target.init();
     await target.apply(snap(1, 80));
     const r = await target.apply(snap(2, 666));
+    expect(what(r)).to.equal('unchanged');
+    expect(installed()).to.equal('web 127.0.0.1:80\n');
+    expect(reloads()).to.equal(1);
+    expect(target.quarantined()).to.have.length(1);
+    expect(target.quarantined()[0]).to.include({ service: 'web', target: 't', finding: 'bisection' });
+    expect(target.quarantined()[0]!.reason).to.contain('port 666 refused');
+    expect(target.status()).to.include({ ok: true });
+  });
+
+  it('keeps the last good config when the proxy refuses what no service changed', async () => {
+    const { config, target, installed } = setup();
+    await target.init();
+    await target.apply(snap(1, 80));
+    writeFileSync(config.template, 'listen :666\n{{#each services}}{{id}}{{/each}}\n');
+    const r = await target.reloadTemplate(snap(1, 80));
     expect(what(r)).to.equal('failed:validate');
     expect(errorOf(r)).to.contain('port 666 refused');
     expect(installed()).to.equal('web 127.0.0.1:80\n');
-    expect(reloads()).to.equal(1);
-    expect(target.status()).to.include({ ok: false, stage: 'validate' });
+    expect(target.quarantined()).to.deep.equal([]);
   });
 
   it('recovers its status on the next good apply', async () => {

@@ -25,7 +25,8 @@ function digest(value: unknown): string {
 export function fleetSettings(m: MarathonConfig): FleetSettings {
   return {
     'marathon.endpoints': digest(m.endpoints),
-    'marathon.group': digest(m.group),
+    // The app selection as a whole: strict mode and the default mode shape the view as the groups do.
+    'marathon.group': digest([m.group, m.strictMode, m.defaultMode]),
     // Slow to compute on purpose: anyone who reads ZooKeeper sees it, and must not guess a password from it cheaply.
     'marathon.credentials': scryptSync(m.password, `switchyard fleet credentials of ${m.user}`, 8).toString('hex'),
     'marathon.allowRawLabels': digest(m.allowRawLabels),

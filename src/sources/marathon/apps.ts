@@ -1,4 +1,4 @@
-import type { Backend, HealthCheck, Service } from '../../state/model.js';
+import type { Backend, HealthCheck, Mode, Service } from '../../state/model.js';
 import { sortBackends } from '../../state/merge.js';
 import type { Reject } from '../../state/rejection.js';
 import { isBackendId, isHost, isIntegerIn, isPort, isServiceId, safeStringMap } from '../../state/validate.js';
@@ -150,11 +150,30 @@ export function isHealthy(app: AppRecord, task: TaskRecord): boolean {
 }
 
 /**
- * The services of an app, one per port that is enabled and in the group; ids
+ * Which apps' ports become services, and how an unlabelled one is served
+ * (`marathon.group`, `.strictMode`, `.defaultMode`).
+ */
+export interface AppSelection {
+  readonly group: readonly string[];
+  readonly strictMode: boolean;
+  readonly defaultMode: Mode;
+}
+
+const HTTP_BY_DEFAULT = { strictMode: false, defaultMode: 'http' } as const;
+
+/**
+ * The services of an app, one per port that is enabled and in the groups; ids
  * are `<appId>` and `<appId>_<n>`. Labels left out (raw config not allowed by
  * `allowRaw`, marathon-lb labels not supported) are reported once, for the app.
  */
-export function appServices(app: AppRecord, group: string, reject: Reject, allowRaw = false): Service[] {
+export function appServices(
+  app: AppRecord,
+  selection: string | AppSelection,
+  reject: Reject,
+  allowRaw = false,
+): Service[] {
+  const { group, strictMode, defaultMode } =
+    typeof selection === 'string' ? { ...HTTP_BY_DEFAULT, group: [selection] } : selection;
   const count = serviceCount(app);
   const services: Service[] = [];
   const refused: string[] = [];
@@ -163,7 +182,8 @@ export function appServices(app: AppRecord, group: string, reject: Reject, allow
     const routing = routingFromLabels(app.labels, app.env, n, app.id, reject, allowRaw);
     refused.push(...routing.refusedRaw);
     unsupported.push(...routing.unsupported);
-    if (!routing.enabled || !inGroup(routing, group)) continue;
+    const enabled = strictMode ? app.labels[`HAPROXY_${n}_ENABLED`]?.trim().toLowerCase() === 'true' : routing.enabled;
+    if (!enabled || !inGroup(routing, group)) continue;
     // marathon-lb: a port without a check of its own takes the one of the port it is checked on.
     const checkIndex = routing.healthCheckPortIndex ?? n;
     const healthCheck =
@@ -197,7 +217,9 @@ export function appServices(app: AppRecord, group: string, reject: Reject, allow
       source: 'marathon',
       portIndex: n,
       servicePort: routing.port ?? app.servicePorts[n] ?? null,
-      mode: httpCheck ? 'http' : (routing.mode ?? 'http'),
+      mode: httpCheck
+        ? 'http'
+        : (routing.mode ?? (defaultMode === 'tcp' && routing.vhosts.length === 0 ? 'tcp' : 'http')),
       vhosts: routing.vhosts,
       paths: routing.paths,
       acl: null,

@@ -217,7 +217,7 @@ export class MarathonSource implements Source {
     const services: Service[] = [];
     this.emitted.clear();
     for (const app of next.values()) {
-      const list = appServices(app, this.config.group, this.reject, this.config.allowRawLabels);
+      const list = appServices(app, this.config, this.reject, this.config.allowRawLabels);
       this.emitted.set(
         app.id,
         list.map((s) => s.id),
@@ -438,7 +438,7 @@ export class MarathonSource implements Source {
   private emitApp(appId: string): void {
     if (!this.sink || !this.delivered) return;
     const app = this.apps.get(appId);
-    const services = app ? appServices(app, this.config.group, this.reject, this.config.allowRawLabels) : [];
+    const services = app ? appServices(app, this.config, this.reject, this.config.allowRawLabels) : [];
     const ids = services.map((s) => s.id);
     for (const old of this.emitted.get(appId) ?? [])
       if (!ids.includes(old)) this.sink({ kind: 'remove', source: this.name, id: old });

@@ -1,0 +1,53 @@
+import type { Service } from '../state/model.js';
+
+// Two services claiming one listener port, or one virtual host and path: the
+// one that held it first (in the last installed config) keeps it, ties by
+// id, and the other is told why it is left out — instead of one of them
+// winning silently.
+
+/** What a service claims that only one service may have: its own listener port, and each of its host + path routes. */
+function claims(s: Service): string[] {
+  const out: string[] = [];
+  if (s.servicePort !== null) out.push(`port ${s.servicePort}`);
+  if (s.mode === 'http' && !s.acl && s.vhosts.length > 0) {
+    const paths = s.paths.length > 0 ? s.paths : ['/'];
+    for (const host of s.vhosts) for (const path of paths) out.push(`host ${host} path ${path}`);
+  }
+  return out;
+}
+
+/**
+ * For each of `changed` that loses a claim: the reason, naming the claim and
+ * the winner. `services` is everything that would be rendered; `installed`
+ * the services of the last installed config, whose claims were held first.
+ */
+export function conflicts(
+  changed: readonly Service[],
+  services: readonly Service[],
+  installed: ReadonlyMap<string, Service>,
+): Map<string, string> {
+  const lost = new Map<string, string>();
+  if (changed.length === 0) return lost;
+  const wanted = new Set(changed.flatMap(claims));
+  const holders = new Map<string, Service[]>();
+  for (const s of services)
+    for (const c of claims(s))
+      if (wanted.has(c)) {
+        const list = holders.get(c);
+        if (list) list.push(s);
+        else holders.set(c, [s]);
+      }
+  const heldBefore = (s: Service, claim: string) => {
+    const before = installed.get(s.id);
+    return before !== undefined && claims(before).includes(claim);
+  };
+  for (const [claim, list] of holders) {
+    if (list.length < 2) continue;
+    const winner = [...list].sort(
+      (a, b) => Number(heldBefore(b, claim)) - Number(heldBefore(a, claim)) || (a.id < b.id ? -1 : 1),
+    )[0]!;
+    for (const s of list)
+      if (s !== winner && !lost.has(s.id)) lost.set(s.id, `${claim} is already claimed by ${winner.id}`);
+  }
+  return lost;
+}

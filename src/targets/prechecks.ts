@@ -1,0 +1,74 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { Service } from '../state/model.js';
+
+// Cheap checks of a new or changed service, before it reaches a candidate:
+// what would make the proxy refuse the whole config at load time (a
+// certificate it cannot read, a bind address this host does not have, a port
+// another process holds or the template's own listener uses) is found here,
+// named, and costs that service alone.
+
+/** What the checks of one target know about this host and its proxy. */
+export interface PrecheckContext {
+  /** Ports the template's own listeners use, with what uses them (`vars.httpPort`…). */
+  readonly reservedPorts: ReadonlyMap<number, string>;
+  /** Whether the proxy binds what the config says (a target with a reload command runs one). */
+  readonly binds: boolean;
+  /** Ports the running proxy holds by the installed config: busy because of the proxy, not another process. */
+  readonly proxyPorts: ReadonlySet<number>;
+  /** The address a service's listener binds when it names none (`vars.bind`). */
+  readonly defaultBind: string;
+}
+
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '*', '']);
+
+/** Why the proxy would refuse `s` at load time; null when nothing is found. */
+export async function precheck(s: Service, ctx: PrecheckContext): Promise<string | null> {
+  if (s.servicePort !== null) {
+    const owner = ctx.reservedPorts.get(s.servicePort);
+    if (owner) return `service port ${s.servicePort} is the port of ${owner}`;
+  }
+  if (s.sslCert !== null) {
+    try {
+      await access(s.sslCert, constants.R_OK);
+    } catch (e) {
+      return `certificate ${s.sslCert} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+  }
+  if (!ctx.binds) return null;
+  if (s.bindAddress !== null && !ANY_ADDRESS.has(s.bindAddress) && !hostAddresses().has(s.bindAddress))
+    return `bind address ${s.bindAddress} is not an address of this host`;
+  if (s.servicePort !== null && !ctx.proxyPorts.has(s.servicePort)) {
+    const address = s.bindAddress ?? ctx.defaultBind;
+    if (await portTaken(s.servicePort, ANY_ADDRESS.has(address) ? undefined : address))
+      return `port ${s.servicePort} is held by another process`;
+  }
+  return null;
+}
+
+/** The template's own listener ports from a target's vars. */
+export function reservedPorts(vars: Readonly<Record<string, string | number | boolean>>): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const key of ['httpPort', 'httpsPort'] as const) {
+    const port = Number(vars[key]);
+    if (Number.isInteger(port) && port > 0) out.set(port, `the shared listener (vars.${key})`);
+  }
+  return out;
+}
+
+function hostAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address);
+  return out;
+}
+
+/** Whether binding the port fails because something holds it (a refusal for other reasons is not this check's to judge). */
+function portTaken(port: number, host: string | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE'));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(false)));
+  });
+}

@@ -1,0 +1,180 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TargetConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import type { Service, Snapshot } from '../../src/state/model.js';
+import { conflicts } from '../../src/targets/conflicts.js';
+import { shellExec } from '../../src/targets/exec.js';
+import { linesNamed, ownersOfLines, Quarantine, RETRY_FIRST_MS, RETRY_MAX_MS } from '../../src/targets/quarantine.js';
+import { Target, type ApplyResult } from '../../src/targets/target.js';
+import { backend, service } from './fixtures.js';
+
+// One bad service costs only itself: the proxy's refusal is traced to the
+// service whose lines it names, that service is left out (or kept at its last
+// good rendering), and the rest installs.
+
+/** A validate command that refuses every line holding BAD, naming it HAProxy's way: `[file:line]`. */
+const VALIDATE = `awk '/BAD/ { printf "[ALERT] config : parsing [%s:%d] : bad server\\\\n", FILENAME, FNR; bad = 1 } END { exit bad }' {{file}}`;
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-quarantine-'));
+  writeFileSync(
+    join(dir, 't.hbs'),
+    'global\n{{#each services}}backend {{id}}\n{{#each backends}}  server {{host}}:{{port}}\n{{/each}}{{/each}}',
+  );
+  const config: TargetConfig = {
+    name: 't',
+    template: join(dir, 't.hbs'),
+    output: join(dir, 'out', 'proxy.cfg'),
+    validate: VALIDATE,
+    reload: '',
+    runtimeApi: '',
+    vars: {},
+  };
+  const target = new Target(config, { exec: shellExec, log: silentLogger(), commandTimeoutMs: 5000, cwd: dir });
+  return { target, installed: () => readFileSync(config.output, 'utf8') };
+}
+
+const snap = (version: number, services: Service[]): Snapshot => ({ version, services, rules: [] });
+const web = (host: string) => service('web', [backend('w1', 80, { host })]);
+const api = (host: string) => service('api', [backend('a1', 81, { host })]);
+const kind = (r: ApplyResult) => (r.kind === 'failed' ? `failed: ${r.error.message}` : r.kind);
+
+describe('quarantine in a target', () => {
+  it('leaves out the new service whose line the proxy refuses, and installs the rest', async () => {
+    const { target, installed } = setup();
+    await target.init();
+    expect(kind(await target.apply(snap(1, [api('BAD'), web('10.0.0.1')])))).to.equal('installed');
+    expect(installed()).to.equal('global\nbackend web\n  server 10.0.0.1:80\n');
+    expect(target.quarantined().map((q) => [q.service, q.finding])).to.deep.equal([['api', 'line']]);
+    expect(target.quarantined()[0]!.reason).to.contain('bad server').and.contain('proxy.cfg:');
+  });
+
+  it('keeps a served service that turns bad at its last good rendering while another service changes', async () => {
+    const { target, installed } = setup();
+    await target.init();
+    await target.apply(snap(1, [api('10.0.0.9'), web('10.0.0.1')]));
+    expect(kind(await target.apply(snap(2, [api('BAD'), web('10.0.0.2')])))).to.equal('installed');
+    expect(installed()).to.equal('global\nbackend api\n  server 10.0.0.9:81\nbackend web\n  server 10.0.0.2:80\n');
+  });
+
+  it('takes a quarantined service back as soon as its input changes and passes', async () => {
+    const { target, installed } = setup();
+    await target.init();
+    await target.apply(snap(1, [api('BAD'), web('10.0.0.1')]));
+    await target.apply(snap(2, [api('10.0.0.7'), web('10.0.0.1')]));
+    expect(target.quarantined()).to.deep.equal([]);
+    expect(installed()).to.contain('backend api\n  server 10.0.0.7:81\n');
+  });
+
+  it('quarantines a service that claims a vhost another service held first, naming the holder', async () => {
+    const { target } = setup();
+    await target.init();
+    const holder = service('zz-holder', [backend('h', 1)], { vhosts: ['shop.example.com'] });
+    await target.apply(snap(1, [holder]));
+    const newcomer = service('aa-newcomer', [backend('n', 2)], { vhosts: ['shop.example.com'] });
+    await target.apply(snap(2, [newcomer, holder]));
+    expect(target.quarantined().map((q) => [q.service, q.finding, q.reason])).to.deep.equal([
+      ['aa-newcomer', 'conflict', 'host shop.example.com path / is already claimed by zz-holder'],
+    ]);
+  });
+
+  it('quarantines a service whose certificate cannot be read before the proxy sees it', async () => {
+    const { target, installed } = setup();
+    await target.init();
+    const tls = service('tls', [backend('t', 3)], { sslCert: '/nonexistent/cert.pem' });
+    await target.apply(snap(1, [tls, web('10.0.0.1')]));
+    expect(target.quarantined().map((q) => [q.service, q.finding])).to.deep.equal([['tls', 'precheck']]);
+    expect(target.quarantined()[0]!.reason).to.contain('/nonexistent/cert.pem').and.contain('ENOENT');
+    expect(installed()).to.not.contain('backend tls');
+  });
+});
+
+describe('quarantine bookkeeping', () => {
+  const events = () => {
+    const log: string[] = [];
+    return {
+      log,
+      events: {
+        entered: (e: { service: string }) => log.push(`in ${e.service}`),
+        released: (s: string) => log.push(`out ${s}`),
+      },
+    };
+  };
+
+  it('lets a quarantined service through again after a back-off that doubles up to its limit', () => {
+    let now = 0;
+    const { events: ev } = events();
+    const q = new Quarantine('t', ev, () => now);
+    const bad = service('bad');
+    const s = snap(1, [bad]);
+    q.add(bad, 'refused', 'line');
+    expect(q.apply(s, new Map()).services).to.deep.equal([]);
+    expect(q.nextRetryInMs()).to.equal(RETRY_FIRST_MS);
+    now = RETRY_FIRST_MS;
+    expect(q.apply(s, new Map()).services).to.deep.equal([bad]);
+    q.add(bad, 'refused', 'line');
+    expect(q.nextRetryInMs()).to.equal(RETRY_FIRST_MS * 2);
+    for (let i = 0; i < 10; i++) {
+      q.apply(s, new Map());
+      q.add(bad, 'refused', 'line');
+    }
+    expect(q.nextRetryInMs()).to.equal(RETRY_MAX_MS);
+  });
+
+  it('logs a change of state once, not once per cycle', () => {
+    const { log, events: ev } = events();
+    let now = 0;
+    const q = new Quarantine('t', ev, () => now);
+    const bad = service('bad');
+    for (let i = 0; i < 3; i++) {
+      now += RETRY_MAX_MS;
+      q.apply(snap(i, [bad]), new Map());
+      q.add(bad, 'refused', 'line');
+    }
+    q.apply(snap(9, [service('bad', [backend('x', 1)])]), new Map());
+    q.settle();
+    expect(log).to.deep.equal(['in bad', 'out bad']);
+  });
+
+  it('forgets a service that left the registry', () => {
+    const { log, events: ev } = events();
+    const q = new Quarantine('t', ev);
+    q.add(service('gone'), 'refused', 'line');
+    q.apply(snap(2, []), new Map());
+    expect(q.entries()).to.deep.equal([]);
+    expect(log).to.deep.equal(['in gone', 'out gone']);
+  });
+});
+
+describe('tracing a refusal to services', () => {
+  it('reads the lines HAProxy and nginx name in the candidate, and no other file’s', () => {
+    const msg =
+      '[ALERT] (1) : config : parsing [/c/x.cfg:12] : bad\n' +
+      'nginx: [emerg] host not found in upstream "a:1" in /c/x.cfg:40\n' +
+      '[ALERT] parsing [/c/other.cfg:3] : bad';
+    expect(linesNamed(msg, '/c/x.cfg')).to.deep.equal([12, 40]);
+  });
+
+  it('finds the fragment holding a line, and null for the template’s own lines', () => {
+    const fragments = ['global\n', 'backend a\n  server x\n', 'backend b\n', 'tail\n'];
+    const owners = [null, ['a'], ['b'], null];
+    expect(ownersOfLines(fragments, owners, [1, 3, 4, 5])).to.deep.equal([null, ['a'], ['b'], null]);
+  });
+
+  it('gives a contested port to the service that held it, whatever its id', () => {
+    const holder = service('zz', [], { servicePort: 10001 });
+    const rival = service('aa', [], { servicePort: 10001 });
+    expect(conflicts([rival], [rival, holder], new Map([['zz', holder]]))).to.deep.equal(
+      new Map([['aa', 'port 10001 is already claimed by zz']]),
+    );
+  });
+
+  it('breaks a tie between two new claims by id', () => {
+    const a = service('a', [], { servicePort: 10001 });
+    const b = service('b', [], { servicePort: 10001 });
+    expect([...conflicts([a, b], [a, b], new Map()).keys()]).to.deep.equal(['b']);
+  });
+});
