@@ -86,6 +86,7 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         commandTimeoutMs: config.reload.timeoutMs,
         cwd: config.configDir,
         minReloadIntervalMs: config.reload.minIntervalMs,
+        renderBudgetMs: config.render.budgetMs,
       }),
   );
 }

@@ -42,13 +42,19 @@ function sourceSettings(config: Config, name: string): string {
     case 'rules':
       return JSON.stringify(zookeeper);
     default:
-      return JSON.stringify({ ...config, targets: 0, reload: 0, guard: 0, http: 0, log: 0, ignoredEnv: 0 });
+      return JSON.stringify({ ...config, targets: 0, reload: 0, render: 0, guard: 0, http: 0, log: 0, ignoredEnv: 0 });
   }
 }
 
 /** A target is built from its own config and these: a change of any of them builds it anew. */
 const targetSettings = (c: Config, t: TargetConfig) =>
-  JSON.stringify({ t, dir: c.configDir, timeoutMs: c.reload.timeoutMs, minIntervalMs: c.reload.minIntervalMs });
+  JSON.stringify({
+    t,
+    dir: c.configDir,
+    timeoutMs: c.reload.timeoutMs,
+    minIntervalMs: c.reload.minIntervalMs,
+    budgetMs: c.render.budgetMs,
+  });
 
 /** Compares two configs; `before` and `after` name the sources each one builds. */
 export function planReconfigure(

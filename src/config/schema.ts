@@ -114,6 +114,12 @@ export const configSchema = z
         timeoutMs: ms(100, 3_600_000).default(30_000),
       })
       .prefault({}),
+    render: z
+      .strictObject({
+        // A render running longer is stopped, holding the event loop at most this long; the template is refused.
+        budgetMs: ms(100, 600_000).default(5000),
+      })
+      .prefault({}),
     guard: z
       .strictObject({
         enabled: z.boolean().default(true),

@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { RenderBudget, RenderBudgetExceeded } from './budget.js';
 import { RenderCache } from './cache.js';
 import type { TemplateData } from './data.js';
 import {
@@ -54,9 +55,14 @@ const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
  * `cachedLoops: false` leaves every loop to Handlebars' own `each`, the
  * reference the cached path is tested against.
  */
-export async function loadTemplate(file: string, options: { cachedLoops?: boolean } = {}): Promise<CompiledTemplate> {
+export async function loadTemplate(
+  file: string,
+  options: { cachedLoops?: boolean; budgetMs?: number } = {},
+): Promise<CompiledTemplate> {
   const hbs = Handlebars.create();
   hbs.registerHelper(helpers);
+  const budget = new RenderBudget(file, options.budgetMs ?? Infinity);
+  hbs.registerHelper('each', budget.each(hbs.helpers.each!));
   let collector: FragmentCollector | null = null;
   hbs.registerHelper(
     CACHED_EACH,
@@ -84,8 +90,12 @@ export async function loadTemplate(file: string, options: { cachedLoops?: boolea
       collector = into;
       cache.beginRender(cachedBlocks);
       try {
-        return assemble(template(data, { allowProtoPropertiesByDefault: false }), into);
+        return assemble(
+          budget.run(() => template(data, { allowProtoPropertiesByDefault: false })),
+          into,
+        );
       } catch (e) {
+        if (e instanceof RenderBudgetExceeded) throw e;
         throw asTemplateError(file, e);
       } finally {
         collector = null;

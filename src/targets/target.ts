@@ -4,6 +4,7 @@ import { RenderCache, type CacheCounts, type LoopMisses } from '../render/cache.
 import { templateData } from '../render/data.js';
 import { changedFragments, type Rendered } from '../render/fragments.js';
 import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
+import { RenderBudgetExceeded } from '../render/budget.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
@@ -91,6 +92,8 @@ export interface TargetDeps {
   readonly minReloadIntervalMs?: number;
   /** Replaces the live updater the config implies (tests). */
   readonly live?: LiveUpdater | null;
+  /** A render running longer is stopped (render.budgetMs); none when left out. */
+  readonly renderBudgetMs?: number;
 }
 
 /** Validations one attempt may run to isolate refused services: enough for several bisections over thousands. */
@@ -173,7 +176,7 @@ export class Target {
   /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
   async init(): Promise<void> {
     try {
-      this.template = await loadTemplate(this.config.template);
+      this.template = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
     } catch (e) {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
@@ -250,7 +253,7 @@ export class Target {
     const started = performance.now();
     let loaded: CompiledTemplate;
     try {
-      loaded = await loadTemplate(this.config.template);
+      loaded = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
     } catch (e) {
       const error = new TargetError('template', (e as Error).message, { cause: e });
       this.refuseTemplate(error);
@@ -352,6 +355,11 @@ export class Target {
     try {
       rendered = this.renderFragments(effective, template, slots);
     } catch (e) {
+      // An active template past its budget would hold the loop again on every retry: it is refused until edited.
+      if (e instanceof RenderBudgetExceeded && template === this.template) {
+        this.template = null;
+        this.templateError = e.message;
+      }
       return fail(template ? 'render' : 'template', (e as Error).message, e);
     }
     const previous = this.installed;
