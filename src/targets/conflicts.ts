@@ -5,13 +5,19 @@ import type { Service } from '../state/model.js';
 // id, and the other is told why it is left out — instead of one of them
 // winning silently.
 
-/** What a service claims that only one service may have: its own listener port, and each of its host + path routes. */
+/**
+ * What a service claims that only one service may have: its own listener
+ * port, and each of its host + path routes at its route weight. Two routes of
+ * different weight (marathon-lb's HAPROXY_{n}_BACKEND_WEIGHT) are an ordering
+ * the operator asked for, not a conflict.
+ */
 function claims(s: Service): string[] {
   const out: string[] = [];
   if (s.servicePort !== null) out.push(`port ${s.servicePort}`);
   if (s.mode === 'http' && !s.acl && s.vhosts.length > 0) {
     const paths = s.paths.length > 0 ? s.paths : ['/'];
-    for (const host of s.vhosts) for (const path of paths) out.push(`host ${host} path ${path}`);
+    const weight = s.backendWeight === 0 ? '' : ` at weight ${s.backendWeight}`;
+    for (const host of s.vhosts) for (const path of paths) out.push(`host ${host} path ${path}${weight}`);
   }
   return out;
 }

@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import type { Service } from '../state/model.js';
 
 // Cheap checks of a new or changed service, before it reaches a candidate:
@@ -38,7 +37,11 @@ export async function precheck(s: Service, ctx: PrecheckContext): Promise<string
     }
   }
   if (!ctx.binds) return null;
-  if (s.bindAddress !== null && !ANY_ADDRESS.has(s.bindAddress) && !hostAddresses().has(s.bindAddress))
+  if (
+    s.bindAddress !== null &&
+    !ANY_ADDRESS.has(s.bindAddress) &&
+    (await bindFails(0, s.bindAddress)) === 'EADDRNOTAVAIL'
+  )
     return `bind address ${s.bindAddress} is not an address of this host`;
   if (s.servicePort !== null && !ctx.proxyPorts.has(s.servicePort)) {
     const address = s.bindAddress ?? ctx.defaultBind;
@@ -58,17 +61,20 @@ export function reservedPorts(vars: Readonly<Record<string, string | number | bo
   return out;
 }
 
-function hostAddresses(): Set<string> {
-  const out = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address);
-  return out;
+/** Whether binding the port fails because something holds it (a refusal for other reasons is not this check's to judge). */
+async function portTaken(port: number, host: string | undefined): Promise<boolean> {
+  return (await bindFails(port, host)) === 'EADDRINUSE';
 }
 
-/** Whether binding the port fails because something holds it (a refusal for other reasons is not this check's to judge). */
-function portTaken(port: number, host: string | undefined): Promise<boolean> {
+/**
+ * Binds and lets go at once: the error code when that fails, else null. Asking
+ * the kernel is the one true test of an address (all of 127/8 binds on
+ * Linux, though no interface lists it).
+ */
+function bindFails(port: number, host: string | undefined): Promise<string | null> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE'));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(false)));
+    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(null)));
   });
 }

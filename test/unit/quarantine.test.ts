@@ -6,6 +6,7 @@ import type { TargetConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import type { Service, Snapshot } from '../../src/state/model.js';
 import { conflicts } from '../../src/targets/conflicts.js';
+import { precheck } from '../../src/targets/prechecks.js';
 import { shellExec } from '../../src/targets/exec.js';
 import { linesNamed, ownersOfLines, Quarantine, RETRY_FIRST_MS, RETRY_MAX_MS } from '../../src/targets/quarantine.js';
 import { Target, type ApplyResult } from '../../src/targets/target.js';
@@ -92,6 +93,28 @@ describe('quarantine in a target', () => {
   });
 });
 
+describe('pre-checks', () => {
+  const ctx = {
+    reservedPorts: new Map([[8080, 'the shared listener (vars.httpPort)']]),
+    binds: true,
+    proxyPorts: new Set<number>(),
+    defaultBind: '127.0.0.1',
+  };
+
+  it('refuses a bind address this host does not have, and takes any of 127/8', async () => {
+    expect(await precheck(service('x', [], { bindAddress: '203.0.113.9' }), ctx)).to.equal(
+      'bind address 203.0.113.9 is not an address of this host',
+    );
+    expect(await precheck(service('x', [], { bindAddress: '127.0.0.2' }), ctx)).to.equal(null);
+  });
+
+  it('refuses the port of the template’s own listener', async () => {
+    expect(await precheck(service('x', [], { servicePort: 8080 }), ctx)).to.equal(
+      'service port 8080 is the port of the shared listener (vars.httpPort)',
+    );
+  });
+});
+
 describe('quarantine bookkeeping', () => {
   const events = () => {
     const log: string[] = [];
@@ -170,6 +193,12 @@ describe('tracing a refusal to services', () => {
     expect(conflicts([rival], [rival, holder], new Map([['zz', holder]]))).to.deep.equal(
       new Map([['aa', 'port 10001 is already claimed by zz']]),
     );
+  });
+
+  it('sees no conflict in one vhost claimed at two route weights: that is an order the operator asked for', () => {
+    const light = service('a-light', [], { vhosts: ['shared.example.com'] });
+    const heavy = service('b-heavy', [], { vhosts: ['shared.example.com'], backendWeight: 5 });
+    expect(conflicts([light, heavy], [light, heavy], new Map()).size).to.equal(0);
   });
 
   it('breaks a tie between two new claims by id', () => {
