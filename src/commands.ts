@@ -75,7 +75,7 @@ async function serve(file: string, config: Config, log: Logger, warm?: () => voi
   try {
     await daemon.start();
   } catch (e) {
-    log.error('cannot start', { error: (e as Error).message });
+    log.error('cannot start', { error: e });
     await daemon.stop().catch(() => undefined);
     uncontain();
     return 1;
@@ -88,7 +88,7 @@ async function serve(file: string, config: Config, log: Logger, warm?: () => voi
     await daemon.stop();
     return 0;
   } catch (e) {
-    log.error('stop failed', { error: (e as Error).message });
+    log.error('stop failed', { error: e });
     return 1;
   } finally {
     uncontain();

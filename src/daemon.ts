@@ -26,6 +26,7 @@ import type { RuleStore } from './state/rule-store.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
 import { Target } from './targets/target.js';
+import { messageOf } from './errors.js';
 
 /** Things a caller may replace: tests and benchmarks count commands or add sources. */
 export interface DaemonOptions {
@@ -193,7 +194,7 @@ export class Daemon {
     try {
       next = load();
     } catch (e) {
-      return this.refuse((e as Error).message);
+      return this.refuse(messageOf(e));
     }
     const built = createSources(next, this.log, this.sourceOptions);
     const plan = planReconfigure(this.current, next, {

@@ -1,3 +1,5 @@
+import { stackOf } from './errors.js';
+
 export type LogFormat = 'json' | 'text' | 'auto';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -45,9 +47,14 @@ export class Logger {
     return new Logger(this.level, this.sink, { ...this.fields, ...fields });
   }
 
+  /** An Error given as a field reads as its message; at the debug level its stack and causes come along (`<field>Stack`). */
   private write(level: LogLevel, message: string, meta: Record<string, unknown> | undefined): void {
     if (RANK[level] > this.rank) return;
-    this.sink({ ...this.fields, ...meta, level, message });
+    const entry: LogEntry = { ...this.fields, ...meta, level, message };
+    if (meta && this.rank >= RANK.debug)
+      for (const [key, value] of Object.entries(meta))
+        if (value instanceof Error) entry[`${key}Stack`] = stackOf(value);
+    this.sink(entry);
   }
 }
 

@@ -422,7 +422,7 @@ export class Runner {
           } catch (e) {
             this.log.warn('could not write the install record; the next start will reload to be sure', {
               target: r.target,
-              error: (e as Error).message,
+              error: e,
             });
           }
         }),

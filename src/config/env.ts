@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { childOf, kindOf, unwrap, type Schema } from './introspect.js';
+import { messageOf } from '../errors.js';
 
 // SWITCHYARD_<PATH> overrides. A path segment may be written as the key
 // uppercased (POLLINTERVALMS) or in snake case (POLL_INTERVAL_MS); array
@@ -155,7 +156,7 @@ function convert(value: string, schema: Schema, envName: string): Json {
     try {
       return JSON.parse(trimmed) as Json;
     } catch (e) {
-      throw new EnvOverrideError(`${envName}: not valid JSON (${(e as Error).message})`);
+      throw new EnvOverrideError(`${envName}: not valid JSON (${messageOf(e)})`, { cause: e });
     }
   }
   switch (kind) {

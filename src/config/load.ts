@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { applyEnvOverrides, EnvOverrideError, type EnvOverrides } from './env.js';
 import { keysAt } from './introspect.js';
 import { configSchema, type Config } from './schema.js';
+import { messageOf } from '../errors.js';
 
 /** A config that cannot be used; the message is one line naming the key and what was expected. */
 export class ConfigError extends Error {
@@ -16,13 +17,13 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(`config file ${file}: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)}`, { cause: e });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`config file ${file}: not valid JSON: ${(e as Error).message}`);
+    throw new ConfigError(`config file ${file}: not valid JSON: ${messageOf(e)}`, { cause: e });
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError(`config file ${file}: expected a JSON object`);

@@ -147,7 +147,7 @@ export class HttpServer {
       for (const route of this.routes) if (await route(req, res, url)) return;
       sendJson(res, 404, { error: `no such resource: ${req.method} ${url.pathname}` });
     } catch (e) {
-      this.log.error('http handler failed', { path: url.pathname, error: (e as Error).message });
+      this.log.error('http handler failed', { path: url.pathname, error: e });
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
     }

@@ -79,8 +79,10 @@ export function appOverLimits(app: unknown, limits: MarathonLimits): LimitBreach
       if (!Object.hasOwn(labels, key)) continue;
       if (++count > limits.maxLabelsPerApp)
         return over('maxLabelsPerApp', `more than ${limits.maxLabelsPerApp} labels`);
-      const value = labels[key];
-      const bytes = Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : 0);
+      const value = typeof labels[key] === 'string' ? labels[key] : '';
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: most labels are within the limit without being measured.
+      if ((key.length + value.length) * 3 <= limits.maxLabelBytes) continue;
+      const bytes = Buffer.byteLength(key) + Buffer.byteLength(value);
       if (bytes > limits.maxLabelBytes)
         return over('maxLabelBytes', `label ${offenderId(key.slice(0, 60))} of ${bytes} bytes (key and value)`);
     }

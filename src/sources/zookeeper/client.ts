@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type * as zookeeper from 'node-zookeeper-client';
 import type { Logger } from '../../log.js';
 import type { SourceHealth } from '../source.js';
+import { messageOf } from '../../errors.js';
 
 // node-zookeeper-client 1.1.3 behind a small promise interface. What it does
 // not do for us (REAL-SERVERS §3.5): an expired session is final for a client,
@@ -25,8 +26,9 @@ export class ZkError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -339,7 +341,8 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
         this.log.warn('zookeeper stopped answering; keeping the last known state', {
           source: 'zookeeper',
           connect: this.connect,
-          reason: (e as Error).message,
+          reason: messageOf(e),
+          error: e,
         });
         this.set('disconnected');
         this.emit('disconnected');
@@ -395,7 +398,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       try {
         send(client, cb);
       } catch (e) {
-        cb(new ZkError('BAD_ARGUMENTS', (e as Error).message), undefined as T);
+        cb(new ZkError('BAD_ARGUMENTS', messageOf(e), { cause: e }), undefined as T);
       }
     });
   }

@@ -1,5 +1,6 @@
 import { Backoff, systemClock, type Clock } from '../../retry.js';
 import { isTransient, ZkError, type ZkSession, type ZkWatcher } from './client.js';
+import { messageOf } from '../../errors.js';
 
 /** One child znode as last read. `version` is -1 when its data is not read (a directory without data). */
 export interface ZkChild {
@@ -159,7 +160,7 @@ export class ZkDirectory {
         inflight.delete(token);
         if (!this.current(generation)) return;
         this.failed.set(key, job);
-        this.opts.onError((e as Error).message);
+        this.opts.onError(messageOf(e));
         // A refusal (NO_AUTH, say) is not cured by asking again at once: look again slowly.
         this.scheduleRetry(isTransient(e) ? 0 : RETRY_MAX_MS);
         this.opts.onChange([]);

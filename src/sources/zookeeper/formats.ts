@@ -3,6 +3,7 @@ import { describeValue, type Reject, type Rejection } from '../../state/rejectio
 import { isBackendId, isHost, isWeight, parsePort, safeStringMap } from '../../state/validate.js';
 import { labelledService, routingFromLabels } from '../labels.js';
 import { rejectIgnoredLabels } from '../raw-labels.js';
+import { messageOf } from '../../errors.js';
 
 // What the instance znodes of each registry format say, decoded and checked:
 // nothing here has been trusted yet, so every value passes validate.ts before
@@ -50,7 +51,7 @@ export function decodeInstance(format: RegistryFormat, data: Buffer | string, pa
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    return invalid('data', text, `JSON (${(e as Error).message})`);
+    return invalid('data', text, `JSON (${messageOf(e)})`);
   }
   if (!isObject(doc)) return invalid('data', doc, 'a JSON object');
   const check: Check = { path, invalid, notes: [] };

@@ -5,6 +5,7 @@ import { ruleIdFromZnode, ruleZnodeName, serializeRule, validateRule } from '../
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from '../source.js';
 import { trackSession, ZkError, type ZkSession } from './client.js';
 import { ZkDirectory, type ZkChild } from './directory.js';
+import { messageOf } from '../../errors.js';
 
 /**
  * The routing rules under `zookeeper.rulesPath`, one znode per service id
@@ -218,7 +219,7 @@ export class RulesSource implements Source, RuleStore {
     try {
       body = JSON.parse(data.toString('utf8'));
     } catch (e) {
-      throw new RuleStoreError('corrupt', `rule znode ${this.znode(id)}: not valid JSON: ${(e as Error).message}`, {
+      throw new RuleStoreError('corrupt', `rule znode ${this.znode(id)}: not valid JSON: ${messageOf(e)}`, {
         cause: e,
       });
     }
@@ -264,7 +265,7 @@ export class RulesSource implements Source, RuleStore {
     try {
       return [this.decode(id, child.data)];
     } catch (e) {
-      this.once.warnOnce('routing rule skipped', { source: this.name, znode, reason: (e as Error).message });
+      this.once.warnOnce('routing rule skipped', { source: this.name, znode, reason: messageOf(e) });
       return [];
     }
   }
