@@ -406,7 +406,13 @@ export class Target {
     if (this.config.validate) {
       let validated: Awaited<ReturnType<Target['validateIsolating']>>;
       try {
-        validated = await this.validateIsolating(snapshot, effective, template, rendered);
+        // An edited template on trial answers for its own refusal: no service is blamed for it.
+        validated =
+          template === this.template
+            ? await this.validateIsolating(snapshot, effective, template, rendered)
+            : await this.validateRender(rendered).then((r) =>
+                r === null ? { kind: 'passed' as const } : { kind: 'refused' as const, error: r.shown },
+              );
       } catch (e) {
         return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
       }

@@ -22,7 +22,22 @@ function registry(n: number, shift = 0): string {
   });
 }
 
-const mount = (...args: string[]) => execFileSync('mount', args);
+/**
+ * Runs mount(8). Remounting read-only is refused while a file on it is open for
+ * writing (the daemon writes its install record just after an install): that
+ * refusal is retried for a while, as an operator would.
+ */
+function mount(...args: string[]): void {
+  for (let tries = 0; ; tries++) {
+    try {
+      execFileSync('mount', args, { stdio: 'pipe' });
+      return;
+    } catch (e) {
+      if (tries >= 50 || !String((e as { stderr?: Buffer }).stderr ?? '').includes('busy')) throw e;
+      execFileSync('sleep', ['0.1']);
+    }
+  }
+}
 
 // The output directory fails under the running daemon, for real: a read-only
 // bind mount, a tmpfs that is full.
