@@ -107,6 +107,11 @@ export function templateService(s: Service, cache: RenderCache, slotIds?: readon
   return cache.view(s, slotIds, () => cache.own(buildTemplateService(s, slotIds), [s.id]));
 }
 
+/** The path prefixes a service is reachable at: its own, or `/<id>` when it has neither vhost, path nor acl. */
+export function routedPaths(s: Service): readonly string[] {
+  return s.paths.length > 0 || s.vhosts.length > 0 || s.acl ? s.paths : [defaultPath(s.id)];
+}
+
 function buildTemplateService(s: Service, slotIds: readonly (string | null)[] | undefined): TemplateService {
   const all = s.backends.map(templateBackend);
   const byId = new Map(all.map((b) => [b.id, b] as const));
@@ -120,7 +125,7 @@ function buildTemplateService(s: Service, slotIds: readonly (string | null)[] | 
     servicePort: s.servicePort,
     mode: s.mode,
     vhosts: s.vhosts,
-    paths: s.paths.length > 0 || s.vhosts.length > 0 || s.acl ? s.paths : [defaultPath(s.id)],
+    paths: routedPaths(s),
     acl: s.acl,
     balance: s.balance,
     sticky: s.sticky,

@@ -1,5 +1,5 @@
-import { defaultPath } from '../../render/names.js';
-import type { Backend, HealthCheck, Mode, Rule, Service, Snapshot } from '../../state/model.js';
+import { routedPaths } from '../../render/data.js';
+import type { Backend, Mode, Rule, Service, Snapshot } from '../../state/model.js';
 import type { HeldChange } from '../../state/store.js';
 
 // What the dashboard and `curl` see of services: summaries for a searchable,
@@ -61,26 +61,8 @@ export type EnvView =
   | { readonly shown: true; readonly values: Readonly<Record<string, string>> }
   | { readonly shown: false; readonly keys: readonly string[] };
 
-/** One service in full, as the state has it, with what holds it back. */
-export interface ServiceDetail {
-  readonly id: string;
-  readonly name: string;
-  readonly source: string;
-  readonly portIndex: number;
-  readonly servicePort: number | null;
-  readonly mode: Mode;
-  readonly vhosts: readonly string[];
-  readonly paths: readonly string[];
-  readonly acl: string | null;
-  readonly balance: string;
-  readonly sticky: boolean;
-  readonly healthCheck: HealthCheck | null;
-  readonly bindAddress: string | null;
-  readonly sslCert: string | null;
-  readonly redirectToHttps: boolean;
-  readonly backendWeight: number;
-  readonly raw: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
+/** One service in full, as the state has it (env as shown, backends as views), with what holds it back. */
+export interface ServiceDetail extends Omit<Service, 'env' | 'backends'> {
   readonly env: EnvView;
   readonly backends: readonly BackendView[];
   /** The routing rule that overrides its labels, if any. */
@@ -149,24 +131,8 @@ export function summary(s: Service, ctx: ServiceContext): ServiceSummary {
 
 export function detail(s: Service, snapshot: Snapshot, ctx: ServiceContext, showEnv: boolean): ServiceDetail {
   return {
-    id: s.id,
-    name: s.name,
-    source: s.source,
-    portIndex: s.portIndex,
-    servicePort: s.servicePort,
-    mode: s.mode,
-    vhosts: s.vhosts,
+    ...s,
     paths: routedPaths(s),
-    acl: s.acl,
-    balance: s.balance,
-    sticky: s.sticky,
-    healthCheck: s.healthCheck,
-    bindAddress: s.bindAddress,
-    sslCert: s.sslCert,
-    redirectToHttps: s.redirectToHttps,
-    backendWeight: s.backendWeight,
-    raw: s.raw,
-    labels: s.labels,
     env: showEnv ? { shown: true, values: s.env } : { shown: false, keys: Object.keys(s.env).sort() },
     backends: s.backends.map(backendView),
     rule: snapshot.rules.find((r) => r.id === s.id) ?? null,
@@ -191,9 +157,6 @@ export function findService(snapshot: Snapshot, id: string): Service | null {
 }
 
 /** As the default templates route it (render/data.ts's rule): its paths, or `/<id>` with neither vhost, path nor acl. */
-function routedPaths(s: Service): readonly string[] {
-  return s.paths.length > 0 || s.vhosts.length > 0 || s.acl ? s.paths : [defaultPath(s.id)];
-}
 
 function backendView(b: Backend): BackendView {
   return { id: b.id, host: b.host, port: b.port, weight: b.weight, healthy: b.healthy, draining: b.draining };
