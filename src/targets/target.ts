@@ -409,8 +409,8 @@ export class Target {
         // An edited template on trial answers for its own refusal: no service is blamed for it.
         validated =
           template === this.template
-            ? await this.validateIsolating(snapshot, effective, template, rendered)
-            : await this.validateRender(rendered).then((r) =>
+            ? await this.validateIsolating(snapshot, effective, template, rendered, next)
+            : await this.validateBytes(next.bytes).then((r) =>
                 r === null ? { kind: 'passed' as const } : { kind: 'refused' as const, error: r.shown },
               );
       } catch (e) {
@@ -419,9 +419,8 @@ export class Target {
       lap('validate');
       if (validated.kind === 'refused') return fail('validate', validated.error);
       if (validated.kind === 'isolated') {
-        ({ effective, rendered } = validated);
+        ({ effective, rendered, installed: next } = validated);
         slots = this.nextSlots(effective);
-        next = Installed.fromFragments(rendered.fragments, previous);
         if (previous?.fragments && rendered.fragments.length === previous.fragments.length) {
           const left = changedFragments(previous.fragments, rendered.fragments);
           if (left && left.before === left.after) {
@@ -511,17 +510,19 @@ export class Target {
     effective: Snapshot,
     template: CompiledTemplate | null,
     rendered: Rendered,
+    candidate: Installed,
   ): Promise<
     | { kind: 'passed' }
-    | { kind: 'isolated'; effective: Snapshot; rendered: Rendered }
+    | { kind: 'isolated'; effective: Snapshot; rendered: Rendered; installed: Installed }
     | { kind: 'refused'; error: string }
   > {
     let isolated = false;
     let budget = MAX_VALIDATIONS;
     for (;;) {
-      const refused = await this.validateRender(rendered);
+      const refused = await this.validateBytes(candidate.bytes);
       budget--;
-      if (refused === null) return isolated ? { kind: 'isolated', effective, rendered } : { kind: 'passed' };
+      if (refused === null)
+        return isolated ? { kind: 'isolated', effective, rendered, installed: candidate } : { kind: 'passed' };
       const blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
       if (blamed === 0) {
         const found = await this.bisect(effective, template, refused.message, budget);
@@ -536,12 +537,13 @@ export class Target {
       } catch (e) {
         return { kind: 'refused', error: (e as Error).message };
       }
+      candidate = Installed.fromFragments(rendered.fragments, this.installed);
     }
   }
 
-  /** Writes a render beside the output and validates it: null when it passes, else the proxy's message (and the message as shown, naming the output). */
-  private async validateRender(rendered: Rendered): Promise<{ message: string; shown: string; file: string } | null> {
-    const candidate = await writeCandidate(this.config.output, Installed.fromFragments(rendered.fragments, null).bytes);
+  /** Writes a candidate beside the output and validates it: null when it passes, else the proxy's message (and the message as shown, naming the output). */
+  private async validateBytes(bytes: Buffer): Promise<{ message: string; shown: string; file: string } | null> {
+    const candidate = await writeCandidate(this.config.output, bytes);
     try {
       const refused = await this.runValidate(candidate.path);
       if (refused === null) return null;
@@ -604,7 +606,7 @@ export class Target {
         return true;
       }
       // A candidate that cannot be written is the install's failure, not a service's: it propagates.
-      return (await this.validateRender(trialRender)) !== null;
+      return (await this.validateBytes(Installed.fromFragments(trialRender.fragments, this.installed).bytes)) !== null;
     };
     if (changed.length === 0 || budget < 2 || (await refusedWith(0))) return { service: null, validations };
     let lo = 0; // refusedWith(lo) is false
