@@ -35,14 +35,20 @@ export function conflicts(
   const lost = new Map<string, string>();
   if (changed.length === 0) return lost;
   const wanted = new Set(changed.flatMap(claims));
+  // Only a service sharing a port or a host with a changed one can share a claim: the rest are passed
+  // over without building their claims, so an event costs a scan of numbers and sets, not of strings.
+  const ports = new Set(changed.flatMap((s) => (s.servicePort === null ? [] : [s.servicePort])));
+  const hosts = new Set(changed.flatMap((s) => s.vhosts));
   const holders = new Map<string, Service[]>();
-  for (const s of services)
+  for (const s of services) {
+    if (!(s.servicePort !== null && ports.has(s.servicePort)) && !s.vhosts.some((h) => hosts.has(h))) continue;
     for (const c of claims(s))
       if (wanted.has(c)) {
         const list = holders.get(c);
         if (list) list.push(s);
         else holders.set(c, [s]);
       }
+  }
   const heldBefore = (s: Service, claim: string) => {
     const before = installed.get(s.id);
     return before !== undefined && claims(before).includes(claim);
