@@ -74,14 +74,20 @@ export class RenderCache {
 
   /**
    * The kept view under `key` when `same` says it still holds what `fresh`
-   * holds, else `fresh`, kept for next time. Routes and virtual hosts are
-   * rebuilt on each render; interning gives an unchanged one its old object.
+   * holds, else `fresh`, kept for next time and recorded as rendering
+   * `owners` (when it is itself a loop item). Routes and virtual hosts are rebuilt on each render; interning
+   * gives an unchanged one its old object.
    */
-  intern<T>(key: string, fresh: T, same: (kept: T, fresh: T) => boolean): T {
+  intern<T extends object>(
+    key: string,
+    fresh: T,
+    same: (kept: T, fresh: T) => boolean,
+    owners?: (fresh: T) => readonly string[],
+  ): T {
     const kept = this.derived.get(key) as T | undefined;
     if (kept !== undefined && same(kept, fresh)) return kept;
     this.derived.set(key, fresh);
-    return fresh;
+    return owners ? this.own(fresh, owners(fresh)) : fresh;
   }
 
   /** Records which services a view renders. */

@@ -231,25 +231,23 @@ function routeTable(
       .map(([path, service]) =>
         cache.intern(
           `route\u0000${host}\u0000${path}`,
-          cache.own({ path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) }, [service.id]),
+          { path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) },
           sameRoute,
+          (r) => [r.service.id],
         ),
       )
       .sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
   return {
-    virtualHosts: [...hosts.keys()]
-      .sort()
-      .map((host) =>
-        cache.intern(`vhost\u0000${host}`, ownVirtualHost(cache, host, ordered(host, hosts.get(host)!)), (a, b) =>
-          sameItems(a.routes, b.routes),
-        ),
+    virtualHosts: [...hosts.keys()].sort().map((host) =>
+      cache.intern(
+        `vhost\u0000${host}`,
+        { host, routes: ordered(host, hosts.get(host)!) },
+        (a, b) => sameItems(a.routes, b.routes),
+        (v) => [...new Set(v.routes.map((r) => r.service.id))],
       ),
+    ),
     pathRoutes: ordered('', any),
   };
-}
-
-function ownVirtualHost(cache: RenderCache, host: string, routes: PathRoute[]): VirtualHost {
-  return cache.own({ host, routes }, [...new Set(routes.map((r) => r.service.id))]);
 }
 
 const sameRoute = (a: PathRoute, b: PathRoute) => a.service === b.service && a.exactOnly === b.exactOnly;

@@ -31,8 +31,8 @@ export const FRAGMENT_MARK = '\u0000';
 /** Where a render's cached loops put their items' fragments, and where they keep them; set around each (synchronous) render. */
 export interface FragmentCollector {
   readonly loops: string[][];
-  /** Per loop, per item: the services the item's text renders (null: an item that names none). */
-  readonly owners: Owners[][];
+  /** Per loop, the items themselves: whose services a fragment renders is looked up only when asked. */
+  readonly items: unknown[][];
   readonly cache: RenderCache;
   /** The compiled template rendering: its loops' caches are its own, so an edited template starts afresh. */
   readonly template: object;
@@ -162,7 +162,6 @@ export function cachedEach(
     if (!Array.isArray(context) || !into) return builtinEach.call(this, context, options);
     const cache = into.cache.loop(into.template, id);
     const out: string[] = [];
-    const owners: Owners[] = [];
     for (let i = 0; i < context.length; i++) {
       const item: unknown = context[i];
       const cacheable = typeof item === 'object' && item !== null;
@@ -178,10 +177,9 @@ export function cachedEach(
         if (cacheable) cache.set(item, text);
       }
       out.push(text);
-      owners.push(cacheable ? into.cache.ownersOf(item) : null);
     }
     into.loops.push(out);
-    into.owners.push(owners);
+    into.items.push(context);
     return `${FRAGMENT_MARK}${into.loops.length - 1}${FRAGMENT_MARK}`;
   };
 }
@@ -197,35 +195,32 @@ function flatten(s: string): string {
   return s;
 }
 
-/** The ids of the services a piece of a render came from; null for the template's own text (its frame). */
-export type Owners = readonly string[] | null;
-
-/** A render cut into fragments, each with the services it came from. */
+/** A render cut into fragments, each with the item it was rendered from (null: the template's own text). */
 export interface Rendered {
   readonly fragments: string[];
-  /** Parallel to `fragments`. */
-  readonly owners: readonly Owners[];
+  /** Parallel to `fragments`; the render cache's `ownersOf` names an item's services. */
+  readonly items: readonly unknown[];
 }
 
 /**
  * A render's output with its loops spliced back in: the pieces between loops
- * and every item's fragment, in order, each with its owners.
+ * and every item's fragment, in order, each with its item.
  */
 export function assemble(raw: string, into: FragmentCollector): Rendered {
   const parts = raw.split(FRAGMENT_MARK);
   const fragments: string[] = [];
-  const owners: Owners[] = [];
+  const items: unknown[] = [];
   for (let i = 0; i < parts.length; i++) {
     if (i % 2 === 0) {
       fragments.push(parts[i]!);
-      owners.push(null);
+      items.push(null);
     } else {
       const loop = Number(parts[i]);
       for (const f of into.loops[loop]!) fragments.push(f);
-      for (const o of into.owners[loop]!) owners.push(o);
+      for (const item of into.items[loop]!) items.push(item);
     }
   }
-  return { fragments, owners };
+  return { fragments, items };
 }
 
 /**

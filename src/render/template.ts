@@ -86,7 +86,7 @@ export async function loadTemplate(
     files,
     cachedBlocks,
     renderFragments(data, cache) {
-      const into: FragmentCollector = { loops: [], owners: [], cache, template: self };
+      const into: FragmentCollector = { loops: [], items: [], cache, template: self };
       collector = into;
       cache.beginRender(cachedBlocks);
       try {

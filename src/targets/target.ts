@@ -561,7 +561,11 @@ export class Target {
   private blame(message: string, file: string, rendered: Rendered, effective: Snapshot, finding: Finding): number {
     const lines = linesNamed(message, file);
     if (lines.length === 0) return 0;
-    const owners = ownersOfLines(rendered.fragments, rendered.owners, lines);
+    const owners = ownersOfLines(
+      rendered.fragments,
+      rendered.items.map((item) => (typeof item === 'object' && item !== null ? this.cache.ownersOf(item) : null)),
+      lines,
+    );
     if (owners.length === 0 || owners.some((o) => o === null)) return 0;
     const byId = new Map(effective.services.map((s) => [s.id, s] as const));
     const reason = messageFor(message, file, lines, this.config.output);
