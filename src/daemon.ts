@@ -25,7 +25,10 @@ import { RulesSource } from './sources/zookeeper/rules.js';
 import type { RuleStore } from './state/rule-store.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
+import { HostResolver } from './targets/hosts/resolver.js';
+import { registerHostMetrics } from './targets/hosts/metrics.js';
 import { Target } from './targets/target.js';
+import { systemClock } from './retry.js';
 import { messageOf } from './errors.js';
 
 /** Things a caller may replace: tests and benchmarks count commands or add sources. */
@@ -78,7 +81,8 @@ export function createSources(config: Config, log: Logger, opts: SourceOptions =
   return { sources, rules };
 }
 
-export function createTargets(config: Config, log: Logger, exec: Exec = shellExec): Target[] {
+/** Builds the targets a config names; those that resolve hosts share `hosts` (without it, their proxies get the names). */
+export function createTargets(config: Config, log: Logger, exec: Exec = shellExec, hosts?: HostResolver): Target[] {
   return config.targets.map(
     (t) =>
       new Target(t, {
@@ -88,6 +92,7 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         cwd: config.configDir,
         minReloadIntervalMs: config.reload.minIntervalMs,
         renderBudgetMs: config.render.budgetMs,
+        hosts,
       }),
   );
 }
@@ -111,6 +116,8 @@ export class Daemon {
   private rules: RuleStore | null;
   /** The last installs and refusals, for the dashboard. */
   readonly events = new RecentEvents();
+  /** Host names → addresses for the targets that resolve hosts; kept across re-read configs (its settings need a restart). */
+  readonly hosts: HostResolver;
   private readonly loop: EventLoopWatch;
   private unwatch: (() => Promise<void>) | null = null;
   /** Re-reads run one after another, in the order the signals came. */
@@ -122,7 +129,9 @@ export class Daemon {
     private readonly log: Logger,
     private readonly opts: DaemonOptions = {},
   ) {
-    const targets = createTargets(current, log, opts.exec);
+    this.hosts = new HostResolver(current.resolve, systemClock, log.child({ component: 'hosts' }));
+    registerHostMetrics(this.metrics.registry, this.hosts);
+    const targets = createTargets(current, log, opts.exec, this.hosts);
     ({ sources: this.sources, rules: this.rules } = createSources(current, log, this.sourceOptions));
     this.store = new StateStore(current.guard.enabled ? current.guard : null);
     if (current.fleet) registerFleetMetrics(this.metrics.registry, () => this.fleet());
@@ -135,6 +144,7 @@ export class Daemon {
       this.metrics,
     );
     this.runner.onCycle((results, changed) => this.events.record(results, changed, this.runner.targets));
+    this.hosts.onChange(() => this.runner.inputChanged());
     this.http = new HttpServer(
       this.runner,
       this.metrics,
@@ -172,6 +182,7 @@ export class Daemon {
     await this.unwatch?.();
     this.unwatch = null;
     await this.runner.stop();
+    this.hosts.close();
     await this.http.close();
     this.loop.stop();
   }
@@ -207,6 +218,7 @@ export class Daemon {
         { ...next, targets: next.targets.filter((t) => rebuild.has(t.name)) },
         this.log,
         this.opts.exec,
+        this.hosts,
       ).map((t) => [t.name, t]),
     );
     await Promise.all([...fresh.values()].map((t) => t.init()));
