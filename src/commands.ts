@@ -128,7 +128,7 @@ async function render(
     return 1;
   }
   const hosts = new HostResolver(config.resolve, systemClock, log.child({ component: 'hosts' }));
-  const [target] = createTargets({ ...config, targets: [targetConfig] }, log, undefined, hosts);
+  const [target] = createTargets({ ...config, targets: [targetConfig] }, log, undefined, undefined, hosts);
   await target!.init();
   let text: string;
   try {

@@ -27,6 +27,7 @@ import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
 import { HostResolver } from './targets/hosts/resolver.js';
 import { registerHostMetrics } from './targets/hosts/metrics.js';
+import { PortProbes } from './targets/prechecks.js';
 import { Target } from './targets/target.js';
 import { systemClock } from './retry.js';
 import { messageOf } from './errors.js';
@@ -81,8 +82,18 @@ export function createSources(config: Config, log: Logger, opts: SourceOptions =
   return { sources, rules };
 }
 
-/** Builds the targets a config names; those that resolve hosts share `hosts` (without it, their proxies get the names). */
-export function createTargets(config: Config, log: Logger, exec: Exec = shellExec, hosts?: HostResolver): Target[] {
+/**
+ * Builds the targets a config names. `ports`: the port probes they share (a
+ * daemon keeps one across re-reads of its config); `hosts`: the host name
+ * cache of those that resolve hosts (without it, their proxies get the names).
+ */
+export function createTargets(
+  config: Config,
+  log: Logger,
+  exec: Exec = shellExec,
+  ports: PortProbes = new PortProbes(),
+  hosts?: HostResolver,
+): Target[] {
   return config.targets.map(
     (t) =>
       new Target(t, {
@@ -92,6 +103,7 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         cwd: config.configDir,
         minReloadIntervalMs: config.reload.minIntervalMs,
         renderBudgetMs: config.render.budgetMs,
+        ports,
         hosts,
       }),
   );
@@ -123,6 +135,8 @@ export class Daemon {
   /** Re-reads run one after another, in the order the signals came. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
   address: AddressInfo | null = null;
+  /** The targets' port probes, kept across re-reads: a rebuilt target's never collide with a kept one's. */
+  private readonly ports = new PortProbes();
 
   constructor(
     private current: Config,
@@ -131,7 +145,7 @@ export class Daemon {
   ) {
     this.hosts = new HostResolver(current.resolve, systemClock, log.child({ component: 'hosts' }));
     registerHostMetrics(this.metrics.registry, this.hosts);
-    const targets = createTargets(current, log, opts.exec, this.hosts);
+    const targets = createTargets(current, log, opts.exec, this.ports, this.hosts);
     ({ sources: this.sources, rules: this.rules } = createSources(current, log, this.sourceOptions));
     this.store = new StateStore(current.guard.enabled ? current.guard : null);
     if (current.fleet) registerFleetMetrics(this.metrics.registry, () => this.fleet());
@@ -218,6 +232,7 @@ export class Daemon {
         { ...next, targets: next.targets.filter((t) => rebuild.has(t.name)) },
         this.log,
         this.opts.exec,
+        this.ports,
         this.hosts,
       ).map((t) => [t.name, t]),
     );

@@ -19,7 +19,7 @@ import { basename, dirname, join } from 'node:path';
 import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
-import { precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -100,6 +100,8 @@ export interface TargetDeps {
   readonly renderBudgetMs?: number;
   /** The daemon's host name cache, used when the target resolves hosts (see `resolvesHosts`). */
   readonly hosts?: HostResolver;
+  /** Port probes of the pre-checks, shared by the daemon's targets so that theirs never collide; the target's own when left out. */
+  readonly ports?: PortProbes;
 }
 
 /**
@@ -168,6 +170,7 @@ export class Target {
   /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
   private readonly addresses: HostAddresses | null;
   private hostProblems: readonly HostProblem[] = [];
+  private readonly ports: PortProbes;
 
   constructor(
     readonly config: TargetConfig,
@@ -181,6 +184,7 @@ export class Target {
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
     this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
     this.addresses = deps.hosts && resolvesHosts(config) ? new HostAddresses(deps.hosts) : null;
+    this.ports = deps.ports ?? new PortProbes();
   }
 
   /**
@@ -520,6 +524,7 @@ export class Target {
       binds: this.config.reload !== '',
       proxyPorts: this.proxyPorts,
       defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
+      ports: this.ports,
     };
     let found = 0;
     const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
@@ -673,7 +678,13 @@ export class Target {
    * checks run over every service; those failing are left out.
    */
   private async sweep(effective: Snapshot): Promise<number> {
-    const ctx: PrecheckContext = { reservedPorts: new Map(), binds: false, proxyPorts: new Set(), defaultBind: '' };
+    const ctx: PrecheckContext = {
+      reservedPorts: new Map(),
+      binds: false,
+      proxyPorts: new Set(),
+      defaultBind: '',
+      ports: this.ports,
+    };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
     const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
     let found = 0;
