@@ -18,7 +18,7 @@ import { basename, dirname, join } from 'node:path';
 import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
-import { precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -95,6 +95,8 @@ export interface TargetDeps {
   readonly live?: LiveUpdater | null;
   /** A render running longer is stopped (render.budgetMs); none when left out. */
   readonly renderBudgetMs?: number;
+  /** Port probes of the pre-checks, shared by the daemon's targets so that theirs never collide; the target's own when left out. */
+  readonly ports?: PortProbes;
 }
 
 /** Validations one attempt may run to isolate refused services: enough for several bisections over thousands. */
@@ -150,6 +152,7 @@ export class Target {
   private proxyPorts = new Set<number>();
   private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
   private readonly quarantine: Quarantine;
+  private readonly ports: PortProbes;
 
   constructor(
     readonly config: TargetConfig,
@@ -162,6 +165,7 @@ export class Target {
     this.live =
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
     this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
+    this.ports = deps.ports ?? new PortProbes();
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -500,6 +504,7 @@ export class Target {
       binds: this.config.reload !== '',
       proxyPorts: this.proxyPorts,
       defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
+      ports: this.ports,
     };
     let found = 0;
     const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
@@ -653,7 +658,13 @@ export class Target {
    * checks run over every service; those failing are left out.
    */
   private async sweep(effective: Snapshot): Promise<number> {
-    const ctx: PrecheckContext = { reservedPorts: new Map(), binds: false, proxyPorts: new Set(), defaultBind: '' };
+    const ctx: PrecheckContext = {
+      reservedPorts: new Map(),
+      binds: false,
+      proxyPorts: new Set(),
+      defaultBind: '',
+      ports: this.ports,
+    };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
     const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
     let found = 0;
