@@ -106,9 +106,7 @@ export function lintTemplate(main: LintSource, context: LintContext): LintFindin
     const called = helperName(b.path, scope);
     // `{{#name}}` without arguments and no such helper is a section on the field `name`.
     const name =
-      called !== null && !context.helpers.has(called) && b.params.length === 0 && !b.hash?.pairs.length
-        ? null
-        : called;
+      called !== null && !context.helpers.has(called) && b.params.length === 0 && !b.hash?.pairs.length ? null : called;
     const args = b.params.map((p) => expression(p, scope));
     hash(b.hash, scope);
     const params = b.program?.blockParams ?? [];
@@ -228,7 +226,12 @@ export function lintTemplate(main: LintSource, context: LintContext): LintFindin
         if (!scope.inLoop) report(scope, p, columnOf(p), `@${head} is only set inside {{#each}}`);
         return valueShape;
       }
-      report(scope, p, columnOf(p), `unknown data variable "@${head}"${suggestion(head ?? '', ['root', ...LOOP_DATA], '@')}`);
+      report(
+        scope,
+        p,
+        columnOf(p),
+        `unknown data variable "@${head}"${suggestion(head ?? '', ['root', ...LOOP_DATA], '@')}`,
+      );
       return anyShape;
     }
     const [head, ...rest] = p.parts;
@@ -237,7 +240,12 @@ export function lintTemplate(main: LintSource, context: LintContext): LintFindin
     const frame = scope.frames[p.depth];
     if (!frame) {
       const top = scope.frames.length - 1;
-      report(scope, p, columnOf(p), `"${p.original}" climbs above the outermost context here (${top} level${top === 1 ? '' : 's'} up at most; @root is the template data)`);
+      report(
+        scope,
+        p,
+        columnOf(p),
+        `"${p.original}" climbs above the outermost context here (${top} level${top === 1 ? '' : 's'} up at most; @root is the template data)`,
+      );
       return anyShape;
     }
     return walk(frame, p.parts, 0, at, scope.frames.slice(p.depth + 1));

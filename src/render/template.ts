@@ -85,7 +85,10 @@ export async function loadTemplate(
   }
   const ast = parse(hbs, file, await read(file));
   // Before the cached loops rewrite the tree: the lint reads the template as written.
-  const findings = lintTemplate({ file, program: ast }, { partials: sources, helpers: new Set(Object.keys(hbs.helpers)) });
+  const findings = lintTemplate(
+    { file, program: ast },
+    { partials: sources, helpers: new Set(Object.keys(hbs.helpers)) },
+  );
   const cachedBlocks = options.cachedLoops === false ? 0 : markCachedBlocks(ast, partials);
   const template = hbs.compile(ast, COMPILE);
   const self: CompiledTemplate = {

@@ -126,7 +126,10 @@ describe('command line', function () {
   it('check fails on a template that reads a field the data does not have, naming file:line:column', async () => {
     const { dir, config } = fixture();
     // The typo renders as nothing and HAProxy accepts the result: only the lint can tell.
-    const text = readFileSync(join(process.cwd(), 'templates/haproxy.cfg.hbs'), 'utf8').replace('{{#if sticky}}', '{{#if stiky}}');
+    const text = readFileSync(join(process.cwd(), 'templates/haproxy.cfg.hbs'), 'utf8').replace(
+      '{{#if sticky}}',
+      '{{#if stiky}}',
+    );
     const line = text.split('\n').findIndex((l) => l.includes('{{#if stiky}}')) + 1;
     writeFileSync(join(dir, 'typo.hbs'), text);
     const raw = JSON.parse(readFileSync(config, 'utf8'));

@@ -41,7 +41,11 @@ function compare(value: unknown, shape: Shape, path: string, seen: Map<Shape, Se
 /** The template data as a target builds it for the sample state: slots (some parked) and a render cache. */
 function sampleData() {
   const snapshot = sampleSnapshot();
-  return templateData(snapshot, { bind: '127.0.0.1' }, { slots: allocateSlots(new Map(), snapshot.services), cache: new RenderCache() });
+  return templateData(
+    snapshot,
+    { bind: '127.0.0.1' },
+    { slots: allocateSlots(new Map(), snapshot.services), cache: new RenderCache() },
+  );
 }
 
 describe('template data shape', () => {
@@ -55,7 +59,11 @@ describe('template data shape', () => {
     const seen = new Map<Shape, Set<string>>();
     compare(sampleData(), templateDataShape, 'data', seen, []);
     const missing = [...seen].flatMap(([shape, keys]) =>
-      shape.kind === 'record' ? Object.keys(shape.fields).filter((k) => !keys.has(k)).map((k) => `${shape.name}: ${k}`) : [],
+      shape.kind === 'record'
+        ? Object.keys(shape.fields)
+            .filter((k) => !keys.has(k))
+            .map((k) => `${shape.name}: ${k}`)
+        : [],
     );
     expect(missing).to.deep.equal([]);
     // Every record the schema describes was met, so the comparison above covered them all.
@@ -71,5 +79,4 @@ describe('template data shape', () => {
       'the template data',
     ]);
   });
-
 });

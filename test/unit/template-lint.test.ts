@@ -37,18 +37,21 @@ describe('template lint', () => {
 
   it('reads a field under {{#each services}} as the service’s, and the same name at the root as unknown', async () => {
     expect(await lint('{{#each services}}{{servicePort}}{{/each}}')).to.deep.equal([]);
-    expect(await lint('{{servicePort}}')).to.have.length(1).and.to.match(/unknown field "servicePort" of the template data/);
+    expect(await lint('{{servicePort}}'))
+      .to.have.length(1)
+      .and.to.match(/unknown field "servicePort" of the template data/);
   });
 
   it('follows nested loops and climbs back out with ../', async () => {
-    const text = '{{#each services}}{{#each backends}}{{host}}:{{port}} {{../safeName}} {{../../vars.x}} {{prot}}{{/each}}{{/each}}';
-    expect(await lint(text)).to.deep.equal([
-      't.hbs:1:90: unknown field "prot" of a backend (did you mean "port"?)',
-    ]);
+    const text =
+      '{{#each services}}{{#each backends}}{{host}}:{{port}} {{../safeName}} {{../../vars.x}} {{prot}}{{/each}}{{/each}}';
+    expect(await lint(text)).to.deep.equal(['t.hbs:1:90: unknown field "prot" of a backend (did you mean "port"?)']);
   });
 
   it('suggests ../ or @root when a loop reads a field of an outer context', async () => {
-    expect(await lint('{{#each services}}{{#each backends}}{{escapedId}}{{/each}} {{vars.bind}}{{/each}}')).to.deep.equal([
+    expect(
+      await lint('{{#each services}}{{#each backends}}{{escapedId}}{{/each}} {{vars.bind}}{{/each}}'),
+    ).to.deep.equal([
       't.hbs:1:39: unknown field "escapedId" of a backend (did you mean "../escapedId"?)',
       't.hbs:1:62: unknown field "vars" of a service (did you mean "@root.vars"?)',
     ]);
@@ -78,7 +81,8 @@ describe('template lint', () => {
   });
 
   it('knows @root, @index, @key, @first, @last and this, and reports @index outside a loop', async () => {
-    const ok = '{{@root.vars.bind}}{{#each services}}{{@index}}{{@first}}{{@last}}{{this.id}}{{#each labels}}{{@key}}={{this}}{{/each}}{{/each}}';
+    const ok =
+      '{{@root.vars.bind}}{{#each services}}{{@index}}{{@first}}{{@last}}{{this.id}}{{#each labels}}{{@key}}={{this}}{{/each}}{{/each}}';
     expect(await lint(ok)).to.deep.equal([]);
     expect(await lint('{{@index}} {{@roots.vars}}')).to.deep.equal([
       't.hbs:1:3: @index is only set inside {{#each}}',
@@ -87,7 +91,9 @@ describe('template lint', () => {
   });
 
   it('reports ../ that climbs above the template data', async () => {
-    expect(await lint('{{../vars}}')).to.have.length(1).and.to.match(/"\.\.\/vars" climbs above/);
+    expect(await lint('{{../vars}}'))
+      .to.have.length(1)
+      .and.to.match(/"\.\.\/vars" climbs above/);
   });
 
   it('takes helpers and their hash arguments for what they are, not fields', async () => {
@@ -97,7 +103,9 @@ describe('template lint', () => {
   });
 
   it('reports an unknown helper with the helper meant', async () => {
-    expect(await lint('{{asPrt vars.port}}')).to.deep.equal(['t.hbs:1:3: unknown helper "asPrt" (did you mean "asPort"?)']);
+    expect(await lint('{{asPrt vars.port}}')).to.deep.equal([
+      't.hbs:1:3: unknown helper "asPrt" (did you mean "asPort"?)',
+    ]);
   });
 
   it('reads what helpers hand back: getService, find and sortBy give services, groupBy groups', async () => {
@@ -130,7 +138,9 @@ describe('template lint', () => {
   });
 
   it('reports a list read as an object and a field of a plain value', async () => {
-    expect(await lint('{{#each services}}{{paths.first}} {{paths.length}} {{paths.[0]}} {{id.name}}{{/each}}')).to.deep.equal([
+    expect(
+      await lint('{{#each services}}{{paths.first}} {{paths.length}} {{paths.[0]}} {{id.name}}{{/each}}'),
+    ).to.deep.equal([
       't.hbs:1:27: "first" of a list: a list has only items and length (loop over it with {{#each}})',
       't.hbs:1:71: "name" of a plain value: it has no fields',
     ]);
@@ -158,8 +168,21 @@ describe('template lint at run time', () => {
     const file = tempTemplate('{{#each services}}{{id}} {{servicePrt}}{{#each backends}} {{port}}{{/each}}\n{{/each}}');
     const entries: LogEntry[] = [];
     const target = new Target(
-      { name: 't', template: file, output: join(file, '..', 'out.cfg'), validate: '', reload: '', runtimeApi: '', vars: {} },
-      { exec: shellExec, log: new Logger('debug', (e) => entries.push(e)), commandTimeoutMs: 2000, cwd: join(file, '..') },
+      {
+        name: 't',
+        template: file,
+        output: join(file, '..', 'out.cfg'),
+        validate: '',
+        reload: '',
+        runtimeApi: '',
+        vars: {},
+      },
+      {
+        exec: shellExec,
+        log: new Logger('debug', (e) => entries.push(e)),
+        commandTimeoutMs: 2000,
+        cwd: join(file, '..'),
+      },
     );
     const warnings = () => entries.filter((e) => e.level === 'warn' && /template reads what/.test(e.message));
     await target.init();
@@ -168,7 +191,10 @@ describe('template lint at run time', () => {
     expect(warnings()[0]!.findings).to.deep.equal([
       `${file}:1:28: unknown field "servicePrt" of a service (did you mean "servicePort"?)`,
     ]);
-    writeFileSync(file, '{{#each services}}{{id}} {{servicePrt}} {{prot}}{{#each backends}} {{port}}{{/each}}\n{{/each}}');
+    writeFileSync(
+      file,
+      '{{#each services}}{{id}} {{servicePrt}} {{prot}}{{#each backends}} {{port}}{{/each}}\n{{/each}}',
+    );
     expect((await target.reloadTemplate(snap(4, 8004))).kind).to.equal('installed');
     await target.apply(snap(5, 8005));
     expect(warnings()).to.have.length(2);
