@@ -5,6 +5,7 @@ import { templateData } from '../render/data.js';
 import { changedFragments, type Rendered } from '../render/fragments.js';
 import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
 import { RenderBudgetExceeded } from '../render/budget.js';
+import { formatFinding } from '../render/lint.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
@@ -214,7 +215,7 @@ export class Target {
   /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
   async init(): Promise<void> {
     try {
-      this.template = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
+      this.template = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
@@ -240,6 +241,26 @@ export class Target {
    */
   startFrom(actual: string | null): void {
     this.installed = actual === null ? null : Installed.fromText(actual);
+  }
+
+  /**
+   * Warns, once per loaded template version, of fields it reads that the
+   * data does not have: they render as nothing. A warning, not a refusal, so
+   * a template that ran before the lint existed keeps running; `check` fails on them.
+   */
+  private linted(template: CompiledTemplate): CompiledTemplate {
+    if (template.findings.length > 0)
+      this.deps.log.warn('template reads what the template data does not have; it renders as nothing', {
+        target: this.name,
+        template: this.config.template,
+        findings: template.findings.map(formatFinding),
+      });
+    return template;
+  }
+
+  /** What the loaded template reads that the data does not have (`check` reports these as errors). */
+  templateFindings(): readonly string[] {
+    return (this.candidate ?? this.template)?.findings.map(formatFinding) ?? [];
   }
 
   /** The template files to watch for edits. */
@@ -297,7 +318,7 @@ export class Target {
     const started = performance.now();
     let loaded: CompiledTemplate;
     try {
-      loaded = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
+      loaded = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
       const error = new TargetError('template', (e as Error).message, { cause: e });
       this.refuseTemplate(error);
