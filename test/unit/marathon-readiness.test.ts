@@ -77,9 +77,9 @@ describe('marathon readiness', () => {
   });
 
   it('serves every task of an app without readiness checks, during a deployment too', () => {
-    expect(
-      served(deploying({ readinessChecks: [], readinessCheckResults: [result('web.new', false)] })),
-    ).to.deep.equal(['web.new', 'web.old']);
+    expect(served(deploying({ readinessChecks: [], readinessCheckResults: [result('web.new', false)] }))).to.deep.equal(
+      ['web.new', 'web.old'],
+    );
   });
 
   it('serves every task when Marathon sends no readiness fields (before 0.16, or without the embed)', () => {

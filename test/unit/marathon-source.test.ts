@@ -226,7 +226,9 @@ describe('marathon source during a deployment with readiness checks', () => {
   it('lets the results alone decide once the deployment step has succeeded', async () => {
     const { marathon, streams, source, servedOf } = await started();
     marathon.apps_.set('/web', deploying(['web.old', 'web.new']));
-    streams[0]!.onEvent('deployment_step_success', { currentStep: { actions: [{ action: 'RestartApplication', app: '/web' }] } });
+    streams[0]!.onEvent('deployment_step_success', {
+      currentStep: { actions: [{ action: 'RestartApplication', app: '/web' }] },
+    });
     await settle();
     expect(servedOf('/web')).to.deep.equal(['web.new', 'web.old']);
     await source.stop();

@@ -47,10 +47,18 @@ export function toAppReadiness(app: MarathonApp, id: string, reject: Reject): Ap
   );
   const deployments = app.deployments;
   // A deployment list Marathon did not send as a list: the results decide, and they exist only during a deployment.
-  const inDeployment = deployments !== undefined && deployments !== null && (!Array.isArray(deployments) || deployments.length > 0);
+  const inDeployment =
+    deployments !== undefined && deployments !== null && (!Array.isArray(deployments) || deployments.length > 0);
   listField(deployments, id, 'deployments', reject);
   if (Array.isArray(deployments))
-    firstBad(deployments, (d) => isObject(d) && typeof d.id === 'string', id, 'deployments', 'an object with a string "id"', reject);
+    firstBad(
+      deployments,
+      (d) => isObject(d) && typeof d.id === 'string',
+      id,
+      'deployments',
+      'an object with a string "id"',
+      reject,
+    );
   const results = listField(app.readinessCheckResults, id, 'readinessCheckResults', reject);
   if (results.length === 0) return { hasChecks, inDeployment, tasks: NO_VERDICTS };
   const tasks = new Map<string, TaskReadiness>();
@@ -95,7 +103,11 @@ export function withPending(readiness: AppReadiness, taskId: string): AppReadine
  * tasks it has no result for while the deployment still checks new tasks: an
  * answer fetched between a task's start and its first check does not list it.
  */
-export function carryPending(before: AppReadiness, next: AppReadiness, exists: (taskId: string) => boolean): AppReadiness {
+export function carryPending(
+  before: AppReadiness,
+  next: AppReadiness,
+  exists: (taskId: string) => boolean,
+): AppReadiness {
   if (!checksNewTasks(next)) return next;
   let tasks: Map<string, TaskReadiness> | null = null;
   for (const [id, verdict] of before.tasks) {
