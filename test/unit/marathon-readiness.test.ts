@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { configSchema } from '../../src/config/schema.js';
 import { appServices } from '../../src/sources/marathon/apps.js';
 import { appOverLimits } from '../../src/sources/marathon/limits.js';
-import type { MarathonApp } from '../../src/sources/marathon/types.js';
+import type { MarathonApp, MarathonReadinessResult } from '../../src/sources/marathon/types.js';
 import { appChecker, task } from './fixtures.js';
 
 const { rejected, reject, record } = appChecker();
@@ -22,7 +22,7 @@ const CHECK = {
   preserveLastResponse: false,
 };
 
-const result = (taskId: string, ready: unknown) => ({ name: 'readinessCheck', taskId, ready });
+const result = (taskId: string, ready: boolean): MarathonReadinessResult => ({ name: 'readinessCheck', taskId, ready });
 
 /** An app with an old task and a new one, deploying (or not), with the given readiness fields. */
 function deploying(extra: Partial<MarathonApp> = {}): MarathonApp {
@@ -105,7 +105,9 @@ describe('marathon readiness', () => {
   });
 
   it('rejects a result without a boolean "ready", naming it, and keeps its task out', () => {
-    expect(served(deploying({ readinessCheckResults: [result('web.new', 'yes')] }))).to.deep.equal(['web.old']);
+    expect(served(deploying({ readinessCheckResults: [result('web.new', 'yes' as never)] }))).to.deep.equal([
+      'web.old',
+    ]);
     expect(rejected).to.deep.equal([
       '/web: bad readinessCheckResults[0] {"name":"readinessCheck","taskId":"web.new","ready":"yes"}: expected an object with a task id of [A-Za-z0-9._:@-] and a boolean "ready"',
     ]);
