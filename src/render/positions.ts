@@ -38,7 +38,7 @@ export function locatedHelper(helper: HelperDelegate): HelperDelegate {
       return call.apply(this, args);
     } catch (e) {
       if (e instanceof RenderFault || e instanceof RenderBudgetExceeded) throw e;
-      const loc = (args[args.length - 1] as Partial<HelperOptions> & { loc?: hbs.AST.SourceLocation } | undefined)
+      const loc = (args[args.length - 1] as (Partial<HelperOptions> & { loc?: hbs.AST.SourceLocation }) | undefined)
         ?.loc;
       throw new RenderFault(null, loc?.start.line ?? null, loc ? loc.start.column + 1 : null, { cause: e });
     }

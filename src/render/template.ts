@@ -155,7 +155,8 @@ function parse(hbs: typeof Handlebars, file: string, source: string): hbs.AST.Pr
 
 function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
   if (e instanceof TemplateError) return e;
-  if (e instanceof RenderFault) return new TemplateError(e.file ?? file, e.line, e.column, e.message, { cause: e.cause });
+  if (e instanceof RenderFault)
+    return new TemplateError(e.file ?? file, e.line, e.column, e.message, { cause: e.cause });
   const err = e as { message?: string; lineNumber?: number; column?: number };
   const message = String(err.message ?? e);
   const parseLine = /Parse error on line (\d+):/.exec(message);

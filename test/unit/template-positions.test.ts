@@ -47,7 +47,9 @@ describe('template error positions', () => {
     const file = tempTemplate('{{#each services}}\n{{id}} {{haproxyToken @root.vars.word}}\n{{/each}}');
     const cached = await failure(file, { word: 'two words' });
     const plain = await failure(file, { word: 'two words' }, false);
-    expect(cached.message).to.equal(plain.message).and.to.match(new RegExp(`^${file}:2:8: haproxyToken: refused`));
+    expect(cached.message)
+      .to.equal(plain.message)
+      .and.to.match(new RegExp(`^${file}:2:8: haproxyToken: refused`));
   });
 
   it('name the partial’s file and its line when the helper that refused is in a partial', async () => {
