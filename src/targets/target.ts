@@ -17,6 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
+import { replacedAt } from '../state/replaced.js';
 import { precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
@@ -233,7 +234,7 @@ export class Target {
   }
 
   private nextSlots(snapshot: Snapshot): SlotTable {
-    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint);
+    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint, this.installedSnapshot?.services);
   }
 
   /** Brings the installed config in line with the snapshot (with an edited template, if one is waiting). */
@@ -472,7 +473,7 @@ export class Target {
   private async screen(snapshot: Snapshot): Promise<Snapshot> {
     const lastGood = this.lastGood();
     let effective = this.quarantine.apply(snapshot, lastGood);
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     if (changed.length === 0) return effective;
     const ctx: PrecheckContext = {
       reservedPorts: reservedPorts(this.config.vars),
@@ -592,7 +593,7 @@ export class Target {
     budget: number,
   ): Promise<{ service: Service | null; validations: number }> {
     const lastGood = this.lastGood();
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     let validations = 0;
     const refusedWith = async (prefix: number): Promise<boolean> => {
       validations++;
@@ -646,11 +647,23 @@ export class Target {
 
   /** The services of the last installed config, by id: a quarantined service is rendered from these. */
   private lastGood(): ReadonlyMap<string, Service> {
-    if (!this.lastGoodIndex || this.lastGoodIndex.of !== this.installedSnapshot) {
-      const byId = new Map((this.installedSnapshot?.services ?? []).map((s) => [s.id, s] as const));
-      this.lastGoodIndex = { of: this.installedSnapshot, byId };
-    }
+    const index = this.lastGoodIndex;
+    const now = this.installedSnapshot;
+    if (index && index.of === now) return index.byId;
+    // An install after an event replaced a few services: the index is updated at those, not built again.
+    const at = index?.of && now ? replacedAt(index.of.services, now.services) : null;
+    if (at && index) {
+      const byId = index.byId as Map<string, Service>;
+      for (const i of at) byId.set(now!.services[i]!.id, now!.services[i]!);
+      this.lastGoodIndex = { of: now, byId };
+    } else this.lastGoodIndex = { of: now, byId: new Map((now?.services ?? []).map((s) => [s.id, s] as const)) };
     return this.lastGoodIndex.byId;
+  }
+
+  /** The services of `effective` that differ from their last good version (or have none). */
+  private changedSince(effective: Snapshot, lastGood: ReadonlyMap<string, Service>): Service[] {
+    const at = this.installedSnapshot ? replacedAt(this.installedSnapshot.services, effective.services) : null;
+    return at ? at.map((i) => effective.services[i]!) : effective.services.filter((s) => lastGood.get(s.id) !== s);
   }
 
   private failed(error: TargetError, version: number, started: number, stages: Partial<Record<Stage, number>>) {
