@@ -488,9 +488,10 @@ export class Target {
       this.quarantine.add(s, reasons[i]!, 'precheck');
       found++;
     });
-    const byId = new Map(effective.services.map((s) => [s.id, s] as const));
-    for (const [id, reason] of conflicts(changed, effective.services, lastGood)) {
-      const s = byId.get(id);
+    const lost = conflicts(changed, effective.services, lastGood);
+    const byId = lost.size > 0 ? new Map(effective.services.map((s) => [s.id, s] as const)) : null;
+    for (const [id, reason] of lost) {
+      const s = byId!.get(id);
       if (s && !this.quarantine.has(id)) {
         this.quarantine.add(s, reason, 'conflict');
         found++;
