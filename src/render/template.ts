@@ -13,6 +13,7 @@ import {
   type Rendered,
 } from './fragments.js';
 import { helpers } from './helpers.js';
+import { lintTemplate, type LintFinding, type LintSource } from './lint.js';
 
 /** A template that cannot be used: the file, and where in it when Handlebars says. */
 export class TemplateError extends Error {
@@ -43,6 +44,8 @@ export interface CompiledTemplate {
   renderFragments(data: TemplateData, cache: RenderCache): Rendered;
   /** How many loops render per item from a cache. */
   readonly cachedBlocks: number;
+  /** What the template reads that the data does not have (lint.ts), found once when it was loaded. */
+  readonly findings: readonly LintFinding[];
 }
 
 const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
@@ -71,20 +74,28 @@ export async function loadTemplate(
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
+  const sources = new Map<string, LintSource>();
   for (const name of await listPartials(partialDir)) {
     const path = join(partialDir, name);
     const ast = parse(hbs, path, await read(path));
     partials.set(basename(name, '.hbs'), ast);
+    sources.set(basename(name, '.hbs'), { file: path, program: ast });
     hbs.registerPartial(basename(name, '.hbs'), hbs.compile(ast, COMPILE));
     files.push(path);
   }
   const ast = parse(hbs, file, await read(file));
+  // Before the cached loops rewrite the tree: the lint reads the template as written.
+  const findings = lintTemplate(
+    { file, program: ast },
+    { partials: sources, helpers: new Set(Object.keys(hbs.helpers)) },
+  );
   const cachedBlocks = options.cachedLoops === false ? 0 : markCachedBlocks(ast, partials);
   const template = hbs.compile(ast, COMPILE);
   const self: CompiledTemplate = {
     file,
     files,
     cachedBlocks,
+    findings,
     renderFragments(data, cache) {
       const into: FragmentCollector = { loops: [], items: [], cache, template: self };
       collector = into;
