@@ -205,6 +205,11 @@ export class Runner {
     return () => this.listeners.delete(fn);
   }
 
+  /** Something targets render from that is not in the state changed (a host name's address): every target looks again. */
+  inputChanged(): void {
+    this.changed([], true);
+  }
+
   /** A template (or partial) of this target changed on disk. */
   templateEdited(target: Target): void {
     this.pendingTemplates.add(target);

@@ -11,6 +11,8 @@ import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
+import { HostAddresses, type HostProblem } from './hosts/addresses.js';
+import type { HostResolver } from './hosts/resolver.js';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,6 +83,8 @@ export interface TargetStatus {
   readonly version: number | null;
   /** A template edit that was refused; the previous template is still the active one. */
   readonly templateError: string | null;
+  /** Host names that cost backends their place or serve an old address (targets that resolve hosts); not a failure. */
+  readonly hosts: readonly HostProblem[];
 }
 
 export interface TargetDeps {
@@ -96,8 +100,20 @@ export interface TargetDeps {
   readonly live?: LiveUpdater | null;
   /** A render running longer is stopped (render.budgetMs); none when left out. */
   readonly renderBudgetMs?: number;
+  /** The daemon's host name cache, used when the target resolves hosts (see `resolvesHosts`). */
+  readonly hosts?: HostResolver;
   /** Port probes of the pre-checks, shared by the daemon's targets so that theirs never collide; the target's own when left out. */
   readonly ports?: PortProbes;
+}
+
+/**
+ * Whether a target hands its proxy addresses instead of host names: as its
+ * config says, else when its validate or reload command runs nginx, which
+ * refuses a whole config over one name it cannot resolve. HAProxy resolves
+ * by itself (`init-addr libc,last,none` in the default template).
+ */
+export function resolvesHosts(config: Pick<TargetConfig, 'resolveHosts' | 'validate' | 'reload'>): boolean {
+  return config.resolveHosts ?? /\bnginx\b/.test(`${config.validate}\n${config.reload}`);
 }
 
 /** Validations one attempt may run to isolate refused services: enough for several bisections over thousands. */
@@ -153,6 +169,9 @@ export class Target {
   private proxyPorts = new Set<number>();
   private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
   private readonly quarantine: Quarantine;
+  /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
+  private readonly addresses: HostAddresses | null;
+  private hostProblems: readonly HostProblem[] = [];
   private readonly ports: PortProbes;
 
   constructor(
@@ -166,7 +185,22 @@ export class Target {
     this.live =
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
     this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
+    this.addresses = deps.hosts && resolvesHosts(config) ? new HostAddresses(deps.hosts) : null;
     this.ports = deps.ports ?? new PortProbes();
+  }
+
+  /**
+   * Looks up the host names of `snapshot` this target has not seen (waiting
+   * at most the resolver's timeout), so that a render of it finds their
+   * addresses; nothing to do for a target that does not resolve hosts.
+   */
+  async prepare(snapshot: Snapshot): Promise<void> {
+    if (this.addresses) await this.deps.hosts!.prepare(this.addresses.names(snapshot));
+  }
+
+  /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
+  private resolved(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -237,7 +271,9 @@ export class Target {
 
   /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
   render(snapshot: Snapshot): string {
-    return this.renderFragments(snapshot, this.template, this.nextSlots(snapshot)).fragments.join('');
+    const { snapshot: input, problems } = this.resolved(snapshot);
+    this.hostProblems = problems;
+    return this.renderFragments(input, this.template, this.nextSlots(input)).fragments.join('');
   }
 
   /**
@@ -249,7 +285,8 @@ export class Target {
   renderApart(snapshot: Snapshot): string {
     if (!this.template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
     const cache = new RenderCache();
-    const data = templateData(snapshot, this.config.vars, { slots: this.nextSlots(snapshot), cache });
+    const input = this.resolved(snapshot).snapshot;
+    const data = templateData(input, this.config.vars, { slots: this.nextSlots(input), cache });
     return this.template.renderFragments(data, cache).fragments.join('');
   }
 
@@ -266,7 +303,10 @@ export class Target {
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
     const started = performance.now();
     const trying = this.candidate;
-    const res = await this.attempt(snapshot, trying ?? this.template, started);
+    await this.prepare(snapshot);
+    const input = this.resolved(snapshot);
+    this.hostProblems = input.problems;
+    const res = await this.attempt(input.snapshot, trying ?? this.template, started);
     if (trying) this.settleCandidate(trying, res);
     return (this.last = res);
   }
@@ -316,6 +356,7 @@ export class Target {
       lastSuccessAt: this.lastSuccessAt,
       version: this.installedVersion,
       templateError: this.templateError,
+      hosts: this.hostProblems,
     };
   }
 
