@@ -523,6 +523,8 @@ export class Runner {
         'view\u0000miss': c.viewMisses,
         'fragment\u0000hit': c.fragmentHits,
         'fragment\u0000miss': c.fragmentMisses,
+        'derived\u0000hit': c.derivedHits,
+        'derived\u0000miss': c.derivedMisses,
       };
       for (const [kind, total] of Object.entries(totals)) {
         const key = `${t.name}\u0000${kind}`;

@@ -21,6 +21,7 @@ import { installText, readInstalled, writeCandidate } from './install.js';
 import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
+import { replacedAt } from '../state/replaced.js';
 import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
@@ -296,7 +297,7 @@ export class Target {
   }
 
   private nextSlots(snapshot: Snapshot): SlotTable {
-    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint);
+    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint, this.installedSnapshot?.services);
   }
 
   /** Brings the installed config in line with the snapshot (with an edited template, if one is waiting). */
@@ -542,7 +543,7 @@ export class Target {
   private async screen(snapshot: Snapshot): Promise<Snapshot> {
     const lastGood = this.lastGood();
     let effective = this.quarantine.apply(snapshot, lastGood);
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     if (changed.length === 0) return effective;
     const ctx: PrecheckContext = {
       reservedPorts: reservedPorts(this.config.vars),
@@ -558,9 +559,10 @@ export class Target {
       this.quarantine.add(s, reasons[i]!, 'precheck');
       found++;
     });
-    const byId = new Map(effective.services.map((s) => [s.id, s] as const));
-    for (const [id, reason] of conflicts(changed, effective.services, lastGood)) {
-      const s = byId.get(id);
+    const lost = conflicts(changed, effective.services, lastGood);
+    const byId = lost.size > 0 ? new Map(effective.services.map((s) => [s.id, s] as const)) : null;
+    for (const [id, reason] of lost) {
+      const s = byId!.get(id);
       if (s && !this.quarantine.has(id)) {
         this.quarantine.add(s, reason, 'conflict');
         found++;
@@ -663,7 +665,7 @@ export class Target {
     budget: number,
   ): Promise<{ service: Service | null; validations: number }> {
     const lastGood = this.lastGood();
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     let validations = 0;
     const refusedWith = async (prefix: number): Promise<boolean> => {
       validations++;
@@ -723,11 +725,23 @@ export class Target {
 
   /** The services of the last installed config, by id: a quarantined service is rendered from these. */
   private lastGood(): ReadonlyMap<string, Service> {
-    if (!this.lastGoodIndex || this.lastGoodIndex.of !== this.installedSnapshot) {
-      const byId = new Map((this.installedSnapshot?.services ?? []).map((s) => [s.id, s] as const));
-      this.lastGoodIndex = { of: this.installedSnapshot, byId };
-    }
+    const index = this.lastGoodIndex;
+    const now = this.installedSnapshot;
+    if (index && index.of === now) return index.byId;
+    // An install after an event replaced a few services: the index is updated at those, not built again.
+    const at = index?.of && now ? replacedAt(index.of.services, now.services) : null;
+    if (at && index) {
+      const byId = index.byId as Map<string, Service>;
+      for (const i of at) byId.set(now!.services[i]!.id, now!.services[i]!);
+      this.lastGoodIndex = { of: now, byId };
+    } else this.lastGoodIndex = { of: now, byId: new Map((now?.services ?? []).map((s) => [s.id, s] as const)) };
     return this.lastGoodIndex.byId;
+  }
+
+  /** The services of `effective` that differ from their last good version (or have none). */
+  private changedSince(effective: Snapshot, lastGood: ReadonlyMap<string, Service>): Service[] {
+    const at = this.installedSnapshot ? replacedAt(this.installedSnapshot.services, effective.services) : null;
+    return at ? at.map((i) => effective.services[i]!) : effective.services.filter((s) => lastGood.get(s.id) !== s);
   }
 
   private failed(error: TargetError, version: number, started: number, stages: Partial<Record<Stage, number>>) {
