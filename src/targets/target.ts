@@ -620,7 +620,11 @@ export class Target {
     try {
       const refused = await this.runValidate(candidate.path);
       if (refused === null) return null;
-      return { message: refused, shown: describeRefusal(refused, candidate.path, this.config.output, bytes), file: candidate.path };
+      return {
+        message: refused,
+        shown: describeRefusal(refused, candidate.path, this.config.output, bytes),
+        file: candidate.path,
+      };
     } finally {
       await candidate.discard();
     }

@@ -103,7 +103,9 @@ describe('validation errors', function () {
         // Nothing before the edited line is Handlebars', so it is the same line in the candidate.
         const line = lineOf(readFileSync(join(output, '..', '..', 't.hbs'), 'utf8'), 'bogus_directive');
         expect(message).to.contain(`${output}:${line}`);
-        expect(message).to.contain(`the candidate (not installed) at those lines:\n  ${output}:${line}:     bogus_directive on;`);
+        expect(message).to.contain(
+          `the candidate (not installed) at those lines:\n  ${output}:${line}:     bogus_directive on;`,
+        );
         expect(message).not.to.match(/\.tmp\b/);
         expect(readFileSync(output, 'utf8')).to.equal(installed);
       });
@@ -123,13 +125,17 @@ describe('validation errors', function () {
       it('name the output file in a check, quoting the line', async () => {
         const { output, target } = setup(kind);
         await target.init();
-        const text = target.render(snap(1)).replace(
-          kind === 'haproxy' ? 'log stderr local0' : 'access_log off;',
-          (l) => `${l}\n    bogus_directive on;`,
-        );
+        const text = target
+          .render(snap(1))
+          .replace(
+            kind === 'haproxy' ? 'log stderr local0' : 'access_log off;',
+            (l) => `${l}\n    bogus_directive on;`,
+          );
         const refused = await target.validateText(text);
         expect(refused?.message).to.contain(`${output}:`).and.contain(`bogus_directive on`);
-        expect(refused?.message).to.match(new RegExp(`\\n  ${output.replace(/[.]/g, '\\.')}:\\d+: +bogus_directive on`));
+        expect(refused?.message).to.match(
+          new RegExp(`\\n  ${output.replace(/[.]/g, '\\.')}:\\d+: +bogus_directive on`),
+        );
         expect(refused?.message).not.to.match(/\.tmp\b/);
       });
     });

@@ -6,7 +6,14 @@ import { describeRefusal } from '../../src/targets/refusal.js';
 
 const candidate = '/etc/haproxy/.haproxy.cfg.1a2b.tmp';
 const output = '/etc/haproxy/haproxy.cfg';
-const config = ['global', '    maxconn 10', '    bogus on', 'defaults', '    mode http', `    x ${'y'.repeat(300)}`].join('\n');
+const config = [
+  'global',
+  '    maxconn 10',
+  '    bogus on',
+  'defaults',
+  '    mode http',
+  `    x ${'y'.repeat(300)}`,
+].join('\n');
 
 describe('a validate refusal', () => {
   it('names the output in place of the candidate and quotes each line named, in order', () => {
