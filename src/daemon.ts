@@ -88,6 +88,7 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         cwd: config.configDir,
         minReloadIntervalMs: config.reload.minIntervalMs,
         renderBudgetMs: config.render.budgetMs,
+        trialHeapMb: config.render.trialHeapMb,
       }),
   );
 }

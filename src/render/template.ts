@@ -32,6 +32,8 @@ export interface CompiledTemplate {
   readonly file: string;
   /** The template and partial files it was built from, to watch for edits. */
   readonly files: readonly string[];
+  /** The text of each of those files as compiled: a render trial compiles this very version, not what is on disk by then. */
+  readonly sources: ReadonlyMap<string, string>;
   /** The whole text; with the target's cache, unchanged loop items are reused. */
   render(data: TemplateData, cache?: RenderCache): string;
   /**
@@ -57,8 +59,16 @@ const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
  */
 export async function loadTemplate(
   file: string,
-  options: { cachedLoops?: boolean; budgetMs?: number } = {},
+  options: { cachedLoops?: boolean; budgetMs?: number; sources?: ReadonlyMap<string, string> } = {},
 ): Promise<CompiledTemplate> {
+  const given = options.sources;
+  const sources = new Map<string, string>();
+  const text = async (path: string) => {
+    const t = given ? given.get(path) : await read(path);
+    if (t === undefined) throw new TemplateError(path, null, null, 'not among the given sources');
+    sources.set(path, t);
+    return t;
+  };
   const hbs = Handlebars.create();
   hbs.registerHelper(helpers);
   const budget = new RenderBudget(file, options.budgetMs ?? Infinity);
@@ -71,19 +81,23 @@ export async function loadTemplate(
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
-  for (const name of await listPartials(partialDir)) {
+  const names = given
+    ? [...given.keys()].filter((p) => dirname(p) === partialDir).map((p) => basename(p))
+    : await listPartials(partialDir);
+  for (const name of names) {
     const path = join(partialDir, name);
-    const ast = parse(hbs, path, await read(path));
+    const ast = parse(hbs, path, await text(path));
     partials.set(basename(name, '.hbs'), ast);
     hbs.registerPartial(basename(name, '.hbs'), hbs.compile(ast, COMPILE));
     files.push(path);
   }
-  const ast = parse(hbs, file, await read(file));
+  const ast = parse(hbs, file, await text(file));
   const cachedBlocks = options.cachedLoops === false ? 0 : markCachedBlocks(ast, partials);
   const template = hbs.compile(ast, COMPILE);
   const self: CompiledTemplate = {
     file,
     files,
+    sources,
     cachedBlocks,
     renderFragments(data, cache) {
       const into: FragmentCollector = { loops: [], items: [], cache, template: self };
@@ -140,7 +154,12 @@ function parse(hbs: typeof Handlebars, file: string, source: string): hbs.AST.Pr
 
 function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
   if (e instanceof TemplateError) return e;
-  const err = e as { message?: string; lineNumber?: number; column?: number };
+  // Anything may be thrown in a render, null included: only an object has these.
+  const err = (typeof e === 'object' && e !== null ? e : {}) as {
+    message?: string;
+    lineNumber?: number;
+    column?: number;
+  };
   const message = String(err.message ?? e);
   const parseLine = /Parse error on line (\d+):/.exec(message);
   const line = err.lineNumber ?? (parseLine ? Number(parseLine[1]) : null);
