@@ -183,6 +183,9 @@ async function check(config: Config, log: Logger): Promise<number> {
       failed++;
       continue;
     }
+    const findings = target!.templateFindings();
+    for (const f of findings) process.stderr.write(`${targetConfig.name}: template: ${f}\n`);
+    if (findings.length > 0) failed++;
     let text: string;
     try {
       text = target!.render(snapshot);
@@ -195,7 +198,7 @@ async function check(config: Config, log: Logger): Promise<number> {
     if (refused) {
       process.stderr.write(`${targetConfig.name}: validate: ${refused.message}\n`);
       failed++;
-    } else process.stderr.write(`${targetConfig.name}: ok\n`);
+    } else if (findings.length === 0) process.stderr.write(`${targetConfig.name}: ok\n`);
   }
   return failed === 0 ? 0 : 1;
 }

@@ -25,6 +25,7 @@ import { RulesSource } from './sources/zookeeper/rules.js';
 import type { RuleStore } from './state/rule-store.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
+import { PortProbes } from './targets/prechecks.js';
 import { Target } from './targets/target.js';
 import { messageOf } from './errors.js';
 
@@ -78,7 +79,13 @@ export function createSources(config: Config, log: Logger, opts: SourceOptions =
   return { sources, rules };
 }
 
-export function createTargets(config: Config, log: Logger, exec: Exec = shellExec): Target[] {
+/** `ports`: the port probes the targets share (a daemon keeps one across re-reads of its config). */
+export function createTargets(
+  config: Config,
+  log: Logger,
+  exec: Exec = shellExec,
+  ports: PortProbes = new PortProbes(),
+): Target[] {
   return config.targets.map(
     (t) =>
       new Target(t, {
@@ -89,6 +96,7 @@ export function createTargets(config: Config, log: Logger, exec: Exec = shellExe
         minReloadIntervalMs: config.reload.minIntervalMs,
         renderBudgetMs: config.render.budgetMs,
         trialHeapMb: config.render.trialHeapMb,
+        ports,
       }),
   );
 }
@@ -117,13 +125,15 @@ export class Daemon {
   /** Re-reads run one after another, in the order the signals came. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
   address: AddressInfo | null = null;
+  /** The targets' port probes, kept across re-reads: a rebuilt target's never collide with a kept one's. */
+  private readonly ports = new PortProbes();
 
   constructor(
     private current: Config,
     private readonly log: Logger,
     private readonly opts: DaemonOptions = {},
   ) {
-    const targets = createTargets(current, log, opts.exec);
+    const targets = createTargets(current, log, opts.exec, this.ports);
     ({ sources: this.sources, rules: this.rules } = createSources(current, log, this.sourceOptions));
     this.store = new StateStore(current.guard.enabled ? current.guard : null);
     if (current.fleet) registerFleetMetrics(this.metrics.registry, () => this.fleet());
@@ -208,6 +218,7 @@ export class Daemon {
         { ...next, targets: next.targets.filter((t) => rebuild.has(t.name)) },
         this.log,
         this.opts.exec,
+        this.ports,
       ).map((t) => [t.name, t]),
     );
     await Promise.all([...fresh.values()].map((t) => t.init()));

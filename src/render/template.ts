@@ -13,6 +13,7 @@ import {
   type Rendered,
 } from './fragments.js';
 import { helpers } from './helpers.js';
+import { lintTemplate, type LintFinding, type LintSource } from './lint.js';
 
 /** A template that cannot be used: the file, and where in it when Handlebars says. */
 export class TemplateError extends Error {
@@ -33,7 +34,7 @@ export interface CompiledTemplate {
   /** The template and partial files it was built from, to watch for edits. */
   readonly files: readonly string[];
   /** The text of each of those files as compiled: a render trial compiles this very version, not what is on disk by then. */
-  readonly sources: ReadonlyMap<string, string>;
+  readonly texts: ReadonlyMap<string, string>;
   /** The whole text; with the target's cache, unchanged loop items are reused. */
   render(data: TemplateData, cache?: RenderCache): string;
   /**
@@ -45,6 +46,8 @@ export interface CompiledTemplate {
   renderFragments(data: TemplateData, cache: RenderCache): Rendered;
   /** How many loops render per item from a cache. */
   readonly cachedBlocks: number;
+  /** What the template reads that the data does not have (lint.ts), found once when it was loaded. */
+  readonly findings: readonly LintFinding[];
 }
 
 const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
@@ -59,14 +62,14 @@ const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
  */
 export async function loadTemplate(
   file: string,
-  options: { cachedLoops?: boolean; budgetMs?: number; sources?: ReadonlyMap<string, string> } = {},
+  options: { cachedLoops?: boolean; budgetMs?: number; texts?: ReadonlyMap<string, string> } = {},
 ): Promise<CompiledTemplate> {
-  const given = options.sources;
-  const sources = new Map<string, string>();
+  const given = options.texts;
+  const texts = new Map<string, string>();
   const text = async (path: string) => {
     const t = given ? given.get(path) : await read(path);
-    if (t === undefined) throw new TemplateError(path, null, null, 'not among the given sources');
-    sources.set(path, t);
+    if (t === undefined) throw new TemplateError(path, null, null, 'not among the given texts');
+    texts.set(path, t);
     return t;
   };
   const hbs = Handlebars.create();
@@ -81,6 +84,7 @@ export async function loadTemplate(
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
+  const sources = new Map<string, LintSource>();
   const names = given
     ? [...given.keys()].filter((p) => dirname(p) === partialDir).map((p) => basename(p))
     : await listPartials(partialDir);
@@ -88,17 +92,24 @@ export async function loadTemplate(
     const path = join(partialDir, name);
     const ast = parse(hbs, path, await text(path));
     partials.set(basename(name, '.hbs'), ast);
+    sources.set(basename(name, '.hbs'), { file: path, program: ast });
     hbs.registerPartial(basename(name, '.hbs'), hbs.compile(ast, COMPILE));
     files.push(path);
   }
   const ast = parse(hbs, file, await text(file));
+  // Before the cached loops rewrite the tree: the lint reads the template as written.
+  const findings = lintTemplate(
+    { file, program: ast },
+    { partials: sources, helpers: new Set(Object.keys(hbs.helpers)) },
+  );
   const cachedBlocks = options.cachedLoops === false ? 0 : markCachedBlocks(ast, partials);
   const template = hbs.compile(ast, COMPILE);
   const self: CompiledTemplate = {
     file,
     files,
-    sources,
+    texts,
     cachedBlocks,
+    findings,
     renderFragments(data, cache) {
       const into: FragmentCollector = { loops: [], items: [], cache, template: self };
       collector = into;

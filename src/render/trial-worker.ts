@@ -14,7 +14,7 @@ import type { TrialMessage, TrialRequest } from './trial.js';
 async function run(request: TrialRequest): Promise<TrialMessage> {
   let started = 0;
   try {
-    const template = await loadTemplate(request.file, { budgetMs: request.budgetMs, sources: request.sources });
+    const template = await loadTemplate(request.file, { budgetMs: request.budgetMs, texts: request.texts });
     const data = templateData(request.snapshot, request.vars, { slots: request.slots });
     parentPort!.postMessage({ kind: 'rendering' } satisfies TrialMessage);
     started = performance.now();

@@ -15,7 +15,7 @@ import type { SlotTable } from './slots.js';
 /** One template version (its files' text as compiled) and the data to try it on, as the worker receives it. */
 export interface TrialRequest {
   readonly file: string;
-  readonly sources: ReadonlyMap<string, string>;
+  readonly texts: ReadonlyMap<string, string>;
   readonly budgetMs: number;
   readonly snapshot: Snapshot;
   readonly vars: Vars;

@@ -19,6 +19,29 @@ export interface PrecheckContext {
   readonly proxyPorts: ReadonlySet<number>;
   /** The address a service's listener binds when it names none (`vars.bind`). */
   readonly defaultBind: string;
+  /** Binds this host's ports to probe them; shared by every target of one daemon. */
+  readonly ports: PortProbes;
+}
+
+/**
+ * Probes of this host's ports by binding them, one at a time per port: two
+ * probes of one port at once (two services claiming it, or two targets
+ * checking the same service) would each see the other's bind as a holder.
+ */
+export class PortProbes {
+  /** The last probe queued per port; a probe starts once the one before it on its port is done. */
+  private readonly tails = new Map<number, Promise<unknown>>();
+
+  /** Binds and lets go at once: the error code when that fails, else null. Port 0 asks only whether the address is this host's. */
+  bindFails(port: number, host: string | undefined): Promise<string | null> {
+    if (port === 0) return bindFails(0, host);
+    const mine = (this.tails.get(port) ?? Promise.resolve()).then(() => bindFails(port, host));
+    this.tails.set(port, mine);
+    void mine.then(() => {
+      if (this.tails.get(port) === mine) this.tails.delete(port);
+    });
+    return mine;
+  }
 }
 
 const ANY_ADDRESS = new Set(['0.0.0.0', '::', '*', '']);
@@ -40,13 +63,14 @@ export async function precheck(s: Service, ctx: PrecheckContext): Promise<string
   if (
     s.bindAddress !== null &&
     !ANY_ADDRESS.has(s.bindAddress) &&
-    (await bindFails(0, s.bindAddress)) === 'EADDRNOTAVAIL'
+    (await ctx.ports.bindFails(0, s.bindAddress)) === 'EADDRNOTAVAIL'
   )
     return `bind address ${s.bindAddress} is not an address of this host`;
   if (s.servicePort !== null && !ctx.proxyPorts.has(s.servicePort)) {
     const address = s.bindAddress ?? ctx.defaultBind;
-    if (await portTaken(s.servicePort, ANY_ADDRESS.has(address) ? undefined : address))
-      return `port ${s.servicePort} is held by another process`;
+    const refused = await ctx.ports.bindFails(s.servicePort, ANY_ADDRESS.has(address) ? undefined : address);
+    // A refusal for another reason than a holder is not this check's to judge.
+    if (refused === 'EADDRINUSE') return `port ${s.servicePort} is held by another process`;
   }
   return null;
 }
@@ -59,11 +83,6 @@ export function reservedPorts(vars: Readonly<Record<string, string | number | bo
     if (Number.isInteger(port) && port > 0) out.set(port, `the shared listener (vars.${key})`);
   }
   return out;
-}
-
-/** Whether binding the port fails because something holds it (a refusal for other reasons is not this check's to judge). */
-async function portTaken(port: number, host: string | undefined): Promise<boolean> {
-  return (await bindFails(port, host)) === 'EADDRINUSE';
 }
 
 /**

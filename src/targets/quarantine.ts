@@ -134,8 +134,11 @@ export class Quarantine {
     return this.held.has(id);
   }
 
+  /** What is quarantined, including services being tried again right now: they stay listed until an attempt settles them. */
   entries(): QuarantineEntry[] {
-    return [...this.held.values()].map((h) => h.entry).sort((a, b) => (a.service < b.service ? -1 : 1));
+    return [...this.held.values(), ...this.trying.values()]
+      .map((h) => h.entry)
+      .sort((a, b) => (a.service < b.service ? -1 : 1));
   }
 
   /** Milliseconds until the next retry is due; null when nothing is held. */

@@ -5,6 +5,7 @@ import { templateData } from '../render/data.js';
 import { changedFragments, type Rendered } from '../render/fragments.js';
 import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
 import { RenderBudgetExceeded } from '../render/budget.js';
+import { formatFinding } from '../render/lint.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import { trialRender } from '../render/trial.js';
 import type { Service, Snapshot } from '../state/model.js';
@@ -19,7 +20,7 @@ import { messageOf, stackOf } from '../errors.js';
 import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
-import { precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -102,6 +103,8 @@ export interface TargetDeps {
    * version that passed renders on the main thread. No trials when left out.
    */
   readonly trialHeapMb?: number;
+  /** Port probes of the pre-checks, shared by the daemon's targets so that theirs never collide; the target's own when left out. */
+  readonly ports?: PortProbes;
 }
 
 /** Validations one attempt may run to isolate refused services: enough for several bisections over thousands. */
@@ -159,6 +162,7 @@ export class Target {
   private readonly quarantine: Quarantine;
   /** Template versions that passed their render trial (or could not have one): these render on the main thread. */
   private readonly tried = new WeakSet<CompiledTemplate>();
+  private readonly ports: PortProbes;
 
   constructor(
     readonly config: TargetConfig,
@@ -171,6 +175,7 @@ export class Target {
     this.live =
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
     this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
+    this.ports = deps.ports ?? new PortProbes();
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -186,7 +191,7 @@ export class Target {
   /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
   async init(): Promise<void> {
     try {
-      this.template = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
+      this.template = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
@@ -212,6 +217,26 @@ export class Target {
    */
   startFrom(actual: string | null): void {
     this.installed = actual === null ? null : Installed.fromText(actual);
+  }
+
+  /**
+   * Warns, once per loaded template version, of fields it reads that the
+   * data does not have: they render as nothing. A warning, not a refusal, so
+   * a template that ran before the lint existed keeps running; `check` fails on them.
+   */
+  private linted(template: CompiledTemplate): CompiledTemplate {
+    if (template.findings.length > 0)
+      this.deps.log.warn('template reads what the template data does not have; it renders as nothing', {
+        target: this.name,
+        template: this.config.template,
+        findings: template.findings.map(formatFinding),
+      });
+    return template;
+  }
+
+  /** What the loaded template reads that the data does not have (`check` reports these as errors). */
+  templateFindings(): readonly string[] {
+    return (this.candidate ?? this.template)?.findings.map(formatFinding) ?? [];
   }
 
   /** The template files to watch for edits. */
@@ -292,7 +317,7 @@ export class Target {
     if (this.tried.has(template) || renderBudgetMs === undefined || trialHeapMb === undefined) return null;
     const request = {
       file: template.file,
-      sources: template.sources,
+      texts: template.texts,
       budgetMs: renderBudgetMs,
       snapshot,
       vars: this.config.vars,
@@ -334,7 +359,7 @@ export class Target {
     const started = performance.now();
     let loaded: CompiledTemplate;
     try {
-      loaded = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
+      loaded = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
       const error = new TargetError('template', (e as Error).message, { cause: e });
       this.refuseTemplate(error);
@@ -560,6 +585,7 @@ export class Target {
       binds: this.config.reload !== '',
       proxyPorts: this.proxyPorts,
       defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
+      ports: this.ports,
     };
     let found = 0;
     const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
@@ -713,7 +739,13 @@ export class Target {
    * checks run over every service; those failing are left out.
    */
   private async sweep(effective: Snapshot): Promise<number> {
-    const ctx: PrecheckContext = { reservedPorts: new Map(), binds: false, proxyPorts: new Set(), defaultBind: '' };
+    const ctx: PrecheckContext = {
+      reservedPorts: new Map(),
+      binds: false,
+      proxyPorts: new Set(),
+      defaultBind: '',
+      ports: this.ports,
+    };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
     const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
     let found = 0;

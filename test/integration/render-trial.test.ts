@@ -29,7 +29,7 @@ async function request(
   for (const [name, text] of Object.entries(partials)) writeFileSync(join(dir, 'partials', `${name}.hbs`), text);
   writeFileSync(join(dir, 't.hbs'), template);
   const compiled = await loadTemplate(join(dir, 't.hbs'), { budgetMs });
-  return { file: compiled.file, sources: compiled.sources, budgetMs, snapshot, vars: {}, slots: new Map() };
+  return { file: compiled.file, texts: compiled.texts, budgetMs, snapshot, vars: {}, slots: new Map() };
 }
 
 describe('render trial in a worker thread', () => {

@@ -6,7 +6,8 @@ import type { TargetConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import type { Service, Snapshot } from '../../src/state/model.js';
 import { conflicts } from '../../src/targets/conflicts.js';
-import { precheck } from '../../src/targets/prechecks.js';
+import { PortProbes, precheck } from '../../src/targets/prechecks.js';
+import { freePort } from '../support/ports.js';
 import { shellExec } from '../../src/targets/exec.js';
 import { linesNamed, ownersOfLines, Quarantine, RETRY_FIRST_MS, RETRY_MAX_MS } from '../../src/targets/quarantine.js';
 import { Target, type ApplyResult } from '../../src/targets/target.js';
@@ -99,7 +100,17 @@ describe('pre-checks', () => {
     binds: true,
     proxyPorts: new Set<number>(),
     defaultBind: '127.0.0.1',
+    ports: new PortProbes(),
   };
+
+  it('finds a free port free when two services (or two targets) probe it at once', async () => {
+    const port = await freePort();
+    const checks = [service('a', [], { servicePort: port }), service('b', [], { servicePort: port })].map((s) =>
+      precheck(s, ctx),
+    );
+    const other = precheck(service('c', [], { servicePort: port }), { ...ctx, defaultBind: '0.0.0.0' });
+    expect(await Promise.all([...checks, other])).to.deep.equal([null, null, null]);
+  });
 
   it('refuses a bind address this host does not have, and takes any of 127/8', async () => {
     expect(await precheck(service('x', [], { bindAddress: '203.0.113.9' }), ctx)).to.equal(
@@ -160,6 +171,18 @@ describe('quarantine bookkeeping', () => {
     q.apply(snap(9, [service('bad', [backend('x', 1)])]), new Map());
     q.settle();
     expect(log).to.deep.equal(['in bad', 'out bad']);
+  });
+
+  it('keeps listing a service while it is being tried again, until the attempt settles it', () => {
+    let now = 0;
+    const q = new Quarantine('t', events().events, () => now);
+    const bad = service('bad');
+    q.add(bad, 'refused', 'line');
+    now = RETRY_FIRST_MS;
+    q.apply(snap(1, [bad]), new Map());
+    expect(q.entries().map((e) => e.service)).to.deep.equal(['bad']);
+    q.settle();
+    expect(q.entries()).to.deep.equal([]);
   });
 
   it('forgets a service that left the registry', () => {

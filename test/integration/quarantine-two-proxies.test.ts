@@ -1,0 +1,329 @@
+import { expect } from 'chai';
+import { renameSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { httpsGet } from '../support/http.js';
+import { freePort } from '../support/ports.js';
+import { selfSignedPem } from '../support/tls.js';
+import { ADDRESS, PROXIES, startTwoProxies, statusThrough, type TwoProxies } from '../support/two-proxies.js';
+
+// Issue 12's proof: one daemon, a real HAProxy and a real nginx, the Marathon
+// double. Each case brings one bad app while the healthy app /ok/web scales
+// up or down: the healthy change is served by both proxies, the bad app is
+// named on /health (200, ok) with its reason, and it comes back once fixed,
+// without a restart. The installed configs pass `haproxy -c` / `nginx -t`
+// after every case.
+
+/** What one case measured, printed with SWITCHYARD_QUARANTINE_REPORT=1. */
+interface CaseRow {
+  case: string;
+  target: string;
+  finding: string;
+  reason: string;
+  healthyMs: number;
+}
+
+function report(title: string, rows: CaseRow[]): void {
+  if (!process.env.SWITCHYARD_QUARANTINE_REPORT || rows.length === 0) return;
+  console.log(`\n${title}\n| case | target | found by | reason | healthy change served in |\n|---|---|---|---|---|`);
+  for (const r of rows)
+    console.log(`| ${r.case} | ${r.target} | ${r.finding} | ${r.reason.replaceAll('|', '\\|')} | ${r.healthyMs} ms |`);
+}
+
+function holdPort(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => resolve(server));
+  });
+}
+
+/** The cases the proxy would refuse at load time (bind address, port held, shared listener port). */
+function loadTimeCases(rig: () => TwoProxies, rows: CaseRow[]) {
+  it('quarantines an app whose HAPROXY_0_BIND_ADDR is not on this host, in both, while the healthy app scales', async () => {
+    const port = await freePort();
+    const [b] = await rig().backends(['bind-1']);
+    rig().addApp({ id: '/bad/bind', ports: [port], labels: { HAPROXY_0_BIND_ADDR: '192.0.2.1' } }, [b!]);
+    const q = await rig().quarantined('/bad/bind', ['haproxy', 'nginx']);
+    const healthyMs = await rig().bounceHealthy();
+    for (const p of PROXIES) {
+      expect(q[p]).to.include({ finding: 'precheck', reason: 'bind address 192.0.2.1 is not an address of this host' });
+      rows.push({ case: 'BIND_ADDR 192.0.2.1', target: p, finding: q[p]!.finding, reason: q[p]!.reason, healthyMs });
+    }
+  });
+
+  it('serves the app once its HAPROXY_0_BIND_ADDR label is removed, without a restart', async () => {
+    const port = rig().marathon.getApp('/bad/bind')!.portDefinitions![0]!.port;
+    rig().marathon.updateApp('/bad/bind', { labels: {} });
+    await rig().released('/bad/bind');
+    await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['bind-1'])));
+  });
+
+  let held: Server | null = null;
+  afterEach(async () => {
+    await new Promise((r) => (held ? held.close(r) : r(null)));
+    held = null;
+  });
+
+  it('quarantines an app whose service port another process holds, in both, while the healthy app scales', async () => {
+    const port = await freePort();
+    held = await holdPort(port);
+    const [b] = await rig().backends(['held-1']);
+    rig().addApp({ id: '/bad/held', ports: [port] }, [b!]);
+    const q = await rig().quarantined('/bad/held', ['haproxy', 'nginx']);
+    const healthyMs = await rig().bounceHealthy();
+    for (const p of PROXIES) {
+      expect(q[p]).to.include({ finding: 'precheck', reason: `port ${port} is held by another process` });
+      rows.push({
+        case: 'port held by another process',
+        target: p,
+        finding: 'precheck',
+        reason: q[p]!.reason,
+        healthyMs,
+      });
+    }
+  });
+
+  it('serves the app once the other process frees its port, without a restart', async () => {
+    const port = rig().marathon.getApp('/bad/held')!.portDefinitions![0]!.port;
+    // held by the previous test, closed by its afterEach: the retry finds the port free.
+    await rig().released('/bad/held');
+    await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['held-1'])));
+  });
+
+  it('quarantines an app whose service port is the shared listener port, in both, and the shared listener keeps answering', async () => {
+    const [b] = await rig().backends(['shared-1']);
+    rig().addApp({ id: '/bad/shared', ports: [rig().httpPort] }, [b!]);
+    const q = await rig().quarantined('/bad/shared', ['haproxy', 'nginx']);
+    const healthyMs = await rig().bounceHealthy();
+    for (const p of PROXIES) {
+      expect(q[p]).to.include({
+        finding: 'precheck',
+        reason: `service port ${rig().httpPort} is the port of the shared listener (vars.httpPort)`,
+      });
+      rows.push({
+        case: 'service port = vars.httpPort',
+        target: p,
+        finding: 'precheck',
+        reason: q[p]!.reason,
+        healthyMs,
+      });
+    }
+    const names = rig().scaleHealthy(rig().marathon.getApp('/ok/web')!.tasks!.length);
+    await Promise.all(
+      PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${rig().httpPort}/`, names, { Host: 'ok.example.com' })),
+    );
+  });
+
+  it('serves the app on a port of its own once its port is changed, without a restart', async () => {
+    const port = await freePort();
+    rig().marathon.updateApp('/bad/shared', { ports: [port] });
+    await rig().released('/bad/shared');
+    await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['shared-1'])));
+  });
+
+  it('keeps serving the old backends of a served app that turns bad (a bind address not on this host)', async () => {
+    const port = await freePort();
+    const [one, two] = await rig().backends(['turn-1', 'turn-2']);
+    rig().addApp({ id: '/turns/bad', ports: [port] }, [one!]);
+    await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['turn-1'])));
+    rig().marathon.updateApp('/turns/bad', { labels: { HAPROXY_0_BIND_ADDR: '192.0.2.1' } });
+    rig().marathon.addTask('/turns/bad', { host: '127.0.0.1', ports: [two!.port] });
+    await rig().quarantined('/turns/bad', ['haproxy', 'nginx']);
+    await rig().bounceHealthy();
+    await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['turn-1'])));
+  });
+
+  it('serves the new backends of that app once the label is removed', async () => {
+    const port = rig().marathon.getApp('/turns/bad')!.portDefinitions![0]!.port;
+    rig().marathon.updateApp('/turns/bad', { labels: {} });
+    await rig().released('/turns/bad');
+    await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['turn-1', 'turn-2'])));
+  });
+}
+
+describe('quarantine: one bad app costs only itself, in a real HAProxy and nginx (checked HAProxy reloads)', function () {
+  this.timeout(120_000);
+  let two: TwoProxies;
+  const rows: CaseRow[] = [];
+  const installedChecks: string[] = [];
+  const rig = () => two;
+
+  before(async () => {
+    two = await startTwoProxies({ haproxyReload: 'checked', allowRawLabels: true });
+  });
+
+  afterEach(async () => {
+    if (two) installedChecks.push(...(await two.checkInstalled()));
+  });
+
+  after(async () => {
+    await two?.stop();
+    report('checked HAProxy reloads (bin/haproxy-reload), nginx kill -HUP', rows);
+  });
+
+  it('serves the healthy app through both proxies as it scales', async () => {
+    await two.bounceHealthy();
+    await two.bounceHealthy();
+  });
+
+  it('quarantines an app whose HAPROXY_0_SSL_CERT is missing, in HAProxy, while the healthy app scales', async () => {
+    const port = await freePort();
+    const [b] = await two.backends(['cert-1']);
+    two.addApp({ id: '/bad/cert', ports: [port], labels: { HAPROXY_0_SSL_CERT: join(two.dir, 'missing.pem') } }, [b!]);
+    // nginx's template serves no TLS; whether it takes the app is not this case's concern.
+    const q = await two.quarantined('/bad/cert', ['haproxy'], { only: false });
+    const healthyMs = await two.bounceHealthy();
+    expect(q.haproxy).to.include({
+      finding: 'precheck',
+      reason: `certificate ${join(two.dir, 'missing.pem')} cannot be read (ENOENT)`,
+    });
+    rows.push({
+      case: 'SSL_CERT missing',
+      target: 'haproxy',
+      finding: 'precheck',
+      reason: q.haproxy!.reason,
+      healthyMs,
+    });
+  });
+
+  it('serves the app over TLS once its certificate file is created, without a restart', async () => {
+    const port = two.marathon.getApp('/bad/cert')!.portDefinitions![0]!.port;
+    const made = await selfSignedPem(two.dir, 'made');
+    renameSync(made, join(two.dir, 'missing.pem'));
+    await two.released('/bad/cert');
+    const r = await httpsGet(`https://${ADDRESS.haproxy}:${port}/`);
+    expect([r.status, r.body]).to.deep.equal([200, 'cert-1']);
+  });
+
+  it('leaves out a served app whose certificate is deleted, and installs the healthy change', async () => {
+    rmSync(join(two.dir, 'missing.pem'));
+    // Nothing about the app changed: HAProxy's refusal names the shared TLS listener, bisection clears
+    // the changed services, and the certificate sweep finds the file gone.
+    const healthyMs = await two.bounceHealthy();
+    const q = await two.quarantined('/bad/cert', ['haproxy'], { only: false });
+    expect(q.haproxy).to.include({ finding: 'precheck' });
+    expect(q.haproxy!.reason).to.contain('cannot be read (ENOENT)');
+    rows.push({
+      case: 'served cert deleted',
+      target: 'haproxy',
+      finding: q.haproxy!.finding,
+      reason: q.haproxy!.reason,
+      healthyMs,
+    });
+  });
+
+  loadTimeCases(rig, rows);
+
+  it('keeps the vhost with the app that held it and quarantines the later claimant, naming the holder', async () => {
+    const [a, b] = await two.backends(['vhost-a', 'vhost-b']);
+    two.addApp({ id: '/dup/a', ports: [await freePort()], labels: { HAPROXY_0_VHOST: 'dup.example.com' } }, [a!]);
+    await Promise.all(
+      PROXIES.map((p) => two.serves(`http://${ADDRESS[p]}:${two.httpPort}/`, ['vhost-a'], { Host: 'dup.example.com' })),
+    );
+    two.addApp({ id: '/dup/b', ports: [await freePort()], labels: { HAPROXY_0_VHOST: 'dup.example.com' } }, [b!]);
+    const q = await two.quarantined('/dup/b', ['haproxy', 'nginx']);
+    const healthyMs = await two.bounceHealthy();
+    for (const p of PROXIES) {
+      expect(q[p]).to.include({
+        finding: 'conflict',
+        reason: 'host dup.example.com path / is already claimed by /dup/a',
+      });
+      rows.push({
+        case: 'same vhost as a served app',
+        target: p,
+        finding: 'conflict',
+        reason: q[p]!.reason,
+        healthyMs,
+      });
+    }
+    await Promise.all(
+      PROXIES.map((p) => two.serves(`http://${ADDRESS[p]}:${two.httpPort}/`, ['vhost-a'], { Host: 'dup.example.com' })),
+    );
+  });
+
+  it('keeps a listener port with the app that held it and quarantines the later claimant, naming the holder', async () => {
+    const port = await freePort();
+    const [a, b] = await two.backends(['port-a', 'port-b']);
+    two.addApp({ id: '/dupport/a', ports: [port] }, [a!]);
+    await Promise.all(PROXIES.map((p) => two.serves(`http://${ADDRESS[p]}:${port}/`, ['port-a'])));
+    two.addApp({ id: '/dupport/b', ports: [await freePort()], labels: { HAPROXY_0_PORT: String(port) } }, [b!]);
+    const q = await two.quarantined('/dupport/b', ['haproxy', 'nginx']);
+    const healthyMs = await two.bounceHealthy();
+    for (const p of PROXIES) {
+      expect(q[p]).to.include({ finding: 'conflict', reason: `port ${port} is already claimed by /dupport/a` });
+      rows.push({ case: 'same port as a served app', target: p, finding: 'conflict', reason: q[p]!.reason, healthyMs });
+    }
+    await Promise.all(PROXIES.map((p) => two.serves(`http://${ADDRESS[p]}:${port}/`, ['port-a'])));
+  });
+
+  it('gives a port two new apps claim at once to the first by id, and quarantines the other naming it', async () => {
+    const port = await freePort();
+    const [a, b] = await two.backends(['pair-a', 'pair-b']);
+    two.addApp({ id: '/pair/b', ports: [await freePort()], labels: { HAPROXY_0_PORT: String(port) } }, [b!]);
+    two.addApp({ id: '/pair/a', ports: [await freePort()], labels: { HAPROXY_0_PORT: String(port) } }, [a!]);
+    const q = await two.quarantined('/pair/b', ['haproxy', 'nginx']);
+    for (const p of PROXIES)
+      expect(q[p]).to.include({ finding: 'conflict', reason: `port ${port} is already claimed by /pair/a` });
+    expect(await two.quarantineOf('/pair/a')).to.deep.equal({});
+    await Promise.all(PROXIES.map((p) => two.serves(`http://${ADDRESS[p]}:${port}/`, ['pair-a'])));
+  });
+
+  it('quarantines an app whose raw backend label HAProxy refuses, by the line HAProxy names, and nginx serves it', async () => {
+    const port = await freePort();
+    const [b] = await two.backends(['raw-1']);
+    two.addApp({ id: '/bad/raw', ports: [port], labels: { HAPROXY_0_BACKEND_HEAD: 'no-such-keyword on' } }, [b!]);
+    const q = await two.quarantined('/bad/raw', ['haproxy']);
+    const healthyMs = await two.bounceHealthy();
+    expect(q.haproxy).to.include({ finding: 'line' });
+    expect(q.haproxy!.reason).to.contain(`${two.haproxyOut}:`).and.contain('no-such-keyword');
+    rows.push({
+      case: 'raw BACKEND_HEAD refused',
+      target: 'haproxy',
+      finding: 'line',
+      reason: q.haproxy!.reason,
+      healthyMs,
+    });
+    await two.serves(`http://${ADDRESS.nginx}:${port}/`, ['raw-1']);
+    expect(await statusThrough(`http://${ADDRESS.haproxy}:${port}/`).catch(() => 0)).to.equal(0);
+  });
+
+  it('never let HAProxy load a config it refused', async () => {
+    expect(await two.haproxyFailedLoads()).to.equal(0);
+  });
+
+  it('left installed configs that pass haproxy -c and nginx -t after every case', () => {
+    expect(installedChecks).to.deep.equal([]);
+  });
+});
+
+describe('quarantine with a reload that reports nothing (HAProxy master-worker, plain kill -USR2)', function () {
+  this.timeout(120_000);
+  let two: TwoProxies;
+  const rows: CaseRow[] = [];
+  const installedChecks: string[] = [];
+  const rig = () => two;
+
+  before(async () => {
+    two = await startTwoProxies({ haproxyReload: 'usr2' });
+  });
+
+  afterEach(async () => {
+    if (two) installedChecks.push(...(await two.checkInstalled()));
+  });
+
+  after(async () => {
+    await two?.stop();
+    report('HAProxy reloaded by a plain kill -USR2, nginx kill -HUP', rows);
+  });
+
+  loadTimeCases(rig, rows);
+
+  it('never let HAProxy load a config it refused', async () => {
+    expect(await two.haproxyFailedLoads()).to.equal(0);
+  });
+
+  it('left installed configs that pass haproxy -c and nginx -t after every case', () => {
+    expect(installedChecks).to.deep.equal([]);
+  });
+});
