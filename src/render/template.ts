@@ -14,8 +14,9 @@ import {
 } from './fragments.js';
 import { helpers } from './helpers.js';
 import { lintTemplate, type LintFinding, type LintSource } from './lint.js';
+import { locatedHelper, locatedPartial, RenderFault } from './positions.js';
 
-/** A template that cannot be used: the file, and where in it when Handlebars says. */
+/** A template that cannot be used, or a render of it that failed: the file, and where in it when known. */
 export class TemplateError extends Error {
   override name = 'TemplateError';
   constructor(
@@ -23,8 +24,9 @@ export class TemplateError extends Error {
     readonly line: number | null,
     readonly column: number | null,
     detail: string,
+    options?: { cause?: unknown },
   ) {
-    super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`);
+    super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`, options);
   }
 }
 
@@ -81,6 +83,8 @@ export async function loadTemplate(
     CACHED_EACH,
     cachedEach(hbs, hbs.helpers.each!, () => collector),
   );
+  // Last, so that every helper (the budget's `each` and the cached one too) says where it failed.
+  for (const [name, helper] of Object.entries(hbs.helpers)) hbs.registerHelper(name, locatedHelper(helper));
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
@@ -93,7 +97,7 @@ export async function loadTemplate(
     const ast = parse(hbs, path, await text(path));
     partials.set(basename(name, '.hbs'), ast);
     sources.set(basename(name, '.hbs'), { file: path, program: ast });
-    hbs.registerPartial(basename(name, '.hbs'), hbs.compile(ast, COMPILE));
+    hbs.registerPartial(basename(name, '.hbs'), locatedPartial(path, hbs.compile(ast, COMPILE)));
     files.push(path);
   }
   const ast = parse(hbs, file, await text(file));
@@ -165,6 +169,8 @@ function parse(hbs: typeof Handlebars, file: string, source: string): hbs.AST.Pr
 
 function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
   if (e instanceof TemplateError) return e;
+  if (e instanceof RenderFault)
+    return new TemplateError(e.file ?? file, e.line, e.column, e.message, { cause: e.cause });
   // Anything may be thrown in a render, null included: only an object has these.
   const err = (typeof e === 'object' && e !== null ? e : {}) as {
     message?: string;
@@ -180,13 +186,12 @@ function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
       : line !== null && parseLine
         ? caretColumn(message, source.split('\n')[line - 1] ?? '')
         : null;
+  // A parse error keeps Handlebars' layout: the excerpt, the caret under it, what was expected.
   const detail = message
-    .replace(/^Parse error on line \d+:\n/, 'syntax error: ')
+    .replace(/^Parse error on line \d+:\n/, 'syntax error:\n')
     .replace(/ - \d+:\d+$/, '')
-    .replace(/\n/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return new TemplateError(file, line, column, detail);
+    .trimEnd();
+  return new TemplateError(file, line, column, detail, { cause: e });
 }
 
 /**
