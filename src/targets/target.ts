@@ -13,6 +13,7 @@ import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
 import { HostAddresses, type HostProblem } from './hosts/addresses.js';
+import { readLastAddresses, writeLastAddresses } from './hosts/last-addresses.js';
 import type { HostResolver } from './hosts/resolver.js';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -183,6 +184,8 @@ export class Target {
   /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
   private readonly addresses: HostAddresses | null;
   private hostProblems: readonly HostProblem[] = [];
+  /** The address pairs last written beside the output, as compared. */
+  private addressesKept = '';
   private readonly ports: PortProbes;
 
   constructor(
@@ -210,8 +213,23 @@ export class Target {
   }
 
   /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
-  private resolved(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
-    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
+  private resolved(snapshot: Snapshot): ReturnType<HostAddresses['apply']> {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [], used: new Map() };
+  }
+
+  /** Keeps the addresses an install used beside the output, for the next run to start from (when they changed). */
+  private async keepAddresses(used: ReadonlyMap<string, string>): Promise<void> {
+    const text = JSON.stringify([...used].sort());
+    if (!this.addresses || text === this.addressesKept) return;
+    try {
+      await writeLastAddresses(this.config.output, used);
+      this.addressesKept = text;
+    } catch (e) {
+      this.deps.log.warn('could not keep the addresses of the install for the next run', {
+        target: this.name,
+        error: (e as Error).message,
+      });
+    }
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -232,6 +250,7 @@ export class Target {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
     }
+    if (this.addresses) this.deps.hosts!.seed(await readLastAddresses(this.config.output));
     const text = await readInstalled(this.config.output).catch(() => null);
     if (text !== null) {
       this.installed = Installed.fromText(text);
@@ -322,6 +341,7 @@ export class Target {
       this.hostProblems = input.problems;
       const refused = template ? await this.trial(template, input.snapshot, started) : null;
       res = refused ?? (await this.attempt(input.snapshot, template, started));
+      if (res.kind === 'installed') await this.keepAddresses(input.used);
     } catch (e) {
       res = this.fault(e, snapshot.version, started);
     }
