@@ -191,6 +191,20 @@ describe('runner', () => {
     await runner.stop();
   });
 
+  it('runs a cycle when an input outside the state changes (a host name moved), after the quiet time', async () => {
+    const { runner, sources, tick } = setup({ quietMs: 50, maxDelayMs: 500, minIntervalMs: 0 });
+    await runner.start();
+    sources[0]!.sink!({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
+    await tick(50);
+    let cycles = 0;
+    runner.onCycle(() => cycles++);
+    runner.inputChanged();
+    await tick(49);
+    expect(cycles).to.equal(0);
+    await tick(1);
+    expect(cycles).to.equal(1);
+  });
+
   it('does not render again for a change that alters nothing', async () => {
     const { runner, sources, reloads, clock, tick } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 0 });
     await runner.start();
