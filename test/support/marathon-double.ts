@@ -300,7 +300,8 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     const check = rec.def.readinessChecks?.[0];
     if (check === undefined) throw new Error(`App '${rec.def.id}' has no readiness checks`);
     const deployment = this.deploymentOf(rec.def.id);
-    if (deployment === undefined) throw new Error(`No deployment of '${rec.def.id}' is running: readiness is not checked`);
+    if (deployment === undefined)
+      throw new Error(`No deployment of '${rec.def.id}' is running: readiness is not checked`);
     if (task.version !== rec.def.version || task.state !== 'TASK_RUNNING')
       throw new Error(`Task '${taskId}' is not a running task of the version deployed: Marathon does not check it`);
     const result: ReadinessCheckResult = { name: check.name ?? 'readinessCheck', taskId, ready };
@@ -613,8 +614,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     if (url.pathname === '/v2/events') this.attach(req, res, url);
     else if (url.pathname === '/v2/info') sendJson(res, 200, this.info());
     else if (url.pathname === '/v2/apps' || url.pathname === '/v2/apps/') this.answerAppList(res, url);
-    else if (url.pathname.startsWith('/v2/apps/'))
-      this.answerApp(res, decodeURIComponent(url.pathname.slice(9)), url);
+    else if (url.pathname.startsWith('/v2/apps/')) this.answerApp(res, decodeURIComponent(url.pathname.slice(9)), url);
     else if (url.pathname === '/v2/deployments' || url.pathname === '/v2/deployments/')
       sendJson(res, 200, this.deploymentList());
     else sendJson(res, 404, { message: `URI not found: ${url.pathname}` });
@@ -708,7 +708,9 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
       steps: plan.steps,
       currentActions: step.actions.map((action) => ({
         ...action,
-        readinessCheckResults: [...results.values()].filter((r) => this.taskOwners.get(r.taskId)?.def.id === action.app),
+        readinessCheckResults: [...results.values()].filter(
+          (r) => this.taskOwners.get(r.taskId)?.def.id === action.app,
+        ),
       })),
       currentStep: plan.steps.indexOf(step) + 1,
       totalSteps: plan.steps.length,
