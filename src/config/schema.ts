@@ -86,6 +86,8 @@ const target = z.strictObject({
   validate: z.string().default(''),
   reload: z.string().default(''),
   runtimeApi: z.string().default(''),
+  // Hand the proxy addresses, not host names (default: when validate or reload runs nginx); see `resolve`.
+  resolveHosts: z.boolean().optional(),
   vars: z.record(z.string(), varValue).default({}),
 });
 
@@ -114,10 +116,21 @@ export const configSchema = z
         timeoutMs: ms(100, 3_600_000).default(30_000),
       })
       .prefault({}),
+    // The host name cache of targets that resolve hosts (README, "Host names").
+    resolve: z
+      .strictObject({
+        refreshMs: ms(1000, 86_400_000).default(30_000),
+        timeoutMs: ms(100, 60_000).default(5000),
+        maxHosts: limit(1, 1_000_000, 10_000),
+        maxConcurrent: limit(1, 256, 8),
+      })
+      .prefault({}),
     render: z
       .strictObject({
         // A render running longer is stopped, holding the event loop at most this long; the template is refused.
         budgetMs: ms(100, 600_000).default(5000),
+        // Each new template version's first render runs in a worker thread with this much heap at most.
+        trialHeapMb: z.number().int().min(64).max(16_384).default(1024),
       })
       .prefault({}),
     guard: z

@@ -14,8 +14,9 @@ import {
 } from './fragments.js';
 import { helpers } from './helpers.js';
 import { lintTemplate, type LintFinding, type LintSource } from './lint.js';
+import { locatedHelper, locatedPartial, RenderFault } from './positions.js';
 
-/** A template that cannot be used: the file, and where in it when Handlebars says. */
+/** A template that cannot be used, or a render of it that failed: the file, and where in it when known. */
 export class TemplateError extends Error {
   override name = 'TemplateError';
   constructor(
@@ -23,8 +24,9 @@ export class TemplateError extends Error {
     readonly line: number | null,
     readonly column: number | null,
     detail: string,
+    options?: { cause?: unknown },
   ) {
-    super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`);
+    super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`, options);
   }
 }
 
@@ -33,6 +35,8 @@ export interface CompiledTemplate {
   readonly file: string;
   /** The template and partial files it was built from, to watch for edits. */
   readonly files: readonly string[];
+  /** The text of each of those files as compiled: a render trial compiles this very version, not what is on disk by then. */
+  readonly texts: ReadonlyMap<string, string>;
   /** The whole text; with the target's cache, unchanged loop items are reused. */
   render(data: TemplateData, cache?: RenderCache): string;
   /**
@@ -60,8 +64,16 @@ const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
  */
 export async function loadTemplate(
   file: string,
-  options: { cachedLoops?: boolean; budgetMs?: number } = {},
+  options: { cachedLoops?: boolean; budgetMs?: number; texts?: ReadonlyMap<string, string> } = {},
 ): Promise<CompiledTemplate> {
+  const given = options.texts;
+  const texts = new Map<string, string>();
+  const text = async (path: string) => {
+    const t = given ? given.get(path) : await read(path);
+    if (t === undefined) throw new TemplateError(path, null, null, 'not among the given texts');
+    texts.set(path, t);
+    return t;
+  };
   const hbs = Handlebars.create();
   hbs.registerHelper(helpers);
   const budget = new RenderBudget(file, options.budgetMs ?? Infinity);
@@ -71,19 +83,24 @@ export async function loadTemplate(
     CACHED_EACH,
     cachedEach(hbs, hbs.helpers.each!, () => collector),
   );
+  // Last, so that every helper (the budget's `each` and the cached one too) says where it failed.
+  for (const [name, helper] of Object.entries(hbs.helpers)) hbs.registerHelper(name, locatedHelper(helper));
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
   const sources = new Map<string, LintSource>();
-  for (const name of await listPartials(partialDir)) {
+  const names = given
+    ? [...given.keys()].filter((p) => dirname(p) === partialDir).map((p) => basename(p))
+    : await listPartials(partialDir);
+  for (const name of names) {
     const path = join(partialDir, name);
-    const ast = parse(hbs, path, await read(path));
+    const ast = parse(hbs, path, await text(path));
     partials.set(basename(name, '.hbs'), ast);
     sources.set(basename(name, '.hbs'), { file: path, program: ast });
-    hbs.registerPartial(basename(name, '.hbs'), hbs.compile(ast, COMPILE));
+    hbs.registerPartial(basename(name, '.hbs'), locatedPartial(path, hbs.compile(ast, COMPILE)));
     files.push(path);
   }
-  const ast = parse(hbs, file, await read(file));
+  const ast = parse(hbs, file, await text(file));
   // Before the cached loops rewrite the tree: the lint reads the template as written.
   const findings = lintTemplate(
     { file, program: ast },
@@ -94,6 +111,7 @@ export async function loadTemplate(
   const self: CompiledTemplate = {
     file,
     files,
+    texts,
     cachedBlocks,
     findings,
     renderFragments(data, cache) {
@@ -151,7 +169,14 @@ function parse(hbs: typeof Handlebars, file: string, source: string): hbs.AST.Pr
 
 function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
   if (e instanceof TemplateError) return e;
-  const err = e as { message?: string; lineNumber?: number; column?: number };
+  if (e instanceof RenderFault)
+    return new TemplateError(e.file ?? file, e.line, e.column, e.message, { cause: e.cause });
+  // Anything may be thrown in a render, null included: only an object has these.
+  const err = (typeof e === 'object' && e !== null ? e : {}) as {
+    message?: string;
+    lineNumber?: number;
+    column?: number;
+  };
   const message = String(err.message ?? e);
   const parseLine = /Parse error on line (\d+):/.exec(message);
   const line = err.lineNumber ?? (parseLine ? Number(parseLine[1]) : null);
@@ -161,13 +186,12 @@ function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
       : line !== null && parseLine
         ? caretColumn(message, source.split('\n')[line - 1] ?? '')
         : null;
+  // A parse error keeps Handlebars' layout: the excerpt, the caret under it, what was expected.
   const detail = message
-    .replace(/^Parse error on line \d+:\n/, 'syntax error: ')
+    .replace(/^Parse error on line \d+:\n/, 'syntax error:\n')
     .replace(/ - \d+:\d+$/, '')
-    .replace(/\n/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return new TemplateError(file, line, column, detail);
+    .trimEnd();
+  return new TemplateError(file, line, column, detail, { cause: e });
 }
 
 /**

@@ -7,17 +7,22 @@ import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from 
 import { RenderBudgetExceeded } from '../render/budget.js';
 import { formatFinding } from '../render/lint.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
+import { trialRender } from '../render/trial.js';
 import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
+import { HostAddresses, type HostProblem } from './hosts/addresses.js';
+import type { HostResolver } from './hosts/resolver.js';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { messageOf, stackOf } from '../errors.js';
 import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
+import { replacedAt } from '../state/replaced.js';
 import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
@@ -29,8 +34,8 @@ import {
   type QuarantineEvents,
 } from './quarantine.js';
 
-/** The step of the pipeline a failure happened in. */
-export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
+/** The step of the pipeline a failure happened in; `fault` when something threw past every step's own handling. */
+export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload' | 'fault';
 
 /** A failure of one stage of a target, with what caused it. */
 export class TargetError extends Error {
@@ -80,6 +85,8 @@ export interface TargetStatus {
   readonly version: number | null;
   /** A template edit that was refused; the previous template is still the active one. */
   readonly templateError: string | null;
+  /** Host names that cost backends their place or serve an old address (targets that resolve hosts); not a failure. */
+  readonly hosts: readonly HostProblem[];
 }
 
 export interface TargetDeps {
@@ -95,8 +102,26 @@ export interface TargetDeps {
   readonly live?: LiveUpdater | null;
   /** A render running longer is stopped (render.budgetMs); none when left out. */
   readonly renderBudgetMs?: number;
+  /**
+   * Each new template version first renders in a worker thread with this
+   * heap limit (render.trialHeapMb) and the budget as its deadline; only a
+   * version that passed renders on the main thread. No trials when left out.
+   */
+  readonly trialHeapMb?: number;
+  /** The daemon's host name cache, used when the target resolves hosts (see `resolvesHosts`). */
+  readonly hosts?: HostResolver;
   /** Port probes of the pre-checks, shared by the daemon's targets so that theirs never collide; the target's own when left out. */
   readonly ports?: PortProbes;
+}
+
+/**
+ * Whether a target hands its proxy addresses instead of host names: as its
+ * config says, else when its validate or reload command runs nginx, which
+ * refuses a whole config over one name it cannot resolve. HAProxy resolves
+ * by itself (`init-addr libc,last,none` in the default template).
+ */
+export function resolvesHosts(config: Pick<TargetConfig, 'resolveHosts' | 'validate' | 'reload'>): boolean {
+  return config.resolveHosts ?? /\bnginx\b/.test(`${config.validate}\n${config.reload}`);
 }
 
 /** Validations one attempt may run to isolate refused services: enough for several bisections over thousands. */
@@ -152,6 +177,11 @@ export class Target {
   private proxyPorts = new Set<number>();
   private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
   private readonly quarantine: Quarantine;
+  /** Template versions that passed their render trial (or could not have one): these render on the main thread. */
+  private readonly tried = new WeakSet<CompiledTemplate>();
+  /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
+  private readonly addresses: HostAddresses | null;
+  private hostProblems: readonly HostProblem[] = [];
   private readonly ports: PortProbes;
 
   constructor(
@@ -165,7 +195,22 @@ export class Target {
     this.live =
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
     this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
+    this.addresses = deps.hosts && resolvesHosts(config) ? new HostAddresses(deps.hosts) : null;
     this.ports = deps.ports ?? new PortProbes();
+  }
+
+  /**
+   * Looks up the host names of `snapshot` this target has not seen (waiting
+   * at most the resolver's timeout), so that a render of it finds their
+   * addresses; nothing to do for a target that does not resolve hosts.
+   */
+  async prepare(snapshot: Snapshot): Promise<void> {
+    if (this.addresses) await this.deps.hosts!.prepare(this.addresses.names(snapshot));
+  }
+
+  /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
+  private resolved(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -236,7 +281,9 @@ export class Target {
 
   /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
   render(snapshot: Snapshot): string {
-    return this.renderFragments(snapshot, this.template, this.nextSlots(snapshot)).fragments.join('');
+    const { snapshot: input, problems } = this.resolved(snapshot);
+    this.hostProblems = problems;
+    return this.renderFragments(input, this.template, this.nextSlots(input)).fragments.join('');
   }
 
   /**
@@ -248,7 +295,8 @@ export class Target {
   renderApart(snapshot: Snapshot): string {
     if (!this.template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
     const cache = new RenderCache();
-    const data = templateData(snapshot, this.config.vars, { slots: this.nextSlots(snapshot), cache });
+    const input = this.resolved(snapshot).snapshot;
+    const data = templateData(input, this.config.vars, { slots: this.nextSlots(input), cache });
     return this.template.renderFragments(data, cache).fragments.join('');
   }
 
@@ -258,16 +306,90 @@ export class Target {
   }
 
   private nextSlots(snapshot: Snapshot): SlotTable {
-    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint);
+    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint, this.installedSnapshot?.services);
   }
 
   /** Brings the installed config in line with the snapshot (with an edited template, if one is waiting). */
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
     const started = performance.now();
     const trying = this.candidate;
-    const res = await this.attempt(snapshot, trying ?? this.template, started);
+    const template = trying ?? this.template;
+    let res: ApplyResult;
+    try {
+      await this.prepare(snapshot);
+      const input = this.resolved(snapshot);
+      this.hostProblems = input.problems;
+      const refused = template ? await this.trial(template, input.snapshot, started) : null;
+      res = refused ?? (await this.attempt(input.snapshot, template, started));
+    } catch (e) {
+      res = this.fault(e, snapshot.version, started);
+    }
     if (trying) this.settleCandidate(trying, res);
     return (this.last = res);
+  }
+
+  /**
+   * Whatever escaped an attempt (a bug, or a command runner or live updater
+   * that threw) fails this target alone, as any stage's failure does. What
+   * the proxy runs is then unknown: the next attempt takes the reload path.
+   */
+  private fault(e: unknown, version: number, started: number): ApplyResult {
+    this.installed = null;
+    this.quarantine.keepTrying();
+    const error = new TargetError('fault', `unexpected fault: ${messageOf(e)}`, { cause: e });
+    this.deps.log.error('unexpected fault; the last good config stays installed', {
+      target: this.name,
+      error: error.message,
+      stack: stackOf(e),
+      version,
+    });
+    return this.failed(error, version, started, {});
+  }
+
+  /**
+   * A template version's first render, in a worker thread against this
+   * snapshot: null once it passed (it renders here from now on), else the
+   * failed attempt. An active template refused is set aside until edited, as
+   * the budget does; the main thread's budget stays the guard for a snapshot
+   * that grows past what the trial saw.
+   */
+  private async trial(template: CompiledTemplate, snapshot: Snapshot, started: number): Promise<ApplyResult | null> {
+    const { renderBudgetMs, trialHeapMb } = this.deps;
+    if (this.tried.has(template) || renderBudgetMs === undefined || trialHeapMb === undefined) return null;
+    const request = {
+      file: template.file,
+      texts: template.texts,
+      budgetMs: renderBudgetMs,
+      snapshot,
+      vars: this.config.vars,
+      slots: this.nextSlots(snapshot),
+    };
+    const outcome = await trialRender(request, trialHeapMb);
+    if (outcome.kind === 'passed') {
+      this.tried.add(template);
+      this.deps.log.debug('render trial passed', { target: this.name, ms: Math.round(outcome.ms) });
+      return null;
+    }
+    if (outcome.kind === 'unavailable') {
+      this.tried.add(template);
+      this.deps.log.error('render trial could not run; the render budget alone guards this template', {
+        target: this.name,
+        error: messageOf(outcome.error),
+        cause: messageOf(outcome.error.cause),
+      });
+      return null;
+    }
+    if (template === this.template) {
+      this.template = null;
+      this.templateError = outcome.message;
+    }
+    this.deps.log.error('render trial stopped; the last good config stays installed', {
+      target: this.name,
+      limit: outcome.limit,
+      error: outcome.message,
+    });
+    const error = new TargetError('render', outcome.message);
+    return this.failed(error, snapshot.version, started, { render: outcome.ms });
   }
 
   /**
@@ -315,6 +437,7 @@ export class Target {
       lastSuccessAt: this.lastSuccessAt,
       version: this.installedVersion,
       templateError: this.templateError,
+      hosts: this.hostProblems,
     };
   }
 
@@ -385,7 +508,7 @@ export class Target {
         this.template = null;
         this.templateError = e.message;
       }
-      return fail(template ? 'render' : 'template', (e as Error).message, e);
+      return fail(template ? 'render' : 'template', messageOf(e), e);
     }
     const previous = this.installed;
     // Against the fragments of the installed render, only those that changed are looked at (an unchanged
@@ -407,7 +530,7 @@ export class Target {
         try {
           await installText(this.config.output, next.bytes);
         } catch (e) {
-          return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+          return fail('install', `${this.config.output}: ${messageOf(e)}`, e);
         }
         lap('install');
         this.installed = next;
@@ -439,7 +562,7 @@ export class Target {
                 r === null ? { kind: 'passed' as const } : { kind: 'refused' as const, error: r.shown },
               );
       } catch (e) {
-        return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+        return fail('install', `${this.config.output}: ${messageOf(e)}`, e);
       }
       lap('validate');
       if (validated.kind === 'refused') return fail('validate', validated.error);
@@ -458,7 +581,7 @@ export class Target {
     try {
       await installText(this.config.output, next.bytes);
     } catch (e) {
-      return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+      return fail('install', `${this.config.output}: ${messageOf(e)}`, e);
     }
     lap('install');
 
@@ -467,10 +590,10 @@ export class Target {
     if (!this.config.reload) return done('file');
     await this.live
       ?.beforeReload(() => next.text())
-      .catch((e: Error) =>
+      .catch((e: unknown) =>
         this.deps.log.warn('could not save the server state before the reload', {
           target: this.name,
-          error: e.message,
+          error: messageOf(e),
         }),
       );
     this.lastReloadAt = Date.now();
@@ -497,7 +620,7 @@ export class Target {
   private async screen(snapshot: Snapshot): Promise<Snapshot> {
     const lastGood = this.lastGood();
     let effective = this.quarantine.apply(snapshot, lastGood);
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     if (changed.length === 0) return effective;
     const ctx: PrecheckContext = {
       reservedPorts: reservedPorts(this.config.vars),
@@ -513,9 +636,10 @@ export class Target {
       this.quarantine.add(s, reasons[i]!, 'precheck');
       found++;
     });
-    const byId = new Map(effective.services.map((s) => [s.id, s] as const));
-    for (const [id, reason] of conflicts(changed, effective.services, lastGood)) {
-      const s = byId.get(id);
+    const lost = conflicts(changed, effective.services, lastGood);
+    const byId = lost.size > 0 ? new Map(effective.services.map((s) => [s.id, s] as const)) : null;
+    for (const [id, reason] of lost) {
+      const s = byId!.get(id);
       if (s && !this.quarantine.has(id)) {
         this.quarantine.add(s, reason, 'conflict');
         found++;
@@ -561,7 +685,7 @@ export class Target {
       try {
         rendered = this.renderFragments(effective, template, this.nextSlots(effective));
       } catch (e) {
-        return { kind: 'refused', error: (e as Error).message };
+        return { kind: 'refused', error: messageOf(e) };
       }
       candidate = Installed.fromFragments(rendered.fragments, this.installed);
     }
@@ -618,7 +742,7 @@ export class Target {
     budget: number,
   ): Promise<{ service: Service | null; validations: number }> {
     const lastGood = this.lastGood();
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     let validations = 0;
     const refusedWith = async (prefix: number): Promise<boolean> => {
       validations++;
@@ -678,11 +802,23 @@ export class Target {
 
   /** The services of the last installed config, by id: a quarantined service is rendered from these. */
   private lastGood(): ReadonlyMap<string, Service> {
-    if (!this.lastGoodIndex || this.lastGoodIndex.of !== this.installedSnapshot) {
-      const byId = new Map((this.installedSnapshot?.services ?? []).map((s) => [s.id, s] as const));
-      this.lastGoodIndex = { of: this.installedSnapshot, byId };
-    }
+    const index = this.lastGoodIndex;
+    const now = this.installedSnapshot;
+    if (index && index.of === now) return index.byId;
+    // An install after an event replaced a few services: the index is updated at those, not built again.
+    const at = index?.of && now ? replacedAt(index.of.services, now.services) : null;
+    if (at && index) {
+      const byId = index.byId as Map<string, Service>;
+      for (const i of at) byId.set(now!.services[i]!.id, now!.services[i]!);
+      this.lastGoodIndex = { of: now, byId };
+    } else this.lastGoodIndex = { of: now, byId: new Map((now?.services ?? []).map((s) => [s.id, s] as const)) };
     return this.lastGoodIndex.byId;
+  }
+
+  /** The services of `effective` that differ from their last good version (or have none). */
+  private changedSince(effective: Snapshot, lastGood: ReadonlyMap<string, Service>): Service[] {
+    const at = this.installedSnapshot ? replacedAt(this.installedSnapshot.services, effective.services) : null;
+    return at ? at.map((i) => effective.services[i]!) : effective.services.filter((s) => lastGood.get(s.id) !== s);
   }
 
   private failed(error: TargetError, version: number, started: number, stages: Partial<Record<Stage, number>>) {
@@ -753,7 +889,7 @@ export class Target {
       if (update === null || update.commands.length === 0) return null;
       return update.commands;
     } catch (e) {
-      this.deps.log.warn('live update refused; reloading instead', { target: this.name, error: (e as Error).message });
+      this.deps.log.warn('live update refused; reloading instead', { target: this.name, error: messageOf(e) });
       return null;
     }
   }
