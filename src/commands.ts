@@ -2,6 +2,8 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { containFaults } from './containment.js';
 import type { Config, TargetConfig } from './config/schema.js';
 import { createSources, createTargets, Daemon } from './daemon.js';
+import { systemClock } from './retry.js';
+import { HostResolver } from './targets/hosts/resolver.js';
 import { createLogger, type Logger } from './log.js';
 import { unifiedDiff } from './render/diff.js';
 import { sampleSnapshot } from './render/sample.js';
@@ -125,15 +127,23 @@ async function render(
     process.stderr.write(`switchyard render: ${(e as Error).message}\n`);
     return 1;
   }
-  const [target] = createTargets({ ...config, targets: [targetConfig] }, log);
+  const hosts = new HostResolver(config.resolve, systemClock, log.child({ component: 'hosts' }));
+  const [target] = createTargets({ ...config, targets: [targetConfig] }, log, undefined, undefined, hosts);
   await target!.init();
   let text: string;
   try {
+    await target!.prepare(snapshot);
     text = target!.render(snapshot);
   } catch (e) {
     process.stderr.write(`switchyard render: ${(e as Error).message}\n`);
     return 1;
+  } finally {
+    hosts.close();
   }
+  for (const p of target!.status().hosts)
+    process.stderr.write(
+      `switchyard render: host ${p.host} (${p.state}): ${p.reason}; services ${p.services.join(', ')}\n`,
+    );
   if (!diff) return print(text);
   const installed = (await readInstalled(targetConfig.output)) ?? '';
   const patch = unifiedDiff(installed, text, targetConfig.output, `${targetConfig.output} (rendered)`);
@@ -183,6 +193,9 @@ async function check(config: Config, log: Logger): Promise<number> {
       failed++;
       continue;
     }
+    const findings = target!.templateFindings();
+    for (const f of findings) process.stderr.write(`${targetConfig.name}: template: ${f}\n`);
+    if (findings.length > 0) failed++;
     let text: string;
     try {
       text = target!.render(snapshot);
@@ -195,7 +208,7 @@ async function check(config: Config, log: Logger): Promise<number> {
     if (refused) {
       process.stderr.write(`${targetConfig.name}: validate: ${refused.message}\n`);
       failed++;
-    } else process.stderr.write(`${targetConfig.name}: ok\n`);
+    } else if (findings.length === 0) process.stderr.write(`${targetConfig.name}: ok\n`);
   }
   return failed === 0 ? 0 : 1;
 }

@@ -25,8 +25,11 @@ import { RulesSource } from './sources/zookeeper/rules.js';
 import type { RuleStore } from './state/rule-store.js';
 import { StateStore } from './state/store.js';
 import { shellExec, type Exec } from './targets/exec.js';
+import { HostResolver } from './targets/hosts/resolver.js';
+import { registerHostMetrics } from './targets/hosts/metrics.js';
 import { PortProbes } from './targets/prechecks.js';
 import { Target } from './targets/target.js';
+import { systemClock } from './retry.js';
 import { messageOf } from './errors.js';
 
 /** Things a caller may replace: tests and benchmarks count commands or add sources. */
@@ -79,12 +82,17 @@ export function createSources(config: Config, log: Logger, opts: SourceOptions =
   return { sources, rules };
 }
 
-/** `ports`: the port probes the targets share (a daemon keeps one across re-reads of its config). */
+/**
+ * Builds the targets a config names. `ports`: the port probes they share (a
+ * daemon keeps one across re-reads of its config); `hosts`: the host name
+ * cache of those that resolve hosts (without it, their proxies get the names).
+ */
 export function createTargets(
   config: Config,
   log: Logger,
   exec: Exec = shellExec,
   ports: PortProbes = new PortProbes(),
+  hosts?: HostResolver,
 ): Target[] {
   return config.targets.map(
     (t) =>
@@ -96,6 +104,7 @@ export function createTargets(
         minReloadIntervalMs: config.reload.minIntervalMs,
         renderBudgetMs: config.render.budgetMs,
         ports,
+        hosts,
       }),
   );
 }
@@ -119,6 +128,8 @@ export class Daemon {
   private rules: RuleStore | null;
   /** The last installs and refusals, for the dashboard. */
   readonly events = new RecentEvents();
+  /** Host names → addresses for the targets that resolve hosts; kept across re-read configs (its settings need a restart). */
+  readonly hosts: HostResolver;
   private readonly loop: EventLoopWatch;
   private unwatch: (() => Promise<void>) | null = null;
   /** Re-reads run one after another, in the order the signals came. */
@@ -132,7 +143,9 @@ export class Daemon {
     private readonly log: Logger,
     private readonly opts: DaemonOptions = {},
   ) {
-    const targets = createTargets(current, log, opts.exec, this.ports);
+    this.hosts = new HostResolver(current.resolve, systemClock, log.child({ component: 'hosts' }));
+    registerHostMetrics(this.metrics.registry, this.hosts);
+    const targets = createTargets(current, log, opts.exec, this.ports, this.hosts);
     ({ sources: this.sources, rules: this.rules } = createSources(current, log, this.sourceOptions));
     this.store = new StateStore(current.guard.enabled ? current.guard : null);
     if (current.fleet) registerFleetMetrics(this.metrics.registry, () => this.fleet());
@@ -145,6 +158,7 @@ export class Daemon {
       this.metrics,
     );
     this.runner.onCycle((results, changed) => this.events.record(results, changed, this.runner.targets));
+    this.hosts.onChange(() => this.runner.inputChanged());
     this.http = new HttpServer(
       this.runner,
       this.metrics,
@@ -182,6 +196,7 @@ export class Daemon {
     await this.unwatch?.();
     this.unwatch = null;
     await this.runner.stop();
+    this.hosts.close();
     await this.http.close();
     this.loop.stop();
   }
@@ -218,6 +233,7 @@ export class Daemon {
         this.log,
         this.opts.exec,
         this.ports,
+        this.hosts,
       ).map((t) => [t.name, t]),
     );
     await Promise.all([...fresh.values()].map((t) => t.init()));

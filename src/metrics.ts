@@ -162,7 +162,7 @@ export class Metrics {
   });
   readonly renderCache = new Counter({
     name: 'switchyard_render_cache_lookups_total',
-    help: 'Render cache lookups per target: template views (view) and loop items (fragment), by result (hit, miss)',
+    help: 'Render cache lookups per target: template views (view), loop items (fragment) and views built from all services (derived: reused or patched is a hit), by result (hit, miss)',
     labelNames: ['target', 'cache', 'result'],
     registers: [this.registry],
   });

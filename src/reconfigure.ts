@@ -42,7 +42,17 @@ function sourceSettings(config: Config, name: string): string {
     case 'rules':
       return JSON.stringify(zookeeper);
     default:
-      return JSON.stringify({ ...config, targets: 0, reload: 0, render: 0, guard: 0, http: 0, log: 0, ignoredEnv: 0 });
+      return JSON.stringify({
+        ...config,
+        targets: 0,
+        reload: 0,
+        render: 0,
+        guard: 0,
+        http: 0,
+        log: 0,
+        resolve: 0,
+        ignoredEnv: 0,
+      });
   }
 }
 
@@ -75,7 +85,7 @@ export function planReconfigure(
     const old = oldTargets.get(name);
     if (old) (targetSettings(current, old) === targetSettings(next, t) ? targetsKept : targetsChanged).push(name);
   }
-  const differs = (key: 'reload' | 'guard' | 'http' | 'log') =>
+  const differs = (key: 'reload' | 'guard' | 'http' | 'log' | 'resolve') =>
     JSON.stringify(current[key]) !== JSON.stringify(next[key]);
   return {
     sourcesChanged,
@@ -92,6 +102,7 @@ export function planReconfigure(
         .filter((k) => current.http[k] !== next.http[k])
         .map((k) => `http.${k}`),
       ...(differs('log') ? ['log'] : []),
+      ...(differs('resolve') ? ['resolve'] : []),
     ],
   };
 }

@@ -205,6 +205,11 @@ export class Runner {
     return () => this.listeners.delete(fn);
   }
 
+  /** Something targets render from that is not in the state changed (a host name's address): every target looks again. */
+  inputChanged(): void {
+    this.changed([], true);
+  }
+
   /** A template (or partial) of this target changed on disk. */
   templateEdited(target: Target): void {
     this.pendingTemplates.add(target);
@@ -518,6 +523,8 @@ export class Runner {
         'view\u0000miss': c.viewMisses,
         'fragment\u0000hit': c.fragmentHits,
         'fragment\u0000miss': c.fragmentMisses,
+        'derived\u0000hit': c.derivedHits,
+        'derived\u0000miss': c.derivedMisses,
       };
       for (const [kind, total] of Object.entries(totals)) {
         const key = `${t.name}\u0000${kind}`;

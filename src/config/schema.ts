@@ -86,6 +86,8 @@ const target = z.strictObject({
   validate: z.string().default(''),
   reload: z.string().default(''),
   runtimeApi: z.string().default(''),
+  // Hand the proxy addresses, not host names (default: when validate or reload runs nginx); see `resolve`.
+  resolveHosts: z.boolean().optional(),
   vars: z.record(z.string(), varValue).default({}),
 });
 
@@ -112,6 +114,15 @@ export const configSchema = z
         maxDelayMs: ms(0, 3_600_000).default(1000),
         minIntervalMs: ms(0, 3_600_000).default(0),
         timeoutMs: ms(100, 3_600_000).default(30_000),
+      })
+      .prefault({}),
+    // The host name cache of targets that resolve hosts (README, "Host names").
+    resolve: z
+      .strictObject({
+        refreshMs: ms(1000, 86_400_000).default(30_000),
+        timeoutMs: ms(100, 60_000).default(5000),
+        maxHosts: limit(1, 1_000_000, 10_000),
+        maxConcurrent: limit(1, 256, 8),
       })
       .prefault({}),
     render: z

@@ -6,27 +6,36 @@
 // its text. Each target owns one: its slot table shapes the views, and two
 // targets sharing one would evict each other's entries on every render.
 
+import { DerivedViews } from './derived.js';
+
 /** Lookups since the cache was made: a hit reused a kept view or fragment, a miss built it. */
 export interface CacheCounts {
   readonly viewHits: number;
   readonly viewMisses: number;
   readonly fragmentHits: number;
   readonly fragmentMisses: number;
+  /** Derived views (routes, listeners, apps…) reused or patched, and built anew. */
+  readonly derivedHits: number;
+  readonly derivedMisses: number;
 }
 
 /** What the last render did per cached loop, in the template's loop order: items rendered anew. */
 export type LoopMisses = readonly number[];
 
 /**
- * A keyed memo for derived views that lives one render: entries a render
- * reads are carried into the next generation, the rest are dropped, so the
- * memo never holds more than one render's worth of views.
+ * A keyed memo for derived views that lives one build: entries a build reads
+ * are carried into the next generation, the rest are dropped, so the memo
+ * never holds more than one build's worth of views. A render that patched
+ * the views instead of building them (derived.ts) reads nothing and keeps
+ * the generation as it is, with the patched entries replaced.
  */
 class Generations<K, V> {
   private current = new Map<K, V>();
   private next = new Map<K, V>();
+  private read = false;
 
   get(key: K): V | undefined {
+    this.read = true;
     const v = this.current.get(key) ?? this.next.get(key);
     if (v !== undefined) this.next.set(key, v);
     return v;
@@ -36,10 +45,18 @@ class Generations<K, V> {
     this.next.set(key, value);
   }
 
-  /** Ends a render: what it did not read is forgotten. */
+  /** A patched entry: it stands for the key in whichever generation holds it. */
+  replace(key: K, value: V): void {
+    if (this.read) this.next.set(key, value);
+    else this.current.set(key, value);
+  }
+
+  /** Ends a render: what a build in it did not read is forgotten. */
   turn(): void {
+    if (!this.read) return;
     this.current = this.next;
     this.next = new Map();
+    this.read = false;
   }
 }
 
@@ -51,8 +68,10 @@ export class RenderCache {
   private fragmentMisses = 0;
   /** Template views by the model's service object, with the slot list they were built for. */
   private readonly views = new WeakMap<object, { slots: unknown; value: unknown }>();
-  /** Interned derived views by a key naming what they hold (a route's host and path, an app's id). */
-  private readonly derived = new Generations<string, unknown>();
+  /** Interned derived views per family (route, vhost, app), by a key naming what they hold (a route's host and path, an app's id). */
+  private readonly interned = new Map<string, Generations<string, unknown>>();
+  /** The views built from every service at once, patched from render to render where they can be. */
+  readonly derived = new DerivedViews(this);
   /** Per compiled template, per loop, the text of each item object. */
   private readonly loops = new WeakMap<object, Map<number, WeakMap<object, string>>>();
   private missesByLoop: number[] = [];
@@ -79,15 +98,29 @@ export class RenderCache {
    * gives an unchanged one its old object.
    */
   intern<T extends object>(
+    family: string,
     key: string,
     fresh: T,
     same: (kept: T, fresh: T) => boolean,
     owners?: (fresh: T) => readonly string[],
   ): T {
-    const kept = this.derived.get(key) as T | undefined;
+    const generations = this.family(family);
+    const kept = generations.get(key) as T | undefined;
     if (kept !== undefined && same(kept, fresh)) return kept;
-    this.derived.set(key, fresh);
+    generations.set(key, fresh);
     return owners ? this.own(fresh, owners(fresh)) : fresh;
+  }
+
+  /** Puts a patched view under `key` in place of the one interned there. */
+  reintern<T extends object>(family: string, key: string, view: T): T {
+    this.family(family).replace(key, view);
+    return view;
+  }
+
+  private family(name: string): Generations<string, unknown> {
+    let g = this.interned.get(name);
+    if (!g) this.interned.set(name, (g = new Generations()));
+    return g;
   }
 
   /** Records which services a view renders. */
@@ -126,7 +159,7 @@ export class RenderCache {
 
   /** Ends a render: derived views it did not read are let go. */
   endRender(): void {
-    this.derived.turn();
+    for (const g of this.interned.values()) g.turn();
   }
 
   /** Items each cached loop rendered anew in the last render. */
@@ -140,6 +173,8 @@ export class RenderCache {
       viewMisses: this.viewMisses,
       fragmentHits: this.fragmentHits,
       fragmentMisses: this.fragmentMisses,
+      derivedHits: this.derived.hits,
+      derivedMisses: this.derived.misses,
     };
   }
 }

@@ -1,6 +1,6 @@
 import type { Backend, Service, Snapshot } from '../state/model.js';
 import { RenderCache } from './cache.js';
-import { defaultPath, escapedId, mesosDnsId, safeName } from './names.js';
+import { defaultPath, escapedId, safeName } from './names.js';
 import type { SlotTable } from './slots.js';
 
 // The data handed to templates. Deterministic: the same snapshot and vars
@@ -168,162 +168,17 @@ export function templateData(snapshot: Snapshot, vars: Vars, options: DataOption
   const { slots } = options;
   const cache = options.cache ?? new RenderCache();
   const services = snapshot.services.map((s) => templateService(s, cache, slots?.get(s.id)?.slots));
-  let routes: TemplateService[] | undefined;
-  let table: ReturnType<typeof routeTable> | undefined;
+  const derived = cache.derived;
   const data = { services, vars } as unknown as TemplateData;
   const lazy = <K extends keyof TemplateData>(key: K, get: () => TemplateData[K]) => {
     let value: TemplateData[K] | undefined;
     Object.defineProperty(data, key, { enumerable: true, get: () => (value ??= get()) });
   };
-  lazy('httpRoutes', () => (routes ??= httpRoutes(services)));
-  lazy('virtualHosts', () => (table ??= routeTable((routes ??= httpRoutes(services)), cache)).virtualHosts);
-  lazy('pathRoutes', () => (table ??= routeTable((routes ??= httpRoutes(services)), cache)).pathRoutes);
-  lazy('listeners', () => listeners(services, vars));
-  lazy('certificates', () => [...new Set(services.flatMap((s) => (s.sslCert ? [s.sslCert] : [])))].sort());
-  lazy('apps', () => bambooApps(services, cache));
+  lazy('httpRoutes', () => derived.httpRoutes(services, vars));
+  lazy('virtualHosts', () => derived.routeTable(services, vars).virtualHosts);
+  lazy('pathRoutes', () => derived.routeTable(services, vars).pathRoutes);
+  lazy('listeners', () => derived.listeners(services, vars));
+  lazy('certificates', () => derived.certificates(services, vars));
+  lazy('apps', () => derived.apps(services, vars));
   return data;
-}
-
-/**
- * Route order on the shared HTTP listener: explicit ACLs, then host and path,
- * then host only, then path only; within a kind, higher backend weight first
- * (marathon-lb's HAPROXY_{n}_BACKEND_WEIGHT), then longer paths; ties by id,
- * so the order is stable.
- */
-export function httpRoutes(services: readonly TemplateService[]): TemplateService[] {
-  const rank = (s: TemplateService) =>
-    s.acl ? 0 : s.vhosts.length > 0 && s.paths.length > 0 ? 1 : s.vhosts.length > 0 ? 2 : 3;
-  const longest = (s: TemplateService) => Math.max(0, ...s.paths.map((p) => p.length));
-  return services
-    .filter((s) => s.mode === 'http')
-    .sort(
-      (a, b) =>
-        rank(a) - rank(b) ||
-        b.backendWeight - a.backendWeight ||
-        longest(b) - longest(a) ||
-        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
-}
-
-/**
- * Host and path routes with every (host, path) pair given to one service: the
- * first in route order. A service with a vhost and no path takes `/` there.
- */
-function routeTable(
-  routes: readonly TemplateService[],
-  cache: RenderCache,
-): { virtualHosts: VirtualHost[]; pathRoutes: PathRoute[] } {
-  const hosts = new Map<string, Map<string, TemplateService>>();
-  const any = new Map<string, TemplateService>();
-  for (const s of routes) {
-    if (s.acl) continue;
-    const paths = s.paths.length > 0 ? s.paths : ['/'];
-    for (const host of s.vhosts.length > 0 ? s.vhosts : [null]) {
-      const table = host === null ? any : (hosts.get(host) ?? hosts.set(host, new Map()).get(host)!);
-      // `/x` also claims `/x/`: an `/x/` after it in route order goes where `/x` does.
-      for (const p of paths)
-        if (!table.has(p) && !(p.length > 1 && p.endsWith('/') && table.has(p.slice(0, -1)))) table.set(p, s);
-    }
-  }
-  // NUL cannot occur in a checked host or path, so the keys cannot collide.
-  const ordered = (host: string, table: Map<string, TemplateService>): PathRoute[] =>
-    [...table]
-      .map(([path, service]) =>
-        cache.intern(
-          `route\u0000${host}\u0000${path}`,
-          { path, service, exactOnly: !path.endsWith('/') && table.has(`${path}/`) },
-          sameRoute,
-          (r) => [r.service.id],
-        ),
-      )
-      .sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? -1 : 1));
-  return {
-    virtualHosts: [...hosts.keys()].sort().map((host) =>
-      cache.intern(
-        `vhost\u0000${host}`,
-        { host, routes: ordered(host, hosts.get(host)!) },
-        (a, b) => sameItems(a.routes, b.routes),
-        (v) => [...new Set(v.routes.map((r) => r.service.id))],
-      ),
-    ),
-    pathRoutes: ordered('', any),
-  };
-}
-
-const sameRoute = (a: PathRoute, b: PathRoute) => a.service === b.service && a.exactOnly === b.exactOnly;
-
-function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function listeners(services: readonly TemplateService[], vars: Vars): TemplateService[] {
-  const taken = new Set<number>([Number(vars.httpPort)]);
-  const out: TemplateService[] = [];
-  for (const s of services) {
-    if (s.servicePort === null || taken.has(s.servicePort)) continue;
-    taken.add(s.servicePort);
-    out.push(s);
-  }
-  return out;
-}
-
-function bambooApps(services: readonly TemplateService[], cache: RenderCache): BambooApp[] {
-  const byApp = new Map<string, TemplateService[]>();
-  for (const s of services) {
-    if (s.source !== 'marathon') continue;
-    const list = byApp.get(s.name);
-    if (list) list.push(s);
-    else byApp.set(s.name, [s]);
-  }
-  const apps: BambooApp[] = [];
-  for (const [id, ports] of byApp) {
-    ports.sort((a, b) => a.portIndex - b.portIndex);
-    // An app whose port views are the ones the previous render saw is the same app: keep its object.
-    const kept = cache.intern(`app\u0000${id}`, { ports, app: null as BambooApp | null }, (a, b) =>
-      sameItems(a.ports, b.ports),
-    );
-    apps.push(
-      (kept.app ??= cache.own(
-        bambooApp(id, ports),
-        ports.map((p) => p.id),
-      )),
-    );
-  }
-  return apps;
-}
-
-function bambooApp(id: string, ports: readonly TemplateService[]): BambooApp {
-  const first = ports[0]!;
-  // Bamboo's tasks include unhealthy ones, marked by `alive`; templates choose.
-  const tasks = new Map<string, { host: string; ports: number[]; alive: boolean; draining: boolean }>();
-  for (const p of ports) {
-    for (const b of p.allBackends) {
-      const t = tasks.get(b.id) ?? { host: b.host, ports: [], alive: b.healthy, draining: b.draining };
-      t.ports[p.portIndex] = b.port;
-      tasks.set(b.id, t);
-    }
-  }
-  const httpCheck = ports.find((p) => p.healthCheck && p.healthCheck.protocol !== 'TCP')?.healthCheck;
-  return {
-    id,
-    escapedId: escapedId(id),
-    mesosDnsId: mesosDnsId(id),
-    splitId: id.split('/'),
-    healthCheckPath: httpCheck?.path ?? '',
-    healthCheckProtocol: httpCheck?.protocol ?? '',
-    servicePort: first.servicePort,
-    servicePorts: ports.map((p) => p.servicePort),
-    env: first.env,
-    labels: first.labels,
-    tasks: [...tasks].map(([taskId, t]) => ({
-      id: taskId,
-      host: t.host,
-      port: t.ports[first.portIndex] ?? 0,
-      // A port Switchyard does not route (disabled, another group) reads 0.
-      ports: Array.from(t.ports, (port) => port ?? 0),
-      alive: t.alive,
-      ready: !t.draining,
-      state: t.draining ? 'TASK_KILLING' : 'TASK_RUNNING',
-    })),
-  };
 }

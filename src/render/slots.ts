@@ -1,4 +1,5 @@
 import type { Service } from '../state/model.js';
+import { replacedAt } from '../state/replaced.js';
 
 // Server slots: each service gets a fixed number of named proxy servers, and
 // each backend keeps its slot for as long as it exists. A backend that comes,
@@ -26,13 +27,26 @@ export const DEFAULT_MIN_SLOTS = 4;
  * placements kept, new backends in the lowest free slots (in id order). A
  * new service, or one that needs more slots than it has, gets the next power
  * of two above its backend count, so there is room for the next scale-up.
+ * `placedFor`, the services `previous` was allocated for: where `services`
+ * only replaces a few of them, only those are placed again.
  */
 export function allocateSlots(
   previous: SlotTable,
   services: readonly Service[],
   minSlots = DEFAULT_MIN_SLOTS,
   hint?: SlotHint,
+  placedFor?: readonly Service[],
 ): SlotTable {
+  const at = placedFor ? replacedAt(placedFor, services) : null;
+  if (at) {
+    const next = new Map(previous);
+    for (const i of at) {
+      const s = services[i]!;
+      const before = previous.get(s.id);
+      next.set(s.id, { service: s, slots: place(before?.slots ?? fromHint(hint?.get(s.id), s), s, minSlots) });
+    }
+    return next;
+  }
   const next = new Map<string, SlotEntry>();
   for (const s of services) {
     const before = previous.get(s.id);

@@ -13,8 +13,10 @@ import {
   type Rendered,
 } from './fragments.js';
 import { helpers } from './helpers.js';
+import { lintTemplate, type LintFinding, type LintSource } from './lint.js';
+import { locatedHelper, locatedPartial, RenderFault } from './positions.js';
 
-/** A template that cannot be used: the file, and where in it when Handlebars says. */
+/** A template that cannot be used, or a render of it that failed: the file, and where in it when known. */
 export class TemplateError extends Error {
   override name = 'TemplateError';
   constructor(
@@ -22,8 +24,9 @@ export class TemplateError extends Error {
     readonly line: number | null,
     readonly column: number | null,
     detail: string,
+    options?: { cause?: unknown },
   ) {
-    super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`);
+    super(`${file}${line !== null ? `:${line}${column !== null ? `:${column}` : ''}` : ''}: ${detail}`, options);
   }
 }
 
@@ -43,6 +46,8 @@ export interface CompiledTemplate {
   renderFragments(data: TemplateData, cache: RenderCache): Rendered;
   /** How many loops render per item from a cache. */
   readonly cachedBlocks: number;
+  /** What the template reads that the data does not have (lint.ts), found once when it was loaded. */
+  readonly findings: readonly LintFinding[];
 }
 
 const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
@@ -68,23 +73,33 @@ export async function loadTemplate(
     CACHED_EACH,
     cachedEach(hbs, hbs.helpers.each!, () => collector),
   );
+  // Last, so that every helper (the budget's `each` and the cached one too) says where it failed.
+  for (const [name, helper] of Object.entries(hbs.helpers)) hbs.registerHelper(name, locatedHelper(helper));
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
+  const sources = new Map<string, LintSource>();
   for (const name of await listPartials(partialDir)) {
     const path = join(partialDir, name);
     const ast = parse(hbs, path, await read(path));
     partials.set(basename(name, '.hbs'), ast);
-    hbs.registerPartial(basename(name, '.hbs'), hbs.compile(ast, COMPILE));
+    sources.set(basename(name, '.hbs'), { file: path, program: ast });
+    hbs.registerPartial(basename(name, '.hbs'), locatedPartial(path, hbs.compile(ast, COMPILE)));
     files.push(path);
   }
   const ast = parse(hbs, file, await read(file));
+  // Before the cached loops rewrite the tree: the lint reads the template as written.
+  const findings = lintTemplate(
+    { file, program: ast },
+    { partials: sources, helpers: new Set(Object.keys(hbs.helpers)) },
+  );
   const cachedBlocks = options.cachedLoops === false ? 0 : markCachedBlocks(ast, partials);
   const template = hbs.compile(ast, COMPILE);
   const self: CompiledTemplate = {
     file,
     files,
     cachedBlocks,
+    findings,
     renderFragments(data, cache) {
       const into: FragmentCollector = { loops: [], items: [], cache, template: self };
       collector = into;
@@ -140,6 +155,8 @@ function parse(hbs: typeof Handlebars, file: string, source: string): hbs.AST.Pr
 
 function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
   if (e instanceof TemplateError) return e;
+  if (e instanceof RenderFault)
+    return new TemplateError(e.file ?? file, e.line, e.column, e.message, { cause: e.cause });
   const err = e as { message?: string; lineNumber?: number; column?: number };
   const message = String(err.message ?? e);
   const parseLine = /Parse error on line (\d+):/.exec(message);
@@ -150,13 +167,12 @@ function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
       : line !== null && parseLine
         ? caretColumn(message, source.split('\n')[line - 1] ?? '')
         : null;
+  // A parse error keeps Handlebars' layout: the excerpt, the caret under it, what was expected.
   const detail = message
-    .replace(/^Parse error on line \d+:\n/, 'syntax error: ')
+    .replace(/^Parse error on line \d+:\n/, 'syntax error:\n')
     .replace(/ - \d+:\d+$/, '')
-    .replace(/\n/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return new TemplateError(file, line, column, detail);
+    .trimEnd();
+  return new TemplateError(file, line, column, detail, { cause: e });
 }
 
 /**

@@ -14,7 +14,10 @@ export interface Backend {
   readonly port: number;
   /** 0–256, HAProxy's weight range; 1 unless the registry says otherwise. */
   readonly weight: number;
-  /** Passes its health checks (or has none). Unhealthy backends stay in the state so a flap is membership, not structure. */
+  /**
+   * Passes its health checks (or has none) and, during a Marathon deployment, its readiness check. Unhealthy backends
+   * stay in the state so a flap is membership, not structure.
+   */
   readonly healthy: boolean;
   /** Going away (TASK_KILLING): finish in-flight requests, take no new ones. */
   readonly draining: boolean;

@@ -22,6 +22,22 @@ function claims(s: Service): string[] {
   return out;
 }
 
+/** Whether two versions of a service claim the same things. */
+function claimsAlike(a: Service, b: Service): boolean {
+  return (
+    a.servicePort === b.servicePort &&
+    a.mode === b.mode &&
+    a.acl === b.acl &&
+    a.backendWeight === b.backendWeight &&
+    sameItems(a.vhosts, b.vhosts) &&
+    sameItems(a.paths, b.paths)
+  );
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /**
  * For each of `changed` that loses a claim: the reason, naming the claim and
  * the winner. `services` is everything that would be rendered; `installed`
@@ -33,12 +49,18 @@ export function conflicts(
   installed: ReadonlyMap<string, Service>,
 ): Map<string, string> {
   const lost = new Map<string, string>();
-  if (changed.length === 0) return lost;
-  const wanted = new Set(changed.flatMap(claims));
+  // A service that claims what its installed version held (a scale event) held it without conflict: only
+  // new claims can collide.
+  const claiming = changed.filter((s) => {
+    const before = installed.get(s.id);
+    return before === undefined || !claimsAlike(before, s);
+  });
+  if (claiming.length === 0) return lost;
+  const wanted = new Set(claiming.flatMap(claims));
   // Only a service sharing a port or a host with a changed one can share a claim: the rest are passed
   // over without building their claims, so an event costs a scan of numbers and sets, not of strings.
-  const ports = new Set(changed.flatMap((s) => (s.servicePort === null ? [] : [s.servicePort])));
-  const hosts = new Set(changed.flatMap((s) => s.vhosts));
+  const ports = new Set(claiming.flatMap((s) => (s.servicePort === null ? [] : [s.servicePort])));
+  const hosts = new Set(claiming.flatMap((s) => s.vhosts));
   const holders = new Map<string, Service[]>();
   for (const s of services) {
     if (!(s.servicePort !== null && ports.has(s.servicePort)) && !s.vhosts.some((h) => hosts.has(h))) continue;

@@ -5,11 +5,14 @@ import { templateData } from '../render/data.js';
 import { changedFragments, type Rendered } from '../render/fragments.js';
 import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
 import { RenderBudgetExceeded } from '../render/budget.js';
+import { formatFinding } from '../render/lint.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
 import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
+import { HostAddresses, type HostProblem } from './hosts/addresses.js';
+import type { HostResolver } from './hosts/resolver.js';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,7 @@ import { basename, dirname, join } from 'node:path';
 import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
+import { replacedAt } from '../state/replaced.js';
 import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
@@ -79,6 +83,8 @@ export interface TargetStatus {
   readonly version: number | null;
   /** A template edit that was refused; the previous template is still the active one. */
   readonly templateError: string | null;
+  /** Host names that cost backends their place or serve an old address (targets that resolve hosts); not a failure. */
+  readonly hosts: readonly HostProblem[];
 }
 
 export interface TargetDeps {
@@ -94,8 +100,20 @@ export interface TargetDeps {
   readonly live?: LiveUpdater | null;
   /** A render running longer is stopped (render.budgetMs); none when left out. */
   readonly renderBudgetMs?: number;
+  /** The daemon's host name cache, used when the target resolves hosts (see `resolvesHosts`). */
+  readonly hosts?: HostResolver;
   /** Port probes of the pre-checks, shared by the daemon's targets so that theirs never collide; the target's own when left out. */
   readonly ports?: PortProbes;
+}
+
+/**
+ * Whether a target hands its proxy addresses instead of host names: as its
+ * config says, else when its validate or reload command runs nginx, which
+ * refuses a whole config over one name it cannot resolve. HAProxy resolves
+ * by itself (`init-addr libc,last,none` in the default template).
+ */
+export function resolvesHosts(config: Pick<TargetConfig, 'resolveHosts' | 'validate' | 'reload'>): boolean {
+  return config.resolveHosts ?? /\bnginx\b/.test(`${config.validate}\n${config.reload}`);
 }
 
 /** Validations one attempt may run to isolate refused services: enough for several bisections over thousands. */
@@ -151,6 +169,9 @@ export class Target {
   private proxyPorts = new Set<number>();
   private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
   private readonly quarantine: Quarantine;
+  /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
+  private readonly addresses: HostAddresses | null;
+  private hostProblems: readonly HostProblem[] = [];
   private readonly ports: PortProbes;
 
   constructor(
@@ -164,7 +185,22 @@ export class Target {
     this.live =
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
     this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
+    this.addresses = deps.hosts && resolvesHosts(config) ? new HostAddresses(deps.hosts) : null;
     this.ports = deps.ports ?? new PortProbes();
+  }
+
+  /**
+   * Looks up the host names of `snapshot` this target has not seen (waiting
+   * at most the resolver's timeout), so that a render of it finds their
+   * addresses; nothing to do for a target that does not resolve hosts.
+   */
+  async prepare(snapshot: Snapshot): Promise<void> {
+    if (this.addresses) await this.deps.hosts!.prepare(this.addresses.names(snapshot));
+  }
+
+  /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
+  private resolved(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -180,7 +216,7 @@ export class Target {
   /** Loads the template and reads what is installed now. A bad template is recorded, not thrown: the daemon must run on. */
   async init(): Promise<void> {
     try {
-      this.template = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
+      this.template = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
@@ -208,6 +244,26 @@ export class Target {
     this.installed = actual === null ? null : Installed.fromText(actual);
   }
 
+  /**
+   * Warns, once per loaded template version, of fields it reads that the
+   * data does not have: they render as nothing. A warning, not a refusal, so
+   * a template that ran before the lint existed keeps running; `check` fails on them.
+   */
+  private linted(template: CompiledTemplate): CompiledTemplate {
+    if (template.findings.length > 0)
+      this.deps.log.warn('template reads what the template data does not have; it renders as nothing', {
+        target: this.name,
+        template: this.config.template,
+        findings: template.findings.map(formatFinding),
+      });
+    return template;
+  }
+
+  /** What the loaded template reads that the data does not have (`check` reports these as errors). */
+  templateFindings(): readonly string[] {
+    return (this.candidate ?? this.template)?.findings.map(formatFinding) ?? [];
+  }
+
   /** The template files to watch for edits. */
   templateFiles(): readonly string[] {
     return (this.candidate ?? this.template)?.files ?? [this.config.template];
@@ -215,7 +271,9 @@ export class Target {
 
   /** The config text for a snapshot; throws a TemplateError or HelperRefusal. */
   render(snapshot: Snapshot): string {
-    return this.renderFragments(snapshot, this.template, this.nextSlots(snapshot)).fragments.join('');
+    const { snapshot: input, problems } = this.resolved(snapshot);
+    this.hostProblems = problems;
+    return this.renderFragments(input, this.template, this.nextSlots(input)).fragments.join('');
   }
 
   /**
@@ -227,7 +285,8 @@ export class Target {
   renderApart(snapshot: Snapshot): string {
     if (!this.template) throw new Error(this.templateError ?? `${this.config.template}: template not loaded`);
     const cache = new RenderCache();
-    const data = templateData(snapshot, this.config.vars, { slots: this.nextSlots(snapshot), cache });
+    const input = this.resolved(snapshot).snapshot;
+    const data = templateData(input, this.config.vars, { slots: this.nextSlots(input), cache });
     return this.template.renderFragments(data, cache).fragments.join('');
   }
 
@@ -237,14 +296,17 @@ export class Target {
   }
 
   private nextSlots(snapshot: Snapshot): SlotTable {
-    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint);
+    return allocateSlots(this.slots, snapshot.services, this.minSlots, this.hint, this.installedSnapshot?.services);
   }
 
   /** Brings the installed config in line with the snapshot (with an edited template, if one is waiting). */
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
     const started = performance.now();
     const trying = this.candidate;
-    const res = await this.attempt(snapshot, trying ?? this.template, started);
+    await this.prepare(snapshot);
+    const input = this.resolved(snapshot);
+    this.hostProblems = input.problems;
+    const res = await this.attempt(input.snapshot, trying ?? this.template, started);
     if (trying) this.settleCandidate(trying, res);
     return (this.last = res);
   }
@@ -257,7 +319,7 @@ export class Target {
     const started = performance.now();
     let loaded: CompiledTemplate;
     try {
-      loaded = await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs });
+      loaded = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
       const error = new TargetError('template', (e as Error).message, { cause: e });
       this.refuseTemplate(error);
@@ -294,6 +356,7 @@ export class Target {
       lastSuccessAt: this.lastSuccessAt,
       version: this.installedVersion,
       templateError: this.templateError,
+      hosts: this.hostProblems,
     };
   }
 
@@ -476,7 +539,7 @@ export class Target {
   private async screen(snapshot: Snapshot): Promise<Snapshot> {
     const lastGood = this.lastGood();
     let effective = this.quarantine.apply(snapshot, lastGood);
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     if (changed.length === 0) return effective;
     const ctx: PrecheckContext = {
       reservedPorts: reservedPorts(this.config.vars),
@@ -492,9 +555,10 @@ export class Target {
       this.quarantine.add(s, reasons[i]!, 'precheck');
       found++;
     });
-    const byId = new Map(effective.services.map((s) => [s.id, s] as const));
-    for (const [id, reason] of conflicts(changed, effective.services, lastGood)) {
-      const s = byId.get(id);
+    const lost = conflicts(changed, effective.services, lastGood);
+    const byId = lost.size > 0 ? new Map(effective.services.map((s) => [s.id, s] as const)) : null;
+    for (const [id, reason] of lost) {
+      const s = byId!.get(id);
       if (s && !this.quarantine.has(id)) {
         this.quarantine.add(s, reason, 'conflict');
         found++;
@@ -632,7 +696,7 @@ export class Target {
     budget: number,
   ): Promise<{ service: Service | null; validations: number }> {
     const lastGood = this.lastGood();
-    const changed = effective.services.filter((s) => lastGood.get(s.id) !== s);
+    const changed = this.changedSince(effective, lastGood);
     let validations = 0;
     const refusedWith = async (prefix: number): Promise<boolean> => {
       validations++;
@@ -698,11 +762,23 @@ export class Target {
 
   /** The services of the last installed config, by id: a quarantined service is rendered from these. */
   private lastGood(): ReadonlyMap<string, Service> {
-    if (!this.lastGoodIndex || this.lastGoodIndex.of !== this.installedSnapshot) {
-      const byId = new Map((this.installedSnapshot?.services ?? []).map((s) => [s.id, s] as const));
-      this.lastGoodIndex = { of: this.installedSnapshot, byId };
-    }
+    const index = this.lastGoodIndex;
+    const now = this.installedSnapshot;
+    if (index && index.of === now) return index.byId;
+    // An install after an event replaced a few services: the index is updated at those, not built again.
+    const at = index?.of && now ? replacedAt(index.of.services, now.services) : null;
+    if (at && index) {
+      const byId = index.byId as Map<string, Service>;
+      for (const i of at) byId.set(now!.services[i]!.id, now!.services[i]!);
+      this.lastGoodIndex = { of: now, byId };
+    } else this.lastGoodIndex = { of: now, byId: new Map((now?.services ?? []).map((s) => [s.id, s] as const)) };
     return this.lastGoodIndex.byId;
+  }
+
+  /** The services of `effective` that differ from their last good version (or have none). */
+  private changedSince(effective: Snapshot, lastGood: ReadonlyMap<string, Service>): Service[] {
+    const at = this.installedSnapshot ? replacedAt(this.installedSnapshot.services, effective.services) : null;
+    return at ? at.map((i) => effective.services[i]!) : effective.services.filter((s) => lastGood.get(s.id) !== s);
   }
 
   private failed(error: TargetError, version: number, started: number, stages: Partial<Record<Stage, number>>) {

@@ -123,6 +123,27 @@ describe('command line', function () {
     expect(r.stderr).to.contain('haproxy: validate').and.contain('no-such-directive');
   });
 
+  it('check fails on a template that reads a field the data does not have, naming file:line:column', async () => {
+    const { dir, config } = fixture();
+    // The typo renders as nothing and HAProxy accepts the result: only the lint can tell.
+    const text = readFileSync(join(process.cwd(), 'templates/haproxy.cfg.hbs'), 'utf8').replace(
+      '{{#if sticky}}',
+      '{{#if stiky}}',
+    );
+    const line = text.split('\n').findIndex((l) => l.includes('{{#if stiky}}')) + 1;
+    writeFileSync(join(dir, 'typo.hbs'), text);
+    const raw = JSON.parse(readFileSync(config, 'utf8'));
+    raw.targets[0].template = 'typo.hbs';
+    writeFileSync(config, JSON.stringify(raw));
+    const r = await run(['check', '--config', config]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain(
+      `haproxy: template: ${join(dir, 'typo.hbs')}:${line}:7: unknown field "stiky" of a service (did you mean "sticky"?)`,
+    );
+    expect(r.stderr).not.to.contain('haproxy: ok');
+    expect(r.stderr).to.contain('nginx: ok');
+  });
+
   it('takes overrides from SWITCHYARD_* variables', async () => {
     const r = await run(['render', '--config', fixture().config], { SWITCHYARD_TARGETS_0_VARS_HTTP_PORT: '9999' });
     expect(r.stdout).to.contain(':9999');

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { APP_LIST_PATH } from '../../src/sources/marathon/client.js';
 import { httpGet } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { captureOutput, hasExited, spawnTracked, terminate, type OutputBuffer } from '../support/processes.js';
@@ -44,7 +45,7 @@ class HostileMarathon {
       res.on('error', () => undefined);
       this.send(res, 'event_stream_attached', { remoteAddress: '127.0.0.1' });
       this.onStream(res);
-    } else if (req.url === '/v2/apps?embed=apps.tasks') {
+    } else if (req.url === APP_LIST_PATH) {
       this.appListRequests++;
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(this.appList);
     } else {

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { APP_EMBEDS } from '../../src/sources/marathon/client.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { freePort } from '../support/ports.js';
 import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
@@ -81,7 +82,7 @@ describe('Marathon transport: credentials, failover, timeouts and redirects', fu
     marathon.addApp({ id: '/api', ports: [0] });
     marathon.addTask('/api', { host: '127.0.0.1', ports: [31002] });
     await eventually(() => expect(served(output)).to.contain('/api 127.0.0.1:31002'));
-    expect(marathon.requestCount('/v2/apps/api?embed=app.tasks')).to.be.greaterThan(0);
+    expect(marathon.requestCount(`/v2/apps/api?${APP_EMBEDS}`)).to.be.greaterThan(0);
     expect((await sy.health()).body.sources).to.have.nested.property('marathon.detail.eventStream', 'connected');
   });
 

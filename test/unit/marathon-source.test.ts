@@ -75,7 +75,28 @@ function setup(extra: Partial<MarathonConfig> = {}) {
     }
     return last ?? [];
   };
-  return { clock, marathon, streams, source, changes, backendsOf, start: () => source.start((c) => changes.push(c)) };
+  /** The backends of a service that take traffic, as the state last heard. */
+  const servedOf = (id: string): string[] => {
+    let last: string[] = [];
+    const ids = (s: { backends: readonly { id: string; healthy: boolean }[] } | undefined) =>
+      s?.backends.flatMap((b) => (b.healthy ? [b.id] : [])) ?? [];
+    for (const c of changes) {
+      if (c.kind === 'sync') last = ids(c.services.find((s) => s.id === id));
+      if (c.kind === 'upsert' && c.service.id === id) last = ids(c.service);
+      if (c.kind === 'remove' && c.id === id) last = [];
+    }
+    return last;
+  };
+  return {
+    clock,
+    marathon,
+    streams,
+    source,
+    changes,
+    backendsOf,
+    servedOf,
+    start: () => source.start((c) => changes.push(c)),
+  };
 }
 
 describe('marathon source', () => {
@@ -151,5 +172,96 @@ describe('marathon source', () => {
     await source.stop();
     await clock.advance(60_000);
     expect(marathon.fetches).to.have.length(0);
+  });
+});
+
+describe('marathon source during a deployment with readiness checks', () => {
+  const VERSION = '2026-12-04T04:00:00.000Z';
+  /** /web deploying VERSION with a readiness check; `results` as embed=apps.readiness lists them. */
+  const deploying = (tasks: string[], results: Array<{ taskId: string; ready: boolean }> = [], deployments = 1) => ({
+    ...app('/web', tasks),
+    version: VERSION,
+    readinessChecks: [{ name: 'readinessCheck', portName: 'http' }],
+    deployments: Array.from({ length: deployments }, () => ({ id: 'd1' })),
+    readinessCheckResults: results.map((r) => ({ name: 'readinessCheck', ...r })),
+  });
+  const running = (taskId: string, version = VERSION) => ({
+    appId: '/web',
+    taskId,
+    taskStatus: 'TASK_RUNNING',
+    host: '10.0.0.1',
+    ports: [31009],
+    version,
+  });
+
+  /** A source attached to a stream, synced with /web deploying its old task; the new one is then seen starting. */
+  async function started() {
+    const s = setup();
+    await s.start();
+    s.streams[0]!.onOpen('http://marathon.test:8080');
+    await s.marathon.pending.answer([deploying(['web.old'])]);
+    // Marathon lists the new task before its first check has answered.
+    s.marathon.apps_.set('/web', deploying(['web.old', 'web.new']));
+    s.streams[0]!.onEvent('status_update_event', running('web.new'));
+    await settle();
+    return s;
+  }
+
+  it('holds a task that starts during the deployment out, although the next answer lists no result for it', async () => {
+    const { source, servedOf, backendsOf } = await started();
+    expect(backendsOf('/web')).to.deep.equal(['web.new', 'web.old']);
+    expect(servedOf('/web')).to.deep.equal(['web.old']);
+    await source.stop();
+  });
+
+  it('serves it once Marathon lists it ready, fetched on the next task news (the old task killed)', async () => {
+    const { marathon, streams, source, servedOf } = await started();
+    marathon.apps_.set('/web', deploying(['web.new'], [{ taskId: 'web.new', ready: true }]));
+    streams[0]!.onEvent('status_update_event', { ...running('web.old'), taskStatus: 'TASK_KILLED' });
+    await settle();
+    expect(servedOf('/web')).to.deep.equal(['web.new']);
+    await source.stop();
+  });
+
+  it('lets the results alone decide once the deployment step has succeeded', async () => {
+    const { marathon, streams, source, servedOf } = await started();
+    marathon.apps_.set('/web', deploying(['web.old', 'web.new']));
+    streams[0]!.onEvent('deployment_step_success', {
+      currentStep: { actions: [{ action: 'RestartApplication', app: '/web' }] },
+    });
+    await settle();
+    expect(servedOf('/web')).to.deep.equal(['web.new', 'web.old']);
+    await source.stop();
+  });
+
+  it('lets the results alone decide once the event stream is lost, since the step end may be missed', async () => {
+    const { marathon, streams, source, servedOf } = await started();
+    streams[0]!.onClose('connection reset');
+    expect(servedOf('/web')).to.deep.equal(['web.new', 'web.old']);
+    await marathon.pending.answer([deploying(['web.old', 'web.new'])]);
+    await source.stop();
+  });
+
+  it('does not hold out a task of an older version, which the deployment does not check', async () => {
+    const { marathon, streams, source, servedOf, start } = setup();
+    await start();
+    streams[0]!.onOpen('http://marathon.test:8080');
+    await marathon.pending.answer([deploying(['web.old'])]);
+    marathon.apps_.set('/web', deploying(['web.old', 'web.back']));
+    // A task of the version being replaced, restarted by Marathon's scheduler rather than by the deployment.
+    streams[0]!.onEvent('status_update_event', running('web.back', '2026-12-03T00:00:00.000Z'));
+    await settle();
+    expect(servedOf('/web')).to.deep.equal(['web.back', 'web.old']);
+    await source.stop();
+  });
+
+  it('serves a task that starts outside a deployment at once, as without readiness checks', async () => {
+    const { marathon, streams, source, servedOf, start } = setup();
+    await start();
+    streams[0]!.onOpen('http://marathon.test:8080');
+    await marathon.pending.answer([deploying(['web.old'], [], 0)]);
+    streams[0]!.onEvent('status_update_event', running('web.new'));
+    expect(servedOf('/web')).to.deep.equal(['web.new', 'web.old']);
+    await source.stop();
   });
 });

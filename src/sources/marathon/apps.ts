@@ -4,6 +4,7 @@ import type { Reject } from '../../state/rejection.js';
 import { isBackendId, isHost, isIntegerIn, isPort, isServiceId, safeStringMap } from '../../state/validate.js';
 import { inGroup, routingFromLabels } from '../labels.js';
 import { rejectIgnoredLabels } from '../raw-labels.js';
+import { isReady, toAppReadiness, type AppReadiness } from './readiness.js';
 import type { MarathonApp, MarathonHealthCheck, MarathonTask } from './types.js';
 
 // Pure translation of Marathon's JSON into checked records and services.
@@ -21,11 +22,15 @@ export interface TaskRecord {
 /** What Switchyard keeps of an app; raw responses are dropped after this. */
 export interface AppRecord {
   readonly id: string;
+  /** The definition's version (during a deployment, the target's); null when Marathon gave none. */
+  readonly version: string | null;
   readonly labels: Readonly<Record<string, string>>;
   readonly env: Readonly<Record<string, string>>;
   readonly servicePorts: readonly (number | null)[];
   readonly healthChecks: readonly MarathonHealthCheck[];
   readonly tasks: ReadonlyMap<string, TaskRecord>;
+  /** Readiness checks, the running deployment and its verdicts (readiness.ts). */
+  readonly readiness: AppReadiness;
 }
 
 const SERVING = new Set(['TASK_RUNNING', 'TASK_KILLING']);
@@ -67,7 +72,16 @@ export function toAppRecord(app: MarathonApp, reject: Reject): AppRecord | null 
         expected: 'a path of printable ASCII without quotes, "#", ";", braces or "\\"',
       });
   });
-  return { id, labels, env, servicePorts: servicePorts(app, id, reject), healthChecks, tasks };
+  return {
+    id,
+    version: typeof app.version === 'string' ? app.version : null,
+    labels,
+    env,
+    servicePorts: servicePorts(app, id, reject),
+    healthChecks,
+    tasks,
+    readiness: toAppReadiness(app, id, reject),
+  };
 }
 
 /** Checks one task; null when it cannot be a backend of anything. */
@@ -206,7 +220,8 @@ export function appServices(
         host: t.host,
         port,
         weight: 1,
-        healthy: isHealthy(app, t),
+        // A task a running deployment has not found ready yet is kept out as an unhealthy one is.
+        healthy: isHealthy(app, t) && isReady(app.readiness, t.id),
         draining: t.state === 'TASK_KILLING',
         checkPort,
       });

@@ -4,6 +4,16 @@ import { get, type Answer } from './get.js';
 import { LimitError, type MarathonLimits } from './limits.js';
 import type { MarathonApp } from './types.js';
 
+/**
+ * The app list with what decides which tasks are backends: tasks (with health
+ * results), the running deployments, and their readiness results — Marathon
+ * sends the last only when asked. Deployments come with every list since
+ * Marathon 0.9; asking costs nothing and makes older ones send them.
+ */
+export const APP_LIST_PATH = '/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.readiness';
+/** The same for one app (`/v2/apps/<id>` always embeds its tasks and deployments). */
+export const APP_EMBEDS = 'embed=app.tasks&embed=app.readiness';
+
 /** The Marathon servers to try, in order; may change over time (zk:// leader discovery). */
 export type EndpointList = () => Promise<readonly string[]>;
 
@@ -48,7 +58,7 @@ export class MarathonClient {
     onOversize: (app: OversizeApp) => void,
   ): Promise<number> {
     const { maxAppListBytes, maxAppBytes, maxApps } = this.opts.limits;
-    const path = '/v2/apps?embed=apps.tasks';
+    const path = APP_LIST_PATH;
     const failures: string[] = [];
     for (const endpoint of await this.ordered()) {
       const url = endpoint.replace(/\/+$/, '') + path;
@@ -117,7 +127,7 @@ export class MarathonClient {
   /** One app with its tasks; null when Marathon says it does not exist. An answer longer than maxAppBytes is a LimitError. */
   async app(id: string): Promise<MarathonApp | null> {
     const max = this.opts.limits.maxAppBytes;
-    const path = `/v2/apps${id.split('/').map(encodeURIComponent).join('/')}?embed=app.tasks`;
+    const path = `/v2/apps${id.split('/').map(encodeURIComponent).join('/')}?${APP_EMBEDS}`;
     const failures: string[] = [];
     for (const endpoint of await this.ordered()) {
       const url = endpoint.replace(/\/+$/, '') + path;

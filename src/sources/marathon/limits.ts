@@ -63,6 +63,13 @@ export function appOverLimits(app: unknown, limits: MarathonLimits): LimitBreach
   const tasks = app.tasks;
   if (Array.isArray(tasks) && tasks.length > limits.maxTasksPerApp)
     return over('maxTasksPerApp', `${tasks.length} tasks`);
+  // Marathon lists at most one readiness result per task (the last of its checks), and a check per named port.
+  const results = app.readinessCheckResults;
+  if (Array.isArray(results) && results.length > limits.maxTasksPerApp)
+    return over('maxTasksPerApp', `${results.length} readiness check results`);
+  const checks = app.readinessChecks;
+  if (Array.isArray(checks) && checks.length > limits.maxPortsPerApp)
+    return over('maxPortsPerApp', `${checks.length} readiness checks`);
   const declared = declaredPortCount(app);
   if (declared > limits.maxPortsPerApp) return over('maxPortsPerApp', `${declared} declared ports`);
   if (Array.isArray(tasks)) {

@@ -9,6 +9,7 @@ import { appServices, toAppRecord, toTaskRecord, type AppRecord, type TaskRecord
 import { describe, MarathonClient, type EndpointList } from './client.js';
 import { LimitLedger } from './limit-ledger.js';
 import { appOverLimits, breachText, LimitError, offenderId, portsOverLimit, type LimitBreach } from './limits.js';
+import { carryPending, checksNewTasks, withoutPending, withPending } from './readiness.js';
 import { EventStream, type StreamHandlers } from './stream.js';
 import type { HealthStatusChangedEvent, StatusUpdateEvent } from './types.js';
 
@@ -156,6 +157,8 @@ export class MarathonSource implements Source {
         this.attached = false;
         this.health.setConnected(false);
         if (this.stopped) return;
+        // Pending marks end with the events that would clear them; the readiness results decide meanwhile.
+        for (const app of [...this.apps.values()]) this.dropPending(app.id);
         this.health.set('eventStream', 'disconnected');
         this.health.fail(reason);
         const retryInMs = this.reconnect.retry(() => this.connect());
@@ -192,7 +195,7 @@ export class MarathonSource implements Source {
           const breach = appOverLimits(app, this.config);
           if (breach) return this.refuseApp(app.id, breach, refused, next);
           const rec = toAppRecord(app, this.reject);
-          if (rec) next.set(rec.id, this.keepHealth(rec));
+          if (rec) next.set(rec.id, this.carryOver(rec));
         },
         () => {
           next.clear();
@@ -245,13 +248,21 @@ export class MarathonSource implements Source {
     });
   }
 
+  /** A fresh answer for an app, with what only the previous record knew: health verdicts and readiness marks. */
+  private carryOver(rec: AppRecord): AppRecord {
+    const before = this.apps.get(rec.id);
+    if (!before) return rec;
+    const kept = this.keepHealth(rec, before);
+    const readiness = carryPending(before.readiness, kept.readiness, (id) => kept.tasks.has(id));
+    return readiness === kept.readiness ? kept : { ...kept, readiness };
+  }
+
   /**
    * During a leader election Marathon answers with tasks whose health results
    * are missing; the last verdict stands until a new one arrives.
    */
-  private keepHealth(rec: AppRecord): AppRecord {
-    const before = this.apps.get(rec.id);
-    if (!before || rec.healthChecks.length === 0) return rec;
+  private keepHealth(rec: AppRecord, before: AppRecord): AppRecord {
+    if (rec.healthChecks.length === 0) return rec;
     let changed = false;
     const tasks = new Map(rec.tasks);
     for (const [id, t] of rec.tasks) {
@@ -283,9 +294,16 @@ export class MarathonSource implements Source {
         if (typeof id === 'string' && this.apps.delete(id)) this.emitApp(id);
         return;
       }
-      case 'deployment_success':
+      case 'deployment_info':
+        // A deployment starts (or moves on): its apps now have readiness results to follow.
+        for (const id of deploymentApps(data, 'current')) void this.refresh(id);
+        return;
       case 'deployment_step_success':
-        for (const id of deploymentApps(data)) void this.refresh(id);
+        for (const id of deploymentApps(data, 'current')) this.stepEnded(id);
+        return;
+      case 'deployment_success':
+      case 'deployment_failed':
+        for (const id of deploymentApps(data, 'all')) this.stepEnded(id);
         return;
     }
   }
@@ -324,8 +342,28 @@ export class MarathonSource implements Source {
       if (!rec) return;
       tasks.set(rec.id, { ...rec, health: old?.health ?? [] });
     }
-    this.apps.set(app.id, { ...app, tasks });
+    const checked = checksNewTasks(app.readiness) && startsChecked(app, ev.taskId, ev.taskStatus, ev.version);
+    const readiness = checked ? withPending(app.readiness, ev.taskId) : app.readiness;
+    this.apps.set(app.id, { ...app, tasks, readiness });
     this.emitApp(app.id);
+    // Marathon sends no event when a check passes; it kills an old task once a new one is ready, so
+    // any task's news during a checked deployment is when to fetch the app's results.
+    if (checksNewTasks(app.readiness)) void this.refresh(app.id);
+  }
+
+  /** An app's deployment step ended: the tasks it started are checked, so the results alone decide; then fetch them. */
+  private stepEnded(id: string): void {
+    this.dropPending(id);
+    void this.refresh(id);
+  }
+
+  /** Drops an app's pending marks, telling the state when that changes its backends. */
+  private dropPending(id: string): void {
+    const app = this.apps.get(id);
+    const readiness = app && withoutPending(app.readiness);
+    if (!app || !readiness) return;
+    this.apps.set(id, { ...app, readiness });
+    this.emitApp(id);
   }
 
   private onHealth(ev: HealthStatusChangedEvent): void {
@@ -388,7 +426,7 @@ export class MarathonSource implements Source {
     this.health.set('overLimit', this.overLimit.view());
     const rec = toAppRecord(raw, this.reject);
     if (!rec) return;
-    this.apps.set(rec.id, this.keepHealth(rec));
+    this.apps.set(rec.id, this.carryOver(rec));
     this.emitApp(rec.id);
   }
 
@@ -448,6 +486,16 @@ export class MarathonSource implements Source {
   }
 }
 
+/**
+ * Whether a status update is of a task the running deployment checks before
+ * it is ready: one starting, of the version deployed (where Marathon says),
+ * without a result yet. Marathon checks only tasks of the deployed version.
+ */
+function startsChecked(app: AppRecord, taskId: string, status: string, version: unknown): boolean {
+  if (status === 'TASK_KILLING' || TERMINAL.has(status) || app.readiness.tasks.has(taskId)) return false;
+  return typeof version !== 'string' || app.version === null || version === app.version;
+}
+
 /** The breach of an app too long to take, named by its id where its text shows one. */
 function oversize(app: OversizeApp, max: number): LimitBreach {
   return {
@@ -458,11 +506,15 @@ function oversize(app: OversizeApp, max: number): LimitBreach {
   };
 }
 
-/** The app ids a deployment event touches (Marathon puts them in plan.steps[].actions[].app). */
-function deploymentApps(data: unknown): string[] {
+/**
+ * The app ids a deployment event touches: those of its current step, or of
+ * the whole plan (Marathon puts them in currentStep.actions[].app and
+ * plan.steps[].actions[].app).
+ */
+function deploymentApps(data: unknown, which: 'current' | 'all'): string[] {
   const plan = (data as { plan?: { steps?: unknown } }).plan;
   const ids = new Set<string>();
-  const steps = Array.isArray(plan?.steps) ? plan.steps : [];
+  const steps = which === 'all' && Array.isArray(plan?.steps) ? plan.steps : [];
   const current = (data as { currentStep?: unknown }).currentStep;
   for (const step of current ? [current, ...steps] : steps) {
     const actions = (step as { actions?: unknown })?.actions;

@@ -12,7 +12,9 @@ export const EVENT_TYPES = [
   'health_status_changed_event',
   'api_post_event',
   'app_terminated_event',
+  'deployment_info',
   'deployment_success',
+  'deployment_failed',
   'deployment_step_success',
   'instance_changed_event',
 ] as const;

@@ -1,0 +1,170 @@
+import type { Reject } from '../../state/rejection.js';
+import { isBackendId } from '../../state/validate.js';
+import type { MarathonApp } from './types.js';
+
+// Marathon's readiness checks, as Bamboo and Traefik read them: while a
+// deployment of an app with readiness checks runs, Marathon lists in
+// `readinessCheckResults` (embed=apps.readiness) the tasks it has checked so
+// far, `ready: false` until the check passes. Such a task is no backend yet.
+// Outside a deployment, and for apps without readiness checks, readiness
+// changes nothing: the checks only ever run during deployments.
+
+/**
+ * A task's readiness: Marathon's verdict (`ready`, `not-ready`), or `pending`,
+ * Switchyard's own mark for a task it saw start through an event during the
+ * deployment, before Marathon listed any result for it.
+ */
+export type TaskReadiness = 'ready' | 'not-ready' | 'pending';
+
+/** What Switchyard keeps of an app's readiness: whether it has checks, whether a deployment runs, and each task's verdict so far. */
+export interface AppReadiness {
+  readonly hasChecks: boolean;
+  readonly inDeployment: boolean;
+  readonly tasks: ReadonlyMap<string, TaskReadiness>;
+}
+
+const NO_VERDICTS: ReadonlyMap<string, TaskReadiness> = new Map();
+
+/**
+ * Checks an app's readiness fields. Nothing is trusted: a field of the wrong
+ * shape is rejected, and where that leaves a doubt the task stays out (a
+ * result naming a task without a boolean `ready` makes it not ready).
+ */
+export function toAppReadiness(app: MarathonApp, id: string, reject: Reject): AppReadiness {
+  const checks = listField(app.readinessChecks, id, 'readinessChecks', reject);
+  let hasChecks = false;
+  firstBad(
+    checks,
+    (c) => {
+      if (!isObject(c)) return false;
+      hasChecks = true;
+      return true;
+    },
+    id,
+    'readinessChecks',
+    'an object',
+    reject,
+  );
+  const deployments = app.deployments;
+  // A deployment list Marathon did not send as a list: the results decide, and they exist only during a deployment.
+  const inDeployment =
+    deployments !== undefined && deployments !== null && (!Array.isArray(deployments) || deployments.length > 0);
+  listField(deployments, id, 'deployments', reject);
+  if (Array.isArray(deployments))
+    firstBad(
+      deployments,
+      (d) => isObject(d) && typeof d.id === 'string',
+      id,
+      'deployments',
+      'an object with a string "id"',
+      reject,
+    );
+  const results = listField(app.readinessCheckResults, id, 'readinessCheckResults', reject);
+  if (results.length === 0) return { hasChecks, inDeployment, tasks: NO_VERDICTS };
+  const tasks = new Map<string, TaskReadiness>();
+  firstBad(
+    results,
+    (r) => {
+      if (!isObject(r) || !isBackendId(r.taskId)) return false;
+      // One task may have a result per check: it is ready once none says otherwise.
+      const verdict = r.ready === true ? 'ready' : 'not-ready';
+      if (tasks.get(r.taskId) !== 'not-ready') tasks.set(r.taskId, verdict);
+      return typeof r.ready === 'boolean';
+    },
+    id,
+    'readinessCheckResults',
+    'an object with a task id of [A-Za-z0-9._:@-] and a boolean "ready"',
+    reject,
+  );
+  return { hasChecks, inDeployment, tasks };
+}
+
+/** Whether a task may take traffic as far as readiness goes: only a verdict other than `ready`, during a deployment of an app with checks, keeps it out. */
+export function isReady(readiness: AppReadiness, taskId: string): boolean {
+  if (!readiness.hasChecks || !readiness.inDeployment) return true;
+  const verdict = readiness.tasks.get(taskId);
+  return verdict === undefined || verdict === 'ready';
+}
+
+/** Whether a task that starts now would be checked before it is ready: the app has readiness checks and a deployment runs. */
+export function checksNewTasks(readiness: AppReadiness): boolean {
+  return readiness.hasChecks && readiness.inDeployment;
+}
+
+/** The readiness with a task marked `pending` (seen starting, no result yet). */
+export function withPending(readiness: AppReadiness, taskId: string): AppReadiness {
+  const tasks = new Map(readiness.tasks);
+  tasks.set(taskId, 'pending');
+  return { ...readiness, tasks };
+}
+
+/**
+ * A newer answer's readiness, keeping the `pending` marks of `before` for
+ * tasks it has no result for while the deployment still checks new tasks: an
+ * answer fetched between a task's start and its first check does not list it.
+ */
+export function carryPending(
+  before: AppReadiness,
+  next: AppReadiness,
+  exists: (taskId: string) => boolean,
+): AppReadiness {
+  if (!checksNewTasks(next)) return next;
+  let tasks: Map<string, TaskReadiness> | null = null;
+  for (const [id, verdict] of before.tasks) {
+    if (verdict !== 'pending' || next.tasks.has(id) || !exists(id)) continue;
+    tasks ??= new Map(next.tasks);
+    tasks.set(id, 'pending');
+  }
+  return tasks ? { ...next, tasks } : next;
+}
+
+/** The readiness without Switchyard's `pending` marks (the deployment step ended, or the events that would end them may be lost); null when there were none. */
+export function withoutPending(readiness: AppReadiness): AppReadiness | null {
+  let tasks: Map<string, TaskReadiness> | null = null;
+  for (const [id, verdict] of readiness.tasks) {
+    if (verdict !== 'pending') continue;
+    tasks ??= new Map(readiness.tasks);
+    tasks.delete(id);
+  }
+  return tasks ? { ...readiness, tasks } : null;
+}
+
+/** The field as a list; anything but a list (or nothing) is rejected and read as empty. */
+function listField(value: unknown, where: string, field: string, reject: Reject): readonly unknown[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value;
+  reject({ where, field, value, expected: 'an array' });
+  return [];
+}
+
+/**
+ * Runs `ok` over every element and rejects only the first it refuses, with
+ * how many more there were: a list of a thousand bad elements is one log line.
+ */
+function firstBad(
+  list: readonly unknown[],
+  ok: (element: Record<string, unknown> | unknown) => boolean,
+  where: string,
+  field: string,
+  expected: string,
+  reject: Reject,
+): void {
+  let first = -1;
+  let more = 0;
+  list.forEach((element, i) => {
+    if (ok(element)) return;
+    if (first < 0) first = i;
+    else more++;
+  });
+  if (first >= 0)
+    reject({
+      where,
+      field: `${field}[${first}]`,
+      value: list[first],
+      expected: more > 0 ? `${expected} (${more} more elements like it)` : expected,
+    });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

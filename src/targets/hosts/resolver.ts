@@ -1,0 +1,260 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import type { Logger } from '../../log.js';
+import type { Clock } from '../../retry.js';
+
+// Backend host names, resolved by Switchyard for proxies that would
+// otherwise resolve them while loading a config (nginx refuses a whole config
+// over one name it cannot resolve). The behaviour is HAProxy's
+// `init-addr libc,last,none`: the system resolver's answer, the last good
+// address while the resolver fails, and no address for a name that never
+// resolved. Lookups run beside renders, never in them: a render reads
+// answers already in the cache.
+
+/** Finds one address for a host name the way the system does (getaddrinfo); rejects when there is none. */
+export type Lookup = (host: string) => Promise<string>;
+
+/** The system resolver: dns.lookup's first address, in the order the system gives. */
+export const systemLookup: Lookup = async (host) => (await dnsLookup(host)).address;
+
+/** What the cache knows of one name; `since` is when it entered this state (epoch ms of the clock). */
+export type HostState =
+  /** The first lookup has not answered yet. */
+  | { readonly kind: 'pending'; readonly since: number }
+  /** The last lookup found `address`. */
+  | { readonly kind: 'resolved'; readonly address: string; readonly since: number }
+  /** The last lookup failed; `address` is the last good one, kept. */
+  | { readonly kind: 'stale'; readonly address: string; readonly error: string; readonly since: number }
+  /** No lookup has ever found an address. */
+  | { readonly kind: 'unresolved'; readonly error: string; readonly since: number };
+
+/** Bounds and schedule of a resolver (config `resolve`). */
+export interface ResolverSettings {
+  /** Every name in the cache is looked up again this often. */
+  readonly refreshMs: number;
+  /** A lookup taking longer counts as failed; a render waits at most this long for names it has not seen. */
+  readonly timeoutMs: number;
+  /** Names kept; a new name past it takes the place of the one wanted least recently. */
+  readonly maxHosts: number;
+  /** Lookups running at once; the rest queue. */
+  readonly maxConcurrent: number;
+}
+
+/** Lookups since start and answers given, for /metrics. */
+export interface ResolverCounts {
+  /** Lookups that found an address. */
+  readonly resolved: number;
+  /** Lookups that failed or timed out. */
+  readonly failures: number;
+  /** Addresses a render read from the cache. */
+  readonly hits: number;
+  /** Names a render asked for that had no address (not answered yet, or never resolved). */
+  readonly misses: number;
+  readonly cached: number;
+}
+
+interface Entry {
+  state: HostState;
+  /** When a render last asked for the name: names no render wants are the first to go. */
+  wantedAt: number;
+  inFlight: Promise<void> | null;
+}
+
+/**
+ * One cache of host name → address, owned by the daemon and shared by the
+ * targets that hand their proxy addresses. `prepare` looks up the names it
+ * has not seen (waiting at most `timeoutMs`); a timer looks every name up
+ * again each `refreshMs`; listeners hear when an answer changes, so the
+ * runner renders again with it.
+ */
+export class HostResolver {
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<() => void>();
+  private readonly queue: Array<() => void> = [];
+  private running = 0;
+  private counts = { resolved: 0, failures: 0, hits: 0, misses: 0 };
+  /** Moves on each change of an answer: views built from an older one are looked at again. */
+  private gen = 0;
+  private refreshTimer: (() => void) | null = null;
+  /** When `prepare` was last called: a name wanted before then is no render's any more. */
+  private preparedAt = 0;
+  private closed = false;
+
+  constructor(
+    private readonly settings: ResolverSettings,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly lookup: Lookup = systemLookup,
+  ) {}
+
+  /** Changes with every change of an answer. */
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** Calls `fn` after a name changed state (outside any render): the next render shows it; returns the unsubscribe. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Marks `hosts` — every name the next renders will ask for — as wanted
+   * and looks up those never seen; resolves once they have answered or
+   * `timeoutMs` passed, whichever is first. A name still pending then
+   * answers later, through `onChange`. Names the latest call left out are
+   * forgotten at the next refresh.
+   */
+  async prepare(hosts: Iterable<string>): Promise<void> {
+    const now = this.clock.now();
+    this.preparedAt = now;
+    const fresh: Promise<void>[] = [];
+    for (const host of hosts) {
+      let e = this.entries.get(host);
+      if (!e) {
+        this.makeRoom();
+        e = { state: { kind: 'pending', since: now }, wantedAt: now, inFlight: null };
+        this.entries.set(host, e);
+        fresh.push(this.resolve(host, e));
+      }
+      e.wantedAt = now;
+    }
+    this.armRefresh();
+    if (fresh.length === 0) return;
+    let cancel: () => void = () => {};
+    const waited = new Promise<void>((resolve) => (cancel = this.clock.after(this.settings.timeoutMs, resolve)));
+    await Promise.race([Promise.all(fresh), waited]);
+    cancel();
+  }
+
+  /** What the cache holds for `host`; null for a name never prepared. */
+  state(host: string): HostState | null {
+    return this.entries.get(host)?.state ?? null;
+  }
+
+  /** The address a render uses for `host` (the last good one while lookups fail); null: leave its backends out. Counts a hit or a miss. */
+  address(host: string): string | null {
+    const s = this.entries.get(host)?.state;
+    const address = s && (s.kind === 'resolved' || s.kind === 'stale') ? s.address : null;
+    if (address === null) this.counts.misses++;
+    else this.counts.hits++;
+    return address;
+  }
+
+  stats(): ResolverCounts {
+    return { ...this.counts, cached: this.entries.size };
+  }
+
+  /** Stops the refresh timer; lookups in flight finish unheard. */
+  close(): void {
+    this.closed = true;
+    this.refreshTimer?.();
+    this.refreshTimer = null;
+    this.listeners.clear();
+  }
+
+  /** Evicts the name wanted least recently when the cache is full. */
+  private makeRoom(): void {
+    if (this.entries.size < this.settings.maxHosts) return;
+    let oldest: string | null = null;
+    let at = Infinity;
+    for (const [host, e] of this.entries) {
+      if (e.wantedAt < at) [oldest, at] = [host, e.wantedAt];
+    }
+    if (oldest !== null) this.entries.delete(oldest);
+  }
+
+  private armRefresh(): void {
+    if (this.refreshTimer || this.closed || this.entries.size === 0) return;
+    this.refreshTimer = this.clock.after(this.settings.refreshMs, () => {
+      this.refreshTimer = null;
+      void this.refresh();
+    });
+  }
+
+  /**
+   * Looks every name up again; names the latest `prepare` left out are
+   * dropped instead. Time alone forgets nothing: a cluster that does not
+   * change renders nothing, and its names must stay.
+   */
+  private async refresh(): Promise<void> {
+    const rounds: Promise<void>[] = [];
+    for (const [host, e] of this.entries) {
+      if (e.wantedAt < this.preparedAt) this.entries.delete(host);
+      else rounds.push(this.resolve(host, e));
+    }
+    await Promise.all(rounds);
+    this.armRefresh();
+  }
+
+  /** One lookup of `host` (joined with one in flight), its outcome recorded in `e`. */
+  private resolve(host: string, e: Entry): Promise<void> {
+    e.inFlight ??= this.limited(() => this.timed(host)).then(
+      (address) => this.record(host, e, { ok: true, address }),
+      (err: Error) => this.record(host, e, { ok: false, error: err.message }),
+    );
+    return e.inFlight;
+  }
+
+  private timed(host: string): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const cancel = this.clock.after(this.settings.timeoutMs, () =>
+        reject(new Error(`no answer within ${this.settings.timeoutMs} ms`)),
+      );
+      this.lookup(host).then(
+        (address) => (cancel(), resolve(address)),
+        (err: unknown) => (cancel(), reject(err instanceof Error ? err : new Error(String(err)))),
+      );
+    });
+  }
+
+  /** Runs `job` when fewer than maxConcurrent lookups run. */
+  private async limited<T>(job: () => Promise<T>): Promise<T> {
+    if (this.running >= this.settings.maxConcurrent) await new Promise<void>((go) => this.queue.push(go));
+    this.running++;
+    try {
+      return await job();
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
+    }
+  }
+
+  private record(host: string, e: Entry, outcome: { ok: true; address: string } | { ok: false; error: string }): void {
+    e.inFlight = null;
+    if (this.entries.get(host) !== e || this.closed) return;
+    const now = this.clock.now();
+    const before = e.state;
+    if (outcome.ok) {
+      this.counts.resolved++;
+      if (before.kind === 'resolved' && before.address === outcome.address) return;
+      e.state = { kind: 'resolved', address: outcome.address, since: now };
+      if (before.kind === 'pending') this.log.debug('host name resolved', { host, address: outcome.address });
+      else
+        this.log.info(before.kind === 'resolved' ? 'host address changed' : 'host name resolves again', {
+          host,
+          address: outcome.address,
+          ...(before.kind === 'resolved' || before.kind === 'stale' ? { was: before.address } : {}),
+        });
+    } else {
+      this.counts.failures++;
+      if (before.kind === 'stale' || before.kind === 'unresolved') {
+        // Still failing: the state (and its since) stands, the latest reason is kept, and nobody is told again.
+        e.state = { ...before, error: outcome.error };
+        return;
+      }
+      if (before.kind === 'resolved') {
+        e.state = { kind: 'stale', address: before.address, error: outcome.error, since: now };
+        this.log.warn('host lookup failed; its last address is kept', {
+          host,
+          address: before.address,
+          error: outcome.error,
+        });
+      } else {
+        e.state = { kind: 'unresolved', error: outcome.error, since: now };
+        this.log.warn('host name does not resolve; its backends are left out', { host, error: outcome.error });
+      }
+    }
+    this.gen++;
+    for (const fn of this.listeners) fn();
+  }
+}
