@@ -132,7 +132,8 @@ describe('template lint', () => {
   });
 
   it('reads an inline partial where it is included, as it does a file in partials/', async () => {
-    const text = '{{#*inline "server"}}server {{host}}:{{prot}}{{/inline}}{{#each services}}{{#each backends}}{{> server}}{{/each}}{{/each}}';
+    const text =
+      '{{#*inline "server"}}server {{host}}:{{prot}}{{/inline}}{{#each services}}{{#each backends}}{{> server}}{{/each}}{{/each}}';
     expect(await lint(text)).to.deep.equal(['t.hbs:1:40: unknown field "prot" of a backend (did you mean "port"?)']);
   });
 
