@@ -21,7 +21,7 @@ import { installText, readInstalled, writeCandidate } from './install.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
-import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheckAll, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -549,7 +549,7 @@ export class Target {
       ports: this.ports,
     };
     let found = 0;
-    const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(changed, ctx);
     changed.forEach((s, i) => {
       if (reasons[i] === null) return;
       this.quarantine.add(s, reasons[i]!, 'precheck');
@@ -709,7 +709,7 @@ export class Target {
       ports: this.ports,
     };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
-    const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(suspects, ctx);
     let found = 0;
     suspects.forEach((s, i) => {
       if (reasons[i] === null) return;
