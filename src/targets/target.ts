@@ -233,6 +233,10 @@ export class Target {
   installedParts(): readonly string[] | null {
     return this.installed?.fragments ?? null;
   }
+  /** The bytes of the installed config as this process wrote them; null when it has installed nothing. */
+  installedBytes(): Buffer | null {
+    return this.installed?.bytes ?? null;
+  }
 
   /**
    * The proxy does not run what the installed file says (a process killed
