@@ -103,6 +103,7 @@ export function createTargets(
         cwd: config.configDir,
         minReloadIntervalMs: config.reload.minIntervalMs,
         renderBudgetMs: config.render.budgetMs,
+        trialHeapMb: config.render.trialHeapMb,
         ports,
         hosts,
       }),

@@ -64,6 +64,7 @@ const targetSettings = (c: Config, t: TargetConfig) =>
     timeoutMs: c.reload.timeoutMs,
     minIntervalMs: c.reload.minIntervalMs,
     budgetMs: c.render.budgetMs,
+    trialHeapMb: c.render.trialHeapMb,
   });
 
 /** Compares two configs; `before` and `after` name the sources each one builds. */

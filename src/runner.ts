@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { messageOf, stackOf } from './errors.js';
 import type { Config } from './config/schema.js';
 import { Backoff, SingleFlight, systemClock, type Clock } from './retry.js';
 import type { Logger } from './log.js';
@@ -324,7 +325,21 @@ export class Runner {
   private fire(): void {
     for (const cancel of [this.quietTimer, this.maxTimer]) cancel?.();
     this.quietTimer = this.maxTimer = null;
-    void this.cycling.run();
+    this.cycling.run().catch((e: unknown) => this.cycleFailed(e));
+  }
+
+  /**
+   * A cycle that threw past the targets' own containment (a bug): logged with
+   * its stack and tried again after a back-off, so the runner never stalls
+   * on it silently and nothing leaves the daemon as an unhandled rejection.
+   */
+  private cycleFailed(e: unknown): void {
+    this.log.error('cycle failed unexpectedly; trying again', { error: messageOf(e), stack: stackOf(e) });
+    if (this.stopped) return;
+    this.retry.retry(() => {
+      this.dirty = true;
+      this.schedule();
+    });
   }
 
   private async cycle(): Promise<void> {
@@ -352,7 +367,14 @@ export class Runner {
     const done = results.filter((r): r is ApplyResult => r !== null);
     if (snapshot) this.cycles++;
     this.record(done, since, reason);
-    for (const fn of this.listeners) fn(done, reason);
+    for (const fn of this.listeners) {
+      try {
+        fn(done, reason);
+      } catch (e) {
+        // A listener (the dashboard's recent events) is a reader: its fault must not stop the cycle's book-keeping.
+        this.log.error('cycle listener failed', { error: messageOf(e), stack: stackOf(e) });
+      }
+    }
     this.retryIfFailed(done);
     this.comeBackIfDeferred(done, reason);
     this.recordQuarantine();

@@ -129,6 +129,8 @@ export const configSchema = z
       .strictObject({
         // A render running longer is stopped, holding the event loop at most this long; the template is refused.
         budgetMs: ms(100, 600_000).default(5000),
+        // Each new template version's first render runs in a worker thread with this much heap at most.
+        trialHeapMb: z.number().int().min(64).max(16_384).default(1024),
       })
       .prefault({}),
     guard: z

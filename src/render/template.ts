@@ -35,6 +35,8 @@ export interface CompiledTemplate {
   readonly file: string;
   /** The template and partial files it was built from, to watch for edits. */
   readonly files: readonly string[];
+  /** The text of each of those files as compiled: a render trial compiles this very version, not what is on disk by then. */
+  readonly texts: ReadonlyMap<string, string>;
   /** The whole text; with the target's cache, unchanged loop items are reused. */
   render(data: TemplateData, cache?: RenderCache): string;
   /**
@@ -62,8 +64,16 @@ const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
  */
 export async function loadTemplate(
   file: string,
-  options: { cachedLoops?: boolean; budgetMs?: number } = {},
+  options: { cachedLoops?: boolean; budgetMs?: number; texts?: ReadonlyMap<string, string> } = {},
 ): Promise<CompiledTemplate> {
+  const given = options.texts;
+  const texts = new Map<string, string>();
+  const text = async (path: string) => {
+    const t = given ? given.get(path) : await read(path);
+    if (t === undefined) throw new TemplateError(path, null, null, 'not among the given texts');
+    texts.set(path, t);
+    return t;
+  };
   const hbs = Handlebars.create();
   hbs.registerHelper(helpers);
   const budget = new RenderBudget(file, options.budgetMs ?? Infinity);
@@ -82,15 +92,18 @@ export async function loadTemplate(
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();
   const sources = new Map<string, LintSource>();
-  for (const name of await listPartials(partialDir)) {
+  const names = given
+    ? [...given.keys()].filter((p) => dirname(p) === partialDir).map((p) => basename(p))
+    : await listPartials(partialDir);
+  for (const name of names) {
     const path = join(partialDir, name);
-    const ast = parse(hbs, path, await read(path));
+    const ast = parse(hbs, path, await text(path));
     partials.set(basename(name, '.hbs'), ast);
     sources.set(basename(name, '.hbs'), { file: path, program: ast });
     hbs.registerPartial(basename(name, '.hbs'), locatedPartial(path, hbs.compile(ast, compile)));
     files.push(path);
   }
-  const ast = parse(hbs, file, await read(file));
+  const ast = parse(hbs, file, await text(file));
   // Before the cached loops rewrite the tree: the lint reads the template as written.
   const findings = lintTemplate(
     { file, program: ast },
@@ -101,6 +114,7 @@ export async function loadTemplate(
   const self: CompiledTemplate = {
     file,
     files,
+    texts,
     cachedBlocks,
     findings,
     renderFragments(data, cache) {
@@ -160,7 +174,12 @@ function asTemplateError(file: string, e: unknown, source = ''): TemplateError {
   if (e instanceof TemplateError) return e;
   if (e instanceof RenderFault)
     return new TemplateError(e.file ?? file, e.line, e.column, e.message, { cause: e.cause });
-  const err = e as { message?: string; lineNumber?: number; column?: number };
+  // Anything may be thrown in a render, null included: only an object has these.
+  const err = (typeof e === 'object' && e !== null ? e : {}) as {
+    message?: string;
+    lineNumber?: number;
+    column?: number;
+  };
   const message = String(err.message ?? e);
   const parseLine = /Parse error on line (\d+):/.exec(message);
   const line = err.lineNumber ?? (parseLine ? Number(parseLine[1]) : null);

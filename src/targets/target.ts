@@ -7,6 +7,7 @@ import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from 
 import { RenderBudgetExceeded } from '../render/budget.js';
 import { formatFinding } from '../render/lint.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
+import { trialRender } from '../render/trial.js';
 import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
@@ -17,7 +18,9 @@ import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { messageOf, stackOf } from '../errors.js';
 import { installText, readInstalled, writeCandidate } from './install.js';
+import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
@@ -32,8 +35,8 @@ import {
   type QuarantineEvents,
 } from './quarantine.js';
 
-/** The step of the pipeline a failure happened in. */
-export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload';
+/** The step of the pipeline a failure happened in; `fault` when something threw past every step's own handling. */
+export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload' | 'fault';
 
 /** A failure of one stage of a target, with what caused it. */
 export class TargetError extends Error {
@@ -100,6 +103,12 @@ export interface TargetDeps {
   readonly live?: LiveUpdater | null;
   /** A render running longer is stopped (render.budgetMs); none when left out. */
   readonly renderBudgetMs?: number;
+  /**
+   * Each new template version first renders in a worker thread with this
+   * heap limit (render.trialHeapMb) and the budget as its deadline; only a
+   * version that passed renders on the main thread. No trials when left out.
+   */
+  readonly trialHeapMb?: number;
   /** The daemon's host name cache, used when the target resolves hosts (see `resolvesHosts`). */
   readonly hosts?: HostResolver;
   /** Port probes of the pre-checks, shared by the daemon's targets so that theirs never collide; the target's own when left out. */
@@ -169,6 +178,8 @@ export class Target {
   private proxyPorts = new Set<number>();
   private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
   private readonly quarantine: Quarantine;
+  /** Template versions that passed their render trial (or could not have one): these render on the main thread. */
+  private readonly tried = new WeakSet<CompiledTemplate>();
   /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
   private readonly addresses: HostAddresses | null;
   private hostProblems: readonly HostProblem[] = [];
@@ -307,12 +318,83 @@ export class Target {
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
     const started = performance.now();
     const trying = this.candidate;
-    await this.prepare(snapshot);
-    const input = this.resolved(snapshot);
-    this.hostProblems = input.problems;
-    const res = await this.attempt(input.snapshot, trying ?? this.template, started);
+    const template = trying ?? this.template;
+    let res: ApplyResult;
+    try {
+      await this.prepare(snapshot);
+      const input = this.resolved(snapshot);
+      this.hostProblems = input.problems;
+      const refused = template ? await this.trial(template, input.snapshot, started) : null;
+      res = refused ?? (await this.attempt(input.snapshot, template, started));
+    } catch (e) {
+      res = this.fault(e, snapshot.version, started);
+    }
     if (trying) this.settleCandidate(trying, res);
     return (this.last = res);
+  }
+
+  /**
+   * Whatever escaped an attempt (a bug, or a command runner or live updater
+   * that threw) fails this target alone, as any stage's failure does. What
+   * the proxy runs is then unknown: the next attempt takes the reload path.
+   */
+  private fault(e: unknown, version: number, started: number): ApplyResult {
+    this.installed = null;
+    this.quarantine.keepTrying();
+    const error = new TargetError('fault', `unexpected fault: ${messageOf(e)}`, { cause: e });
+    this.deps.log.error('unexpected fault; the last good config stays installed', {
+      target: this.name,
+      error: error.message,
+      stack: stackOf(e),
+      version,
+    });
+    return this.failed(error, version, started, {});
+  }
+
+  /**
+   * A template version's first render, in a worker thread against this
+   * snapshot: null once it passed (it renders here from now on), else the
+   * failed attempt. An active template refused is set aside until edited, as
+   * the budget does; the main thread's budget stays the guard for a snapshot
+   * that grows past what the trial saw.
+   */
+  private async trial(template: CompiledTemplate, snapshot: Snapshot, started: number): Promise<ApplyResult | null> {
+    const { renderBudgetMs, trialHeapMb } = this.deps;
+    if (this.tried.has(template) || renderBudgetMs === undefined || trialHeapMb === undefined) return null;
+    const request = {
+      file: template.file,
+      texts: template.texts,
+      budgetMs: renderBudgetMs,
+      snapshot,
+      vars: this.config.vars,
+      slots: this.nextSlots(snapshot),
+    };
+    const outcome = await trialRender(request, trialHeapMb);
+    if (outcome.kind === 'passed') {
+      this.tried.add(template);
+      this.deps.log.debug('render trial passed', { target: this.name, ms: Math.round(outcome.ms) });
+      return null;
+    }
+    if (outcome.kind === 'unavailable') {
+      this.tried.add(template);
+      this.deps.log.error('render trial could not run; the render budget alone guards this template', {
+        target: this.name,
+        error: messageOf(outcome.error),
+        cause: messageOf(outcome.error.cause),
+      });
+      return null;
+    }
+    if (template === this.template) {
+      this.template = null;
+      this.templateError = outcome.message;
+    }
+    this.deps.log.error('render trial stopped; the last good config stays installed', {
+      target: this.name,
+      limit: outcome.limit,
+      error: outcome.message,
+    });
+    const error = new TargetError('render', outcome.message);
+    return this.failed(error, snapshot.version, started, { render: outcome.ms });
   }
 
   /**
@@ -400,15 +482,18 @@ export class Target {
       stages[stage] = (stages[stage] ?? 0) + now - mark;
       mark = now;
     };
+    // An edited template on trial is refused in one line by settleCandidate, which names the edit.
+    const onTrial = template !== null && template === this.candidate;
     const fail = (stage: Stage, message: string, cause?: unknown) => {
       this.quarantine.keepTrying();
       const error = new TargetError(stage, message, cause === undefined ? undefined : { cause });
-      this.deps.log.error(`${stage} failed; the last good config stays installed`, {
-        target: this.name,
-        stage,
-        error: message,
-        version: snapshot.version,
-      });
+      if (!onTrial)
+        this.deps.log.error(`${stage} failed; the last good config stays installed`, {
+          target: this.name,
+          stage,
+          error: message,
+          version: snapshot.version,
+        });
       if (cause instanceof Error && cause.stack)
         this.deps.log.debug('failure cause', { target: this.name, stack: cause.stack });
       return this.failed(error, snapshot.version, started, stages);
@@ -431,7 +516,7 @@ export class Target {
         this.template = null;
         this.templateError = e.message;
       }
-      return fail(template ? 'render' : 'template', (e as Error).message, e);
+      return fail(template ? 'render' : 'template', messageOf(e), e);
     }
     const previous = this.installed;
     // Against the fragments of the installed render, only those that changed are looked at (an unchanged
@@ -453,7 +538,7 @@ export class Target {
         try {
           await installText(this.config.output, next.bytes);
         } catch (e) {
-          return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+          return fail('install', `${this.config.output}: ${messageOf(e)}`, e);
         }
         lap('install');
         this.installed = next;
@@ -485,7 +570,7 @@ export class Target {
                 r === null ? { kind: 'passed' as const } : { kind: 'refused' as const, error: r.shown },
               );
       } catch (e) {
-        return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+        return fail('install', `${this.config.output}: ${messageOf(e)}`, e);
       }
       lap('validate');
       if (validated.kind === 'refused') return fail('validate', validated.error);
@@ -504,7 +589,7 @@ export class Target {
     try {
       await installText(this.config.output, next.bytes);
     } catch (e) {
-      return fail('install', `${this.config.output}: ${(e as Error).message}`, e);
+      return fail('install', `${this.config.output}: ${messageOf(e)}`, e);
     }
     lap('install');
 
@@ -513,10 +598,10 @@ export class Target {
     if (!this.config.reload) return done('file');
     await this.live
       ?.beforeReload(() => next.text())
-      .catch((e: Error) =>
+      .catch((e: unknown) =>
         this.deps.log.warn('could not save the server state before the reload', {
           target: this.name,
-          error: e.message,
+          error: messageOf(e),
         }),
       );
     this.lastReloadAt = Date.now();
@@ -596,9 +681,10 @@ export class Target {
       budget--;
       if (refused === null)
         return isolated ? { kind: 'isolated', effective, rendered, installed: candidate } : { kind: 'passed' };
-      const blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
+      let blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
+      if (blamed === 0) blamed = this.blameFiles(refused.message, refused.file, effective);
       if (blamed === 0) {
-        const found = await this.bisect(effective, template, refused.message, budget);
+        const found = await this.bisect(effective, template, refused.shown, budget);
         budget -= found.validations;
         if (!found.service && (await this.sweep(effective)) === 0) return { kind: 'refused', error: refused.shown };
       }
@@ -608,7 +694,7 @@ export class Target {
       try {
         rendered = this.renderFragments(effective, template, this.nextSlots(effective));
       } catch (e) {
-        return { kind: 'refused', error: (e as Error).message };
+        return { kind: 'refused', error: messageOf(e) };
       }
       candidate = Installed.fromFragments(rendered.fragments, this.installed);
     }
@@ -620,7 +706,11 @@ export class Target {
     try {
       const refused = await this.runValidate(candidate.path);
       if (refused === null) return null;
-      return { message: refused, shown: refused.replaceAll(candidate.path, this.config.output), file: candidate.path };
+      return {
+        message: refused,
+        shown: describeRefusal(refused, candidate.path, this.config.output, bytes),
+        file: candidate.path,
+      };
     } finally {
       await candidate.discard();
     }
@@ -628,8 +718,11 @@ export class Target {
 
   /**
    * Quarantines the services whose fragments hold the lines `message` names
-   * in `file`; returns how many. None when a line is the template's own
-   * (a shared listener built from every service) or no line is named.
+   * in `file`, each with the message lines naming its own; returns how many.
+   * None when no line is named or only lines of the template's own (a shared
+   * listener built from every service). A frame line named beside a
+   * service's (a bad certificate loads on both) is left to the next
+   * validation: once the service is out, it passes or names the frame alone.
    */
   private blame(message: string, file: string, rendered: Rendered, effective: Snapshot, finding: Finding): number {
     const lines = linesNamed(message, file);
@@ -639,14 +732,45 @@ export class Target {
       rendered.items.map((item) => (typeof item === 'object' && item !== null ? this.cache.ownersOf(item) : null)),
       lines,
     );
-    if (owners.length === 0 || owners.some((o) => o === null)) return 0;
+    // owners[i] is the owner of lines[i] (lines past the end are left off).
+    const linesOf = new Map<string, number[]>();
+    owners.forEach((o, i) => {
+      for (const id of o ?? []) linesOf.set(id, [...(linesOf.get(id) ?? []), lines[i]!]);
+    });
     const byId = new Map(effective.services.map((s) => [s.id, s] as const));
-    const reason = messageFor(message, file, lines, this.config.output);
     let blamed = 0;
-    for (const id of new Set(owners.flat() as string[])) {
+    for (const [id, own] of linesOf) {
       const s = byId.get(id);
       if (!s) continue;
-      this.quarantine.add(s, reason, finding, this.lastGood().get(id) === s);
+      this.quarantine.add(
+        s,
+        messageFor(message, file, own, this.config.output),
+        finding,
+        this.lastGood().get(id) === s,
+      );
+      blamed++;
+    }
+    return blamed;
+  }
+
+  /**
+   * Quarantines the services whose certificate file the proxy's message
+   * names (HAProxy: `unable to load certificate from file '…'`), when it
+   * names only a line of the frame: the shared TLS listener loads every
+   * service's certificate. Returns how many; bisection would find the same
+   * in O(log n) validations.
+   */
+  private blameFiles(message: string, file: string, effective: Snapshot): number {
+    let blamed = 0;
+    for (const s of effective.services) {
+      if (s.sslCert === null || !message.includes(`'${s.sslCert}'`)) continue;
+      const reason = message
+        .split('\n')
+        .filter((l) => l.includes(`'${s.sslCert}'`))
+        .map((l) => l.replaceAll(file, this.config.output).trim())
+        .join(' | ')
+        .slice(0, 500);
+      this.quarantine.add(s, reason, 'file', this.lastGood().get(s.id) === s);
       blamed++;
     }
     return blamed;
@@ -695,7 +819,13 @@ export class Target {
     }
     if (hi - lo > 1) return { service: null, validations };
     const culprit = changed[hi - 1]!;
-    this.quarantine.add(culprit, `${message.trim().slice(0, 400)} (found by bisection)`, 'bisection');
+    // The proxy's words without its banner (HAProxy's NOTICE lines name its version and path).
+    const words = message
+      .split('\n')
+      .filter((l) => !l.includes('[NOTICE]'))
+      .join('\n')
+      .trim();
+    this.quarantine.add(culprit, `${words.slice(0, 400)} (found by bisection)`, 'bisection');
     return { service: culprit, validations };
   }
 
@@ -777,7 +907,9 @@ export class Target {
       const candidate = await writeCandidate(output, text);
       try {
         const refused = await this.runValidate(candidate.path);
-        return refused === null ? null : new TargetError('validate', refused);
+        return refused === null
+          ? null
+          : new TargetError('validate', describeRefusal(refused, candidate.path, this.config.output, text));
       } finally {
         await candidate.discard();
       }
@@ -812,7 +944,7 @@ export class Target {
       if (update === null || update.commands.length === 0) return null;
       return update.commands;
     } catch (e) {
-      this.deps.log.warn('live update refused; reloading instead', { target: this.name, error: (e as Error).message });
+      this.deps.log.warn('live update refused; reloading instead', { target: this.name, error: messageOf(e) });
       return null;
     }
   }

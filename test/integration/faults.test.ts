@@ -3,6 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpGet } from '../support/http.js';
+import { mount, unmount } from '../support/mount.js';
 import { freePort } from '../support/ports.js';
 import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
 import { tempDir } from '../support/tmp.js';
@@ -22,23 +23,6 @@ function registry(n: number, shift = 0): string {
   });
 }
 
-/**
- * Runs mount(8). Remounting read-only is refused while a file on it is open for
- * writing (the daemon writes its install record just after an install): that
- * refusal is retried for a while, as an operator would.
- */
-function mount(...args: string[]): void {
-  for (let tries = 0; ; tries++) {
-    try {
-      execFileSync('mount', args, { stdio: 'pipe' });
-      return;
-    } catch (e) {
-      if (tries >= 50 || !String((e as { stderr?: Buffer }).stderr ?? '').includes('busy')) throw e;
-      execFileSync('sleep', ['0.1']);
-    }
-  }
-}
-
 // The output directory fails under the running daemon, for real: a read-only
 // bind mount, a tmpfs that is full.
 describe('faults: the output directory', function () {
@@ -56,11 +40,7 @@ describe('faults: the output directory', function () {
 
   afterEach(async () => {
     await sy?.stop();
-    try {
-      execFileSync('umount', [out]);
-    } catch {
-      // not mounted (any more)
-    }
+    unmount(out);
   });
 
   const start = async () => {

@@ -1,0 +1,73 @@
+// The render trial as the daemon runs it: the built worker entry in a thread of its own
+// (from dist/, as tsx does not reach into worker threads).
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTemplate } from '../../src/render/template.js';
+import { trialRender, type TrialRequest } from '../../src/render/trial.js';
+import type { Snapshot } from '../../src/state/model.js';
+import { tempDir } from '../support/tmp.js';
+import { backend, service } from '../unit/fixtures.js';
+
+const snapshot: Snapshot = {
+  version: 7,
+  services: Array.from({ length: 300 }, (_, i) => service(`svc-${i}`, [backend(`b${i}`, 10_000 + i)])),
+  rules: [],
+};
+const NESTED = (depth: number, body: string) =>
+  Array.from({ length: depth }, (_, i) => `{{#each ${'../'.repeat(i)}services}}`).join('') +
+  body +
+  '{{/each}}'.repeat(depth);
+
+async function request(
+  template: string,
+  budgetMs = 2000,
+  partials: Record<string, string> = {},
+): Promise<TrialRequest> {
+  const dir = tempDir('render-trial-');
+  mkdirSync(join(dir, 'partials'));
+  for (const [name, text] of Object.entries(partials)) writeFileSync(join(dir, 'partials', `${name}.hbs`), text);
+  writeFileSync(join(dir, 't.hbs'), template);
+  const compiled = await loadTemplate(join(dir, 't.hbs'), { budgetMs });
+  return { file: compiled.file, texts: compiled.texts, budgetMs, snapshot, vars: {}, slots: new Map() };
+}
+
+describe('render trial in a worker thread', () => {
+  it('passes a template that renders within its budget', async () => {
+    const outcome = await trialRender(
+      await request('{{#each services}}{{id}} {{> row}}\n{{/each}}', 2000, {
+        row: '{{#each backends}}{{port}}{{/each}}',
+      }),
+      256,
+    );
+    expect(outcome.kind).to.equal('passed');
+  });
+
+  it('refuses a template whose loops blow up at render.budgetMs, naming the limit and the file', async () => {
+    const r = await request(NESTED(4, 'x'), 500);
+    const outcome = await trialRender(r, 256);
+    expect(outcome).to.include({ kind: 'refused', limit: 'render.budgetMs' });
+    expect(outcome.kind === 'refused' && outcome.message).to.equal(
+      `${r.file}: render stopped after 500 ms (render.budgetMs): the template loops over more than it can finish in time`,
+    );
+  });
+
+  it('refuses a template that builds more than render.trialHeapMb holds, and the process lives on', async () => {
+    const outcome = await trialRender(await request(NESTED(3, '{{../../id}}{{../id}}{{id}}{{vars}}'), 60_000), 64);
+    expect(outcome).to.include({ kind: 'refused', limit: 'render.trialHeapMb' });
+    expect(outcome.kind === 'refused' && outcome.message).to.match(
+      /render stopped past 64 MB of heap \(render\.trialHeapMb\)/,
+    );
+  });
+
+  it('passes a template whose render fails fast: the main thread reports that failure itself', async () => {
+    const outcome = await trialRender(await request('{{> missing}}'), 256);
+    expect(outcome.kind).to.equal('passed');
+  });
+
+  it('renders the version it is given, not what the file holds by then', async () => {
+    const r = await request('{{#each services}}{{id}}{{/each}}', 500);
+    writeFileSync(r.file, NESTED(4, 'x'));
+    expect((await trialRender(r, 256)).kind).to.equal('passed');
+  });
+});
