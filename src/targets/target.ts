@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { messageOf, stackOf } from '../errors.js';
 import { installText, readInstalled, writeCandidate } from './install.js';
+import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
@@ -479,16 +480,19 @@ export class Target {
       stages[stage] = (stages[stage] ?? 0) + now - mark;
       mark = now;
     };
+    // An edited template on trial is refused in one line by settleCandidate, which names the edit.
+    const onTrial = template !== null && template === this.candidate;
     const fail = (stage: Stage, message: string, cause?: unknown) => {
       this.quarantine.keepTrying();
       const limit = cause instanceof RenderBudgetExceeded ? 'render.budgetMs' : undefined;
       const error = new TargetError(stage, message, cause === undefined ? undefined : { cause, limit });
-      this.deps.log.error(`${stage} failed; the last good config stays installed`, {
-        target: this.name,
-        stage,
-        error: message,
-        version: snapshot.version,
-      });
+      if (!onTrial)
+        this.deps.log.error(`${stage} failed; the last good config stays installed`, {
+          target: this.name,
+          stage,
+          error: message,
+          version: snapshot.version,
+        });
       if (cause instanceof Error && cause.stack)
         this.deps.log.debug('failure cause', { target: this.name, stack: cause.stack });
       return this.failed(error, snapshot.version, started, stages);
@@ -700,7 +704,11 @@ export class Target {
     try {
       const refused = await this.runValidate(candidate.path);
       if (refused === null) return null;
-      return { message: refused, shown: refused.replaceAll(candidate.path, this.config.output), file: candidate.path };
+      return {
+        message: refused,
+        shown: describeRefusal(refused, candidate.path, this.config.output, bytes),
+        file: candidate.path,
+      };
     } finally {
       await candidate.discard();
     }
@@ -857,7 +865,9 @@ export class Target {
       const candidate = await writeCandidate(output, text);
       try {
         const refused = await this.runValidate(candidate.path);
-        return refused === null ? null : new TargetError('validate', refused);
+        return refused === null
+          ? null
+          : new TargetError('validate', describeRefusal(refused, candidate.path, this.config.output, text));
       } finally {
         await candidate.discard();
       }
