@@ -156,7 +156,7 @@ export class Metrics {
   });
   readonly quarantineDecisions = new Counter({
     name: 'switchyard_quarantine_decisions_total',
-    help: 'Services quarantined, by target and how the fault was found (precheck, conflict, line, bisection, reload)',
+    help: 'Services quarantined, by target and how the fault was found (precheck, conflict, line, file, bisection, reload)',
     labelNames: ['target', 'finding'],
     registers: [this.registry],
   });

@@ -680,9 +680,10 @@ export class Target {
       budget--;
       if (refused === null)
         return isolated ? { kind: 'isolated', effective, rendered, installed: candidate } : { kind: 'passed' };
-      const blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
+      let blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
+      if (blamed === 0) blamed = this.blameFiles(refused.message, refused.file, effective);
       if (blamed === 0) {
-        const found = await this.bisect(effective, template, refused.message, budget);
+        const found = await this.bisect(effective, template, refused.shown, budget);
         budget -= found.validations;
         if (!found.service && (await this.sweep(effective)) === 0) return { kind: 'refused', error: refused.shown };
       }
@@ -716,8 +717,11 @@ export class Target {
 
   /**
    * Quarantines the services whose fragments hold the lines `message` names
-   * in `file`; returns how many. None when a line is the template's own
-   * (a shared listener built from every service) or no line is named.
+   * in `file`, each with the message lines naming its own; returns how many.
+   * None when no line is named or only lines of the template's own (a shared
+   * listener built from every service). A frame line named beside a
+   * service's (a bad certificate loads on both) is left to the next
+   * validation: once the service is out, it passes or names the frame alone.
    */
   private blame(message: string, file: string, rendered: Rendered, effective: Snapshot, finding: Finding): number {
     const lines = linesNamed(message, file);
@@ -727,14 +731,45 @@ export class Target {
       rendered.items.map((item) => (typeof item === 'object' && item !== null ? this.cache.ownersOf(item) : null)),
       lines,
     );
-    if (owners.length === 0 || owners.some((o) => o === null)) return 0;
+    // owners[i] is the owner of lines[i] (lines past the end are left off).
+    const linesOf = new Map<string, number[]>();
+    owners.forEach((o, i) => {
+      for (const id of o ?? []) linesOf.set(id, [...(linesOf.get(id) ?? []), lines[i]!]);
+    });
     const byId = new Map(effective.services.map((s) => [s.id, s] as const));
-    const reason = messageFor(message, file, lines, this.config.output);
     let blamed = 0;
-    for (const id of new Set(owners.flat() as string[])) {
+    for (const [id, own] of linesOf) {
       const s = byId.get(id);
       if (!s) continue;
-      this.quarantine.add(s, reason, finding, this.lastGood().get(id) === s);
+      this.quarantine.add(
+        s,
+        messageFor(message, file, own, this.config.output),
+        finding,
+        this.lastGood().get(id) === s,
+      );
+      blamed++;
+    }
+    return blamed;
+  }
+
+  /**
+   * Quarantines the services whose certificate file the proxy's message
+   * names (HAProxy: `unable to load certificate from file '…'`), when it
+   * names only a line of the frame: the shared TLS listener loads every
+   * service's certificate. Returns how many; bisection would find the same
+   * in O(log n) validations.
+   */
+  private blameFiles(message: string, file: string, effective: Snapshot): number {
+    let blamed = 0;
+    for (const s of effective.services) {
+      if (s.sslCert === null || !message.includes(`'${s.sslCert}'`)) continue;
+      const reason = message
+        .split('\n')
+        .filter((l) => l.includes(`'${s.sslCert}'`))
+        .map((l) => l.replaceAll(file, this.config.output).trim())
+        .join(' | ')
+        .slice(0, 500);
+      this.quarantine.add(s, reason, 'file', this.lastGood().get(s.id) === s);
       blamed++;
     }
     return blamed;
@@ -783,7 +818,13 @@ export class Target {
     }
     if (hi - lo > 1) return { service: null, validations };
     const culprit = changed[hi - 1]!;
-    this.quarantine.add(culprit, `${message.trim().slice(0, 400)} (found by bisection)`, 'bisection');
+    // The proxy's words without its banner (HAProxy's NOTICE lines name its version and path).
+    const words = message
+      .split('\n')
+      .filter((l) => !l.includes('[NOTICE]'))
+      .join('\n')
+      .trim();
+    this.quarantine.add(culprit, `${words.slice(0, 400)} (found by bisection)`, 'bisection');
     return { service: culprit, validations };
   }
 

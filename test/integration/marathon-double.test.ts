@@ -10,6 +10,8 @@ import type {
   ApiPostEvent,
   AppListResponse,
   AppResponse,
+  DeploymentInfo,
+  DeploymentStepSuccessEvent,
   DeploymentSuccessEvent,
   ErrorResponse,
   EventStreamAttachedEvent,
@@ -549,6 +551,145 @@ describe('MarathonDouble', function () {
       await openStream();
       await until(() => double.bytesServed() > 0, 'the stream’s first bytes');
       expect(double.requestCount('/v2/events')).to.equal(1);
+    });
+  });
+
+  describe('deployments with readiness checks', function () {
+    const READY = { portDefinitions: [{ port: 0, name: 'http-api' }], readinessChecks: [{ path: '/ready' }] };
+
+    /** /web with one old task, and a held restart with one new task; returns the ids. */
+    function deploying(check: object = {}): { deployment: string; old: string; fresh: string } {
+      double.addApp({ id: '/web', ...READY, readinessChecks: [{ path: '/ready', ...check }] });
+      const old = double.addTask('/web', { host: '10.0.0.1' });
+      const deployment = double.deployApp('/web', { env: { RELEASE: '2' } });
+      const fresh = double.addTask('/web', { host: '10.0.0.2' });
+      return { deployment, old, fresh };
+    }
+
+    it("fills in a readiness check's defaults as Marathon does", async function () {
+      double.addApp({ id: '/web', ...READY });
+      const { app } = json<AppResponse>(await request(`${base}/v2/apps/web`));
+      expect(app.readinessChecks).to.deep.equal([
+        {
+          name: 'readinessCheck',
+          protocol: 'HTTP',
+          path: '/ready',
+          portName: 'http-api',
+          intervalSeconds: 30,
+          timeoutSeconds: 10,
+          httpStatusCodesForReady: [200],
+          preserveLastResponse: false,
+        },
+      ]);
+    });
+
+    it('lists a running deployment under the app, in every list and single-app answer', async function () {
+      const { deployment } = deploying();
+      const listed = json<AppListResponse>(await request(`${base}/v2/apps`));
+      expect(listed.apps[0]!.deployments).to.deep.equal([{ id: deployment }]);
+      const { app } = json<AppResponse>(await request(`${base}/v2/apps/web`));
+      expect(app.deployments).to.deep.equal([{ id: deployment }]);
+    });
+
+    it('lists readiness results only with embed=apps.readiness (app.readiness for one app)', async function () {
+      const { fresh } = deploying();
+      double.setTaskReadiness(fresh, false);
+      const result = { name: 'readinessCheck', taskId: fresh, ready: false };
+      const embedded = json<AppListResponse>(await request(`${base}/v2/apps?embed=apps.tasks&embed=apps.readiness`));
+      expect(embedded.apps[0]!.readinessCheckResults).to.deep.equal([result]);
+      const plain = json<AppListResponse>(await request(`${base}/v2/apps?embed=apps.tasks`));
+      expect(plain.apps[0]).to.not.have.property('readinessCheckResults');
+      const one = json<AppResponse>(await request(`${base}/v2/apps/web?embed=app.tasks&embed=app.readiness`));
+      expect(one.app.readinessCheckResults).to.deep.equal([result]);
+      expect(json<AppResponse>(await request(`${base}/v2/apps/web`)).app).to.not.have.property('readinessCheckResults');
+    });
+
+    it('lists no result for a task before its first check, and the latest one after', async function () {
+      const { fresh } = deploying();
+      const url = `${base}/v2/apps/web?embed=app.readiness`;
+      expect(json<AppResponse>(await request(url)).app.readinessCheckResults).to.deep.equal([]);
+      double.setTaskReadiness(fresh, false);
+      double.setTaskReadiness(fresh, true);
+      expect(json<AppResponse>(await request(url)).app.readinessCheckResults).to.deep.equal([
+        { name: 'readinessCheck', taskId: fresh, ready: true },
+      ]);
+    });
+
+    it('gives the new task the version deployed, the old one keeping its own', async function () {
+      const { old, fresh } = deploying();
+      const { app } = json<AppResponse>(await request(`${base}/v2/apps/web`));
+      const version = (id: string) => app.tasks!.find((t) => t.id === id)!.version;
+      expect(version(fresh)).to.equal(app.version);
+      expect(version(old)).to.not.equal(app.version);
+    });
+
+    it('refuses a result for a task the deployment did not start: Marathon checks only the version deployed', function () {
+      const { old } = deploying();
+      expect(() => double.setTaskReadiness(old, true)).to.throw('not a running task of the version deployed');
+    });
+
+    it("keeps the check's last response only with preserveLastResponse", async function () {
+      const { fresh } = deploying({ preserveLastResponse: true });
+      double.setTaskReadiness(fresh, false, { status: 503, contentType: 'application/json', body: '{"warm":false}' });
+      const { app } = json<AppResponse>(await request(`${base}/v2/apps/web?embed=app.readiness`));
+      expect(app.readinessCheckResults).to.deep.equal([
+        {
+          name: 'readinessCheck',
+          taskId: fresh,
+          ready: false,
+          lastResponse: { status: 503, contentType: 'application/json', body: '{"warm":false}' },
+        },
+      ]);
+    });
+
+    it('shows the running deployment on /v2/deployments with its current actions and their results', async function () {
+      const { deployment, fresh } = deploying();
+      double.setTaskReadiness(fresh, false);
+      const [info, ...others] = json<DeploymentInfo[]>(await request(`${base}/v2/deployments`));
+      expect(others).to.deep.equal([]);
+      expect(info).to.deep.include({ id: deployment, affectedApps: ['/web'], currentStep: 1, totalSteps: 1 });
+      expect(info!.currentActions).to.deep.equal([
+        {
+          action: 'RestartApplication',
+          app: '/web',
+          readinessCheckResults: [{ name: 'readinessCheck', taskId: fresh, ready: false }],
+        },
+      ]);
+    });
+
+    it('refuses another change to the app while its deployment runs, as Marathon does without force', function () {
+      deploying();
+      expect(() => double.updateApp('/web', { instances: 2 })).to.throw('locked by one or more deployments');
+    });
+
+    it('publishes deployment_info at the start, and deployment_step_success then deployment_success at the end', async function () {
+      const client = await openStream();
+      await until(() => client.events.length === 1, 'the attach event');
+      const { deployment } = deploying();
+      double.finishDeployment(deployment);
+      await until(() => client.types().filter((t) => t === 'deployment_success').length === 2, 'the end');
+      const types = client.types().filter((t) => t.startsWith('deployment_'));
+      // addApp's own deployment first, finishing at once.
+      expect(types).to.deep.equal([
+        'deployment_info',
+        'deployment_success',
+        'deployment_info',
+        'deployment_step_success',
+        'deployment_success',
+      ]);
+      const step = client.data<DeploymentStepSuccessEvent>('deployment_step_success');
+      expect(step.plan.id).to.equal(deployment);
+      expect(step.currentStep).to.deep.equal({ actions: [{ action: 'RestartApplication', app: '/web' }] });
+    });
+
+    it('lists neither the deployment nor its results once it has finished', async function () {
+      const { deployment, fresh } = deploying();
+      double.setTaskReadiness(fresh, true);
+      double.finishDeployment(deployment);
+      const { app } = json<AppResponse>(await request(`${base}/v2/apps/web?embed=app.readiness`));
+      expect(app.deployments).to.deep.equal([]);
+      expect(app.readinessCheckResults).to.deep.equal([]);
+      expect(json<DeploymentInfo[]>(await request(`${base}/v2/deployments`))).to.deep.equal([]);
     });
   });
 

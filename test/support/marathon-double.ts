@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type {
   AppHealthCheck,
   DeploymentAction,
+  DeploymentInfo,
   DeploymentPlan,
   DeploymentStep,
   InstanceCondition,
@@ -24,6 +25,9 @@ import type {
   MarathonTask,
   PortDefinition,
   PortMapping,
+  ReadinessCheck,
+  ReadinessCheckResponse,
+  ReadinessCheckResult,
   TaskState,
   VersionInfo,
 } from './marathon-types.js';
@@ -42,7 +46,14 @@ export interface MarathonDoubleOptions {
 }
 
 /** Fields Marathon computes per request rather than storing with the app. */
-type EmbeddedKey = 'tasks' | 'tasksStaged' | 'tasksRunning' | 'tasksHealthy' | 'tasksUnhealthy' | 'deployments';
+type EmbeddedKey =
+  | 'tasks'
+  | 'tasksStaged'
+  | 'tasksRunning'
+  | 'tasksHealthy'
+  | 'tasksUnhealthy'
+  | 'deployments'
+  | 'readinessCheckResults';
 
 /** An app definition to load; anything left out gets Marathon's default. */
 export type AppInput = Partial<Omit<MarathonApp, EmbeddedKey>> & { id: string };
@@ -107,9 +118,16 @@ interface TaskRecord {
 interface AppRecord {
   def: MarathonApp;
   tasks: Map<string, TaskRecord>;
-  // Serialized views, dropped whenever the app or one of its tasks changes.
-  plainJson: Buffer | undefined;
-  fullJson: Buffer | undefined;
+  // Serialized views by embed (see appJson), dropped whenever the app, a task or its deployment changes.
+  json: Map<string, Buffer>;
+}
+
+// A deployment that runs until the test finishes it (deployApp), with the
+// latest readiness result per task, as DeploymentManagerActor keeps them.
+interface HeldDeployment {
+  plan: DeploymentPlan;
+  step: DeploymentStep;
+  results: Map<string, ReadinessCheckResult>;
 }
 
 interface Stream {
@@ -121,6 +139,8 @@ interface Stream {
 
 // LeaderProxyFilter's wording; real Marathon sends it in a Jetty HTML error page.
 const NO_LEADER = 'Could not determine the current leader';
+// AppLockedException's wording, for a change to an app whose deployment runs (the double has no force).
+const LOCKED = 'App is locked by one or more deployments.';
 const FRAMEWORK_ID = '7f5d2e6a-3c1b-4e8f-9a0d-6b2c4e1f8a90-0000';
 // Mesos marks a task terminal in these states; Marathon then expunges it.
 const TERMINAL = new Set<TaskState>([
@@ -163,6 +183,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   private readonly apps = new Map<string, AppRecord>();
   private readonly taskOwners = new Map<string, AppRecord>();
   private readonly streams = new Set<Stream>();
+  private readonly held = new Map<string, HeldDeployment>();
   private readonly sockets = new Set<Socket>();
   private readonly counts = new Map<string, number>();
   // Bytes written on connections closed so far, and the total at the last reset.
@@ -235,7 +256,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   addApp(input: AppInput): MarathonApp {
     const rec = this.insertApp(input);
     this.publish('api_post_event', { clientIp: '127.0.0.1', uri: '/v2/apps', appDefinition: rec.def });
-    this.finishDeployment(this.startDeployment('StartApplication', null, rec.def));
+    this.publishSuccess(this.startDeployment('StartApplication', null, rec.def));
     return structuredClone(rec.def);
   }
 
@@ -244,7 +265,76 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
    * Running tasks keep their old version: unlike Marathon, no rolling restart happens.
    */
   updateApp(id: string, patch: Partial<Omit<MarathonApp, EmbeddedKey | 'id'>>): MarathonApp {
+    const { rec, before, action } = this.change(id, patch);
+    this.publishSuccess(this.startDeployment(action, before, rec.def));
+    return structuredClone(rec.def);
+  }
+
+  /**
+   * Changes an app's definition as updateApp does, but leaves its deployment
+   * running, as a deployment of an app with readiness checks runs until every
+   * new task is ready: the app lists it under `deployments`, its readiness
+   * results (setTaskReadiness) are served with `embed=apps.readiness` and by
+   * `/v2/deployments`, until finishDeployment. Tasks added meanwhile run the
+   * new version; as in updateApp, nothing is started or killed by itself.
+   * Returns the deployment id.
+   */
+  deployApp(id: string, patch: Partial<Omit<MarathonApp, EmbeddedKey | 'id'>>): string {
+    const { rec, before, action } = this.change(id, patch);
+    const plan = this.startDeployment(action, before, rec.def);
+    this.held.set(plan.id, { plan, step: plan.steps[0]!, results: new Map() });
+    this.invalidate(rec);
+    return plan.id;
+  }
+
+  /**
+   * Records the outcome of a readiness check of a task that the running
+   * deployment of its app started (Marathon checks no other), as
+   * ReadinessCheckExecutor reports it: the latest result per task is listed.
+   * No event is published: Marathon has none for it. `response` (what the
+   * task answered; by default 200 when ready, 503 when not) is listed only
+   * with the check's `preserveLastResponse`.
+   */
+  setTaskReadiness(taskId: string, ready: boolean, response?: ReadinessCheckResponse): void {
+    const { rec, task } = this.requireTask(taskId);
+    const check = rec.def.readinessChecks?.[0];
+    if (check === undefined) throw new Error(`App '${rec.def.id}' has no readiness checks`);
+    const deployment = this.deploymentOf(rec.def.id);
+    if (deployment === undefined)
+      throw new Error(`No deployment of '${rec.def.id}' is running: readiness is not checked`);
+    if (task.version !== rec.def.version || task.state !== 'TASK_RUNNING')
+      throw new Error(`Task '${taskId}' is not a running task of the version deployed: Marathon does not check it`);
+    const result: ReadinessCheckResult = { name: check.name ?? 'readinessCheck', taskId, ready };
+    if (check.preserveLastResponse === true)
+      result.lastResponse = response ?? {
+        status: ready ? 200 : 503,
+        contentType: 'text/plain',
+        body: ready ? 'ready' : 'warming up',
+      };
+    deployment.results.set(taskId, result);
+    this.invalidate(rec);
+  }
+
+  /** Ends a deployment started by deployApp: deployment_step_success, then deployment_success; its results go. */
+  finishDeployment(deploymentId: string): void {
+    const deployment = this.held.get(deploymentId);
+    if (deployment === undefined) throw new Error(`Deployment '${deploymentId}' is not running`);
+    this.held.delete(deploymentId);
+    for (const action of deployment.step.actions) {
+      const rec = this.apps.get(action.app);
+      if (rec !== undefined) this.invalidate(rec);
+    }
+    this.publish('deployment_step_success', { plan: deployment.plan, currentStep: deployment.step });
+    this.publishSuccess(deployment.plan);
+  }
+
+  /** The changed definition of an app (a new version), published as api_post_event, and the deployment action it needs. */
+  private change(
+    id: string,
+    patch: Partial<Omit<MarathonApp, EmbeddedKey | 'id'>>,
+  ): { rec: AppRecord; before: MarathonApp; action: DeploymentAction['action'] } {
     const rec = this.requireApp(id);
+    if (this.deploymentOf(rec.def.id) !== undefined) throw new Error(LOCKED);
     const before = rec.def;
     const version = this.nextVersion();
     const merged: AppInput = { ...before, ...structuredClone(patch), id: before.id };
@@ -259,18 +349,25 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     rec.def = this.normalize(merged, version, versionInfo);
     this.invalidate(rec);
     this.publish('api_post_event', { clientIp: '127.0.0.1', uri: `/v2/apps${rec.def.id}`, appDefinition: rec.def });
-    this.finishDeployment(this.startDeployment(scaleOnly ? 'ScaleApplication' : 'RestartApplication', before, rec.def));
-    return structuredClone(rec.def);
+    return { rec, before, action: scaleOnly ? 'ScaleApplication' : 'RestartApplication' };
+  }
+
+  /** The running (held) deployment whose current step acts on the app, if any. */
+  private deploymentOf(appId: string): HeldDeployment | undefined {
+    for (const deployment of this.held.values())
+      if (deployment.step.actions.some((action) => action.app === appId)) return deployment;
+    return undefined;
   }
 
   /** Deletes an app: kills each task (TASK_KILLED), then publishes app_terminated_event. */
   removeApp(id: string): void {
     const rec = this.requireApp(id);
+    if (this.deploymentOf(rec.def.id) !== undefined) throw new Error(LOCKED);
     const plan = this.startDeployment('StopApplication', rec.def, null);
     for (const task of [...rec.tasks.values()]) this.transition(rec, task, 'TASK_KILLED');
     this.apps.delete(rec.def.id);
     this.publish('app_terminated_event', { appId: rec.def.id });
-    this.finishDeployment(plan);
+    this.publishSuccess(plan);
   }
 
   /**
@@ -327,14 +424,16 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
       const rec = this.insertApp(input);
       for (const options of tasks ?? []) this.createTask(rec, options);
       // Encode now so a benchmark's first full fetch times the client, not the double.
-      this.appJson(rec, true);
+      this.appJson(rec, { tasks: true, readiness: false });
     }
   }
 
   /** An app as `GET /v2/apps/{id}` would show it (tasks and counts embedded), or undefined. */
   getApp(id: string): MarathonApp | undefined {
     const rec = this.apps.get(canonicalId(id));
-    return rec === undefined ? undefined : (JSON.parse(this.appJson(rec, true).toString()) as MarathonApp);
+    return rec === undefined
+      ? undefined
+      : (JSON.parse(this.appJson(rec, { tasks: true, readiness: false }).toString()) as MarathonApp);
   }
 
   // ---- raw injection (hostile-input specs) -------------------------------------
@@ -515,7 +614,9 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     if (url.pathname === '/v2/events') this.attach(req, res, url);
     else if (url.pathname === '/v2/info') sendJson(res, 200, this.info());
     else if (url.pathname === '/v2/apps' || url.pathname === '/v2/apps/') this.answerAppList(res, url);
-    else if (url.pathname.startsWith('/v2/apps/')) this.answerApp(res, decodeURIComponent(url.pathname.slice(9)));
+    else if (url.pathname.startsWith('/v2/apps/')) this.answerApp(res, decodeURIComponent(url.pathname.slice(9)), url);
+    else if (url.pathname === '/v2/deployments' || url.pathname === '/v2/deployments/')
+      sendJson(res, 200, this.deploymentList());
     else sendJson(res, 404, { message: `URI not found: ${url.pathname}` });
   }
 
@@ -558,16 +659,18 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   }
 
   private answerAppList(res: http.ServerResponse, url: URL): void {
-    const withTasks = wantsTasks(url.searchParams.getAll('embed'));
+    const embed = embedsOf(url, false);
     sendParts(
       res,
       'apps',
-      this.empty ? [] : [...[...this.apps.values()].map((rec) => this.appJson(rec, withTasks)), ...this.rawApps],
+      this.empty ? [] : [...[...this.apps.values()].map((rec) => this.appJson(rec, embed)), ...this.rawApps],
     );
   }
 
-  // `/v2/apps/{id}` always embeds tasks and counts (AppsResource.show, "for compatibility").
-  private answerApp(res: http.ServerResponse, rest: string): void {
+  // `/v2/apps/{id}` always embeds tasks, counts and deployments (AppsResource.show, "for
+  // compatibility"); readiness only when asked.
+  private answerApp(res: http.ServerResponse, rest: string, url: URL): void {
+    const embed = embedsOf(url, true);
     if (rest.endsWith('*')) {
       const groupId = canonicalId(rest.slice(0, -1));
       const prefix = groupId === '/' ? '/' : `${groupId}/`;
@@ -579,7 +682,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
       sendParts(
         res,
         '*',
-        members.map((rec) => this.appJson(rec, true)),
+        members.map((rec) => this.appJson(rec, embed)),
       );
       return;
     }
@@ -592,7 +695,26 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     const id = canonicalId(rest);
     const rec = this.apps.get(id);
     if (rec === undefined) sendJson(res, 404, { message: `App '${id}' does not exist` });
-    else sendJson(res, 200, Buffer.concat([Buffer.from('{"app":'), this.appJson(rec, true), Buffer.from('}')]));
+    else sendJson(res, 200, Buffer.concat([Buffer.from('{"app":'), this.appJson(rec, embed), Buffer.from('}')]));
+  }
+
+  // DeploymentStepInfo as /v2/deployments writes it; only held deployments are ever running.
+  private deploymentList(): DeploymentInfo[] {
+    return [...this.held.values()].map(({ plan, step, results }) => ({
+      id: plan.id,
+      version: plan.version,
+      affectedApps: [...new Set(plan.steps.flatMap((s) => s.actions.map((a) => a.app)))],
+      affectedPods: [],
+      steps: plan.steps,
+      currentActions: step.actions.map((action) => ({
+        ...action,
+        readinessCheckResults: [...results.values()].filter(
+          (r) => this.taskOwners.get(r.taskId)?.def.id === action.app,
+        ),
+      })),
+      currentStep: plan.steps.indexOf(step) + 1,
+      totalSteps: plan.steps.length,
+    }));
   }
 
   private info(): MarathonInfo {
@@ -756,7 +878,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     return plan;
   }
 
-  private finishDeployment(plan: DeploymentPlan): void {
+  private publishSuccess(plan: DeploymentPlan): void {
     this.publish('deployment_success', { id: plan.id, plan });
   }
 
@@ -767,7 +889,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     if (this.apps.has(id)) throw new Error(`An app with id [${id}] already exists.`);
     const version = this.nextVersion();
     const def = this.normalize({ ...input, id }, version, { lastScalingAt: version, lastConfigChangeAt: version });
-    const rec: AppRecord = { def, tasks: new Map(), plainJson: undefined, fullJson: undefined };
+    const rec: AppRecord = { def, tasks: new Map(), json: new Map() };
     this.apps.set(id, rec);
     return rec;
   }
@@ -795,6 +917,7 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
       id: canonicalId(given.id),
       container,
       healthChecks: (given.healthChecks ?? []).map(withHealthCheckDefaults),
+      readinessChecks: (given.readinessChecks ?? []).map(withReadinessCheckDefaults),
       ports: portDefinitions.map((def) => def.port),
       portDefinitions,
       version,
@@ -858,28 +981,31 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
   }
 
   private invalidate(rec: AppRecord): void {
-    rec.plainJson = undefined;
-    rec.fullJson = undefined;
+    rec.json.clear();
   }
 
   // Serializing 10 000 apps costs far more than copying bytes, so each app keeps its
-  // encoded JSON until it or one of its tasks changes; lists are streamed from those.
-  private appJson(rec: AppRecord, withTasks: boolean): Buffer {
-    const cached = withTasks ? rec.fullJson : rec.plainJson;
+  // encoded JSON per embed until it, one of its tasks or its deployment changes; lists
+  // are streamed from those.
+  private appJson(rec: AppRecord, embed: Embed): Buffer {
+    const key = `${embed.tasks}/${embed.readiness}`;
+    const cached = rec.json.get(key);
     if (cached !== undefined) return cached;
     const tasks = [...rec.tasks.values()];
+    const deployment = this.deploymentOf(rec.def.id);
     const view: MarathonApp = {
       ...rec.def,
       tasksStaged: tasks.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length,
       tasksRunning: tasks.filter((t) => t.state === 'TASK_RUNNING').length,
       tasksHealthy: tasks.filter((t) => t.alive === true).length,
       tasksUnhealthy: tasks.filter((t) => t.alive === false).length,
-      deployments: [],
+      // Deployments that finish at once are never seen running.
+      deployments: deployment === undefined ? [] : [{ id: deployment.plan.id }],
     };
-    if (withTasks) view.tasks = tasks.map((task) => taskJson(rec.def, task));
+    if (embed.tasks) view.tasks = tasks.map((task) => taskJson(rec.def, task));
+    if (embed.readiness) view.readinessCheckResults = deployment === undefined ? [] : [...deployment.results.values()];
     const json = Buffer.from(JSON.stringify(view));
-    if (withTasks) rec.fullJson = json;
-    else rec.plainJson = json;
+    rec.json.set(key, json);
     return json;
   }
 
@@ -941,13 +1067,20 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(payload);
 }
 
-// InfoEmbedResolver accepts the embed with any of its prefixes, or none; `failures`
-// is the deprecated spelling that also embeds tasks.
-function wantsTasks(embeds: readonly string[]): boolean {
-  return embeds.some((embed) => {
-    const bare = embed.replace(/^(group\.apps\.|apps\.|app\.)/, '');
-    return bare === 'tasks' || bare === 'failures';
-  });
+/** What an app answer embeds beyond the fields every answer has. */
+interface Embed {
+  tasks: boolean;
+  readiness: boolean;
+}
+
+// InfoEmbedResolver accepts each embed with any of its prefixes, or none; `failures`
+// is the deprecated spelling that also embeds tasks. A single app always has its tasks.
+function embedsOf(url: URL, single: boolean): Embed {
+  const bare = url.searchParams.getAll('embed').map((embed) => embed.replace(/^(group\.apps\.|apps\.|app\.)/, ''));
+  return {
+    tasks: single || bare.includes('tasks') || bare.includes('failures'),
+    readiness: bare.includes('readiness'),
+  };
 }
 
 function canonicalId(id: string): string {
@@ -1015,6 +1148,21 @@ function withHealthCheckDefaults(check: AppHealthCheck): AppHealthCheck {
     ...(protocol === 'HTTP' || protocol === 'HTTPS' ? { ignoreHttp1xx: false } : {}),
     ...check,
     protocol,
+  };
+}
+
+// ReadinessCheck.scala's defaults.
+function withReadinessCheckDefaults(check: ReadinessCheck): ReadinessCheck {
+  return {
+    name: 'readinessCheck',
+    protocol: 'HTTP',
+    path: '/',
+    portName: 'http-api',
+    intervalSeconds: 30,
+    timeoutSeconds: 10,
+    httpStatusCodesForReady: [200],
+    preserveLastResponse: false,
+    ...check,
   };
 }
 

@@ -89,6 +89,34 @@ export interface AppHealthCheck {
   delaySeconds?: number;
 }
 
+/** An app's readiness check (ReadinessCheck.scala); Marathon fills in every field it is not given. */
+export interface ReadinessCheck {
+  name?: string;
+  protocol?: 'HTTP' | 'HTTPS';
+  path?: string;
+  /** The name of one of the app's ports (`portDefinitions[].name` or a port mapping's `name`). */
+  portName?: string;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  httpStatusCodesForReady?: number[];
+  preserveLastResponse?: boolean;
+}
+
+/** The last answer of a readiness check, kept only with `preserveLastResponse`. */
+export interface ReadinessCheckResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** One task's latest readiness check result in a running deployment (Formats: `lastResponse` omitted when none). */
+export interface ReadinessCheckResult {
+  name: string;
+  taskId: string;
+  ready: boolean;
+  lastResponse?: ReadinessCheckResponse;
+}
+
 /** A task's IP address as Mesos reported it. */
 export interface IpAddress {
   ipAddress: string;
@@ -162,7 +190,7 @@ export interface MarathonApp {
   requirePorts?: boolean;
   container?: Container | null;
   healthChecks: AppHealthCheck[];
-  readinessChecks?: unknown[];
+  readinessChecks?: ReadinessCheck[];
   dependencies?: string[];
   upgradeStrategy?: { minimumHealthCapacity: number; maximumOverCapacity: number };
   labels: Record<string, string>;
@@ -181,6 +209,8 @@ export interface MarathonApp {
   tasksHealthy?: number;
   tasksUnhealthy?: number;
   deployments?: DeploymentRef[];
+  /** With `embed=apps.readiness`: the running deployments' latest result per task checked so far. */
+  readinessCheckResults?: ReadinessCheckResult[];
   /** Present with `embed=apps.tasks` in lists, always for a single app. */
   tasks?: MarathonTask[];
 }
@@ -198,6 +228,23 @@ export interface AppResponse {
 /** Body of `GET /v2/apps/{id}/tasks`. */
 export interface TaskListResponse {
   tasks: MarathonTask[];
+}
+
+/** One action of the current step in `GET /v2/deployments`, with its app's readiness results. */
+export interface DeploymentActionInfo extends DeploymentAction {
+  readinessCheckResults: ReadinessCheckResult[];
+}
+
+/** An element of `GET /v2/deployments` (DeploymentStepInfo); `currentStep` counts from 1. */
+export interface DeploymentInfo {
+  id: string;
+  version: string;
+  affectedApps: string[];
+  affectedPods: string[];
+  steps: DeploymentStep[];
+  currentActions: DeploymentActionInfo[];
+  currentStep: number;
+  totalSteps: number;
 }
 
 /** Body of `GET /v2/leader`: the leader's `host:port`. */
@@ -319,6 +366,12 @@ export interface DeploymentInfoEvent extends EventBase<'deployment_info'> {
   currentStep: DeploymentStep;
 }
 
+/** A step of a deployment finished: every task it started is healthy and ready. */
+export interface DeploymentStepSuccessEvent extends EventBase<'deployment_step_success'> {
+  plan: DeploymentPlan;
+  currentStep: DeploymentStep;
+}
+
 /** A deployment finished. */
 export interface DeploymentSuccessEvent extends EventBase<'deployment_success'> {
   id: string;
@@ -351,6 +404,7 @@ export interface MarathonEventMap {
   unhealthy_instance_kill_event: UnhealthyInstanceKillEvent;
   app_terminated_event: AppTerminatedEvent;
   deployment_info: DeploymentInfoEvent;
+  deployment_step_success: DeploymentStepSuccessEvent;
   deployment_success: DeploymentSuccessEvent;
   deployment_failed: DeploymentFailedEvent;
   instance_changed_event: InstanceChangedEvent;

@@ -255,6 +255,31 @@ describe('marathon source during a deployment with readiness checks', () => {
     await source.stop();
   });
 
+  it('holds a task of a version it has not fetched yet, while the fetch shows that version deploying', async () => {
+    const { marathon, streams, source, servedOf, start } = setup();
+    await start();
+    streams[0]!.onOpen('http://marathon.test:8080');
+    await marathon.pending.answer([{ ...deploying(['web.old'], [], 0), version: '2026-12-03T00:00:00.000Z' }]);
+    // The task's status arrives before the deployment's start shows in a fetch.
+    marathon.apps_.set('/web', deploying(['web.old', 'web.new']));
+    streams[0]!.onEvent('status_update_event', running('web.new'));
+    await settle();
+    expect(servedOf('/web')).to.deep.equal(['web.old']);
+    await source.stop();
+  });
+
+  it('serves a task of a version it has not fetched yet once the fetch shows no deployment', async () => {
+    const { marathon, streams, source, servedOf, start } = setup();
+    await start();
+    streams[0]!.onOpen('http://marathon.test:8080');
+    await marathon.pending.answer([{ ...deploying(['web.old'], [], 0), version: '2026-12-03T00:00:00.000Z' }]);
+    marathon.apps_.set('/web', deploying(['web.old', 'web.new'], [], 0));
+    streams[0]!.onEvent('status_update_event', running('web.new'));
+    await settle();
+    expect(servedOf('/web')).to.deep.equal(['web.new', 'web.old']);
+    await source.stop();
+  });
+
   it('serves a task that starts outside a deployment at once, as without readiness checks', async () => {
     const { marathon, streams, source, servedOf, start } = setup();
     await start();

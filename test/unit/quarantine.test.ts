@@ -17,26 +17,29 @@ import { backend, service } from './fixtures.js';
 // service whose lines it names, that service is left out (or kept at its last
 // good rendering), and the rest installs.
 
+/** A validate command that refuses every line holding a BAD file, naming the line and the file as HAProxy does for a certificate. */
+const VALIDATE_CERT = `awk '/BAD/ { match($0, /[^ ]*BAD[^ ]*/); printf "[ALERT] config : parsing [%s:%d] : unable to load certificate from file \\047%s\\047.\\n", FILENAME, FNR, substr($0, RSTART, RLENGTH); bad = 1 } END { exit bad }' {{file}}`;
+
 /** A validate command that refuses every line holding BAD, naming it HAProxy's way: `[file:line]`. */
 const VALIDATE = `awk '/BAD/ { printf "[ALERT] config : parsing [%s:%d] : bad server\\\\n", FILENAME, FNR; bad = 1 } END { exit bad }' {{file}}`;
 
-function setup() {
+function setup(
+  template = 'global\n{{#each services}}backend {{id}}\n{{#each backends}}  server {{host}}:{{port}}\n{{/each}}{{/each}}',
+  validate = VALIDATE,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'sy-quarantine-'));
-  writeFileSync(
-    join(dir, 't.hbs'),
-    'global\n{{#each services}}backend {{id}}\n{{#each backends}}  server {{host}}:{{port}}\n{{/each}}{{/each}}',
-  );
+  writeFileSync(join(dir, 't.hbs'), template);
   const config: TargetConfig = {
     name: 't',
     template: join(dir, 't.hbs'),
     output: join(dir, 'out', 'proxy.cfg'),
-    validate: VALIDATE,
+    validate,
     reload: '',
     runtimeApi: '',
     vars: {},
   };
   const target = new Target(config, { exec: shellExec, log: silentLogger(), commandTimeoutMs: 5000, cwd: dir });
-  return { target, installed: () => readFileSync(config.output, 'utf8') };
+  return { target, dir, installed: () => readFileSync(config.output, 'utf8') };
 }
 
 const snap = (version: number, services: Service[]): Snapshot => ({ version, services, rules: [] });
@@ -81,6 +84,40 @@ describe('quarantine in a target', () => {
     expect(target.quarantined().map((q) => [q.service, q.finding, q.reason])).to.deep.equal([
       ['aa-newcomer', 'conflict', 'host shop.example.com path / is already claimed by zz-holder'],
     ]);
+  });
+
+  it('blames the service whose own line is refused beside a line of the template’s frame, by that line', async () => {
+    // A shared listener loads every certificate, as the default HAProxy template's does: a bad one is named twice.
+    const { target, dir, installed } = setup(
+      'global\nshared{{#each certificates}} crt {{this}}{{/each}}\n' +
+        '{{#each services}}backend {{id}}{{#if sslCert}} crt {{sslCert}}{{/if}}\n{{/each}}',
+    );
+    await target.init();
+    const pem = join(dir, 'BAD.pem');
+    writeFileSync(pem, 'not a certificate\n');
+    const tls = service('tls', [backend('t', 3)], { sslCert: pem });
+    expect(kind(await target.apply(snap(1, [tls, web('10.0.0.1')])))).to.equal('installed');
+    expect(installed()).to.equal('global\nshared\nbackend web\n');
+    expect(target.quarantined().map((q) => [q.service, q.finding])).to.deep.equal([['tls', 'line']]);
+    expect(target.quarantined()[0]!.reason).to.contain('proxy.cfg:3');
+  });
+
+  it('blames the service whose certificate file the proxy names on a line of the frame alone', async () => {
+    const { target, dir, installed } = setup(
+      'global\nshared{{#each certificates}} crt {{this}}{{/each}}\n{{#each services}}backend {{id}}\n{{/each}}',
+      VALIDATE_CERT,
+    );
+    await target.init();
+    const pem = join(dir, 'BAD.pem');
+    writeFileSync(pem, 'not a certificate\n');
+    const good = join(dir, 'good.pem');
+    writeFileSync(good, 'a certificate\n');
+    const tls = service('tls', [backend('t', 3)], { sslCert: pem });
+    const other = service('other', [backend('o', 4)], { sslCert: good });
+    expect(kind(await target.apply(snap(1, [other, tls, web('10.0.0.1')])))).to.equal('installed');
+    expect(installed()).to.equal(`global\nshared crt ${good}\nbackend other\nbackend web\n`);
+    expect(target.quarantined().map((q) => [q.service, q.finding])).to.deep.equal([['tls', 'file']]);
+    expect(target.quarantined()[0]!.reason).to.contain(`unable to load certificate from file '${pem}'`);
   });
 
   it('quarantines a service whose certificate cannot be read before the proxy sees it', async () => {

@@ -342,13 +342,13 @@ export class MarathonSource implements Source {
       if (!rec) return;
       tasks.set(rec.id, { ...rec, health: old?.health ?? [] });
     }
-    const checked = checksNewTasks(app.readiness) && startsChecked(app, ev.taskId, ev.taskStatus, ev.version);
+    const checked = startsChecked(app, ev.taskId, ev.taskStatus, ev.version);
     const readiness = checked ? withPending(app.readiness, ev.taskId) : app.readiness;
     this.apps.set(app.id, { ...app, tasks, readiness });
     this.emitApp(app.id);
     // Marathon sends no event when a check passes; it kills an old task once a new one is ready, so
     // any task's news during a checked deployment is when to fetch the app's results.
-    if (checksNewTasks(app.readiness)) void this.refresh(app.id);
+    if (checked || checksNewTasks(app.readiness)) void this.refresh(app.id);
   }
 
   /** An app's deployment step ended: the tasks it started are checked, so the results alone decide; then fetch them. */
@@ -490,13 +490,18 @@ export class MarathonSource implements Source {
 }
 
 /**
- * Whether a status update is of a task the running deployment checks before
- * it is ready: one starting, of the version deployed (where Marathon says),
- * without a result yet. Marathon checks only tasks of the deployed version.
+ * Whether a status update is of a task of an app with readiness checks that a
+ * deployment checks before it is ready: one starting, without a result yet,
+ * either of the version a known deployment deploys (Marathon checks no
+ * other), or of a version this record does not know — a deployment whose
+ * start the app's fetch has not shown yet (the fetch then decides).
  */
 function startsChecked(app: AppRecord, taskId: string, status: string, version: unknown): boolean {
-  if (status === 'TASK_KILLING' || TERMINAL.has(status) || app.readiness.tasks.has(taskId)) return false;
-  return typeof version !== 'string' || app.version === null || version === app.version;
+  const { hasChecks, inDeployment, tasks } = app.readiness;
+  if (!hasChecks || status === 'TASK_KILLING' || TERMINAL.has(status) || tasks.has(taskId)) return false;
+  const unversioned = typeof version !== 'string' || app.version === null;
+  if (inDeployment) return unversioned || version === app.version;
+  return !unversioned && version !== app.version;
 }
 
 /** The breach of an app too long to take, named by its id where its text shows one. */
