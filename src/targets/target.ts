@@ -161,6 +161,8 @@ export class Target {
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
   private templateError: string | null = null;
+  /** The lint findings last warned of, one per line: a re-read finding the same warns no more. */
+  private lintWarned = '';
   /** Slot placements of the installed config; the next render starts from them. */
   private slots: SlotTable = new Map();
   /** Slot placements read from the file found installed at start, used until a render replaces them. */
@@ -258,17 +260,21 @@ export class Target {
   }
 
   /**
-   * Warns, once per loaded template version, of fields it reads that the
-   * data does not have: they render as nothing. A warning, not a refusal, so
-   * a template that ran before the lint existed keeps running; `check` fails on them.
+   * Warns, once per template version, of fields it reads that the data does
+   * not have: they render as nothing. A warning, not a refusal, so a template
+   * that ran before the lint existed keeps running; `check` fails on them. A
+   * re-read that finds the same (SIGHUP re-reads every template) says nothing new.
    */
   private linted(template: CompiledTemplate): CompiledTemplate {
-    if (template.findings.length > 0)
+    const findings = template.findings.map(formatFinding);
+    const said = findings.join('\n');
+    if (findings.length > 0 && said !== this.lintWarned)
       this.deps.log.warn('template reads what the template data does not have; it renders as nothing', {
         target: this.name,
         template: this.config.template,
-        findings: template.findings.map(formatFinding),
+        findings,
       });
+    this.lintWarned = said;
     return template;
   }
 
