@@ -445,9 +445,9 @@ export class Runner {
         .filter((r) => r.kind === 'installed')
         .map(async (r) => {
           const target = this.currentTargets.find((t) => t.name === r.target)!;
-          const parts = target.installedParts();
           try {
-            await writeRecord(target.config.output, parts ?? (await readFile(target.config.output, 'utf8')), snapshot);
+            const bytes = target.installedBytes() ?? (await readFile(target.config.output));
+            await writeRecord(target.config.output, bytes, snapshot);
           } catch (e) {
             this.log.warn('could not write the install record; the next start will reload to be sure', {
               target: r.target,

@@ -24,7 +24,7 @@ import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
-import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheckAll, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -247,6 +247,10 @@ export class Target {
   /** The installed config as the fragments of the render that produced it; null when it came from elsewhere (the file found at start). Read-only: the dashboard diffs installs with it. */
   installedParts(): readonly string[] | null {
     return this.installed?.fragments ?? null;
+  }
+  /** The bytes of the installed config as this process wrote them; null when it has installed nothing. */
+  installedBytes(): Buffer | null {
+    return this.installed?.bytes ?? null;
   }
 
   /**
@@ -643,7 +647,7 @@ export class Target {
       ports: this.ports,
     };
     let found = 0;
-    const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(changed, ctx);
     changed.forEach((s, i) => {
       if (reasons[i] === null) return;
       this.quarantine.add(s, reasons[i]!, 'precheck');
@@ -848,7 +852,7 @@ export class Target {
       ports: this.ports,
     };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
-    const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(suspects, ctx);
     let found = 0;
     suspects.forEach((s, i) => {
       if (reasons[i] === null) return;
