@@ -39,15 +39,17 @@ import {
 /** The step of the pipeline a failure happened in; `fault` when something threw past every step's own handling. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload' | 'fault';
 
-/** A failure of one stage of a target, with what caused it. */
+/** A failure of one stage of a target, with what caused it; `limit` is the config key of a limit that stopped it. */
 export class TargetError extends Error {
   override name = 'TargetError';
+  readonly limit: string | null;
   constructor(
     readonly stage: Stage,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; limit?: string },
   ) {
     super(message, options);
+    this.limit = options?.limit ?? null;
   }
 }
 
@@ -419,7 +421,7 @@ export class Target {
       limit: outcome.limit,
       error: outcome.message,
     });
-    const error = new TargetError('render', outcome.message);
+    const error = new TargetError('render', outcome.message, { limit: outcome.limit });
     return this.failed(error, snapshot.version, started, { render: outcome.ms });
   }
 
@@ -512,7 +514,8 @@ export class Target {
     const onTrial = template !== null && template === this.candidate;
     const fail = (stage: Stage, message: string, cause?: unknown) => {
       this.quarantine.keepTrying();
-      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause });
+      const limit = cause instanceof RenderBudgetExceeded ? 'render.budgetMs' : undefined;
+      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause, limit });
       if (!onTrial)
         this.deps.log.error(`${stage} failed; the last good config stays installed`, {
           target: this.name,

@@ -31,6 +31,7 @@ class ManualSource implements Source {
       events: {},
       connected: null,
       rejections: [],
+      overLimit: {},
     };
   }
 }
