@@ -13,6 +13,7 @@ import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
 import { HostAddresses, type HostProblem } from './hosts/addresses.js';
+import { readLastAddresses, writeLastAddresses } from './hosts/last-addresses.js';
 import type { HostResolver } from './hosts/resolver.js';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -38,15 +39,17 @@ import {
 /** The step of the pipeline a failure happened in; `fault` when something threw past every step's own handling. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload' | 'fault';
 
-/** A failure of one stage of a target, with what caused it. */
+/** A failure of one stage of a target, with what caused it; `limit` is the config key of a limit that stopped it. */
 export class TargetError extends Error {
   override name = 'TargetError';
+  readonly limit: string | null;
   constructor(
     readonly stage: Stage,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; limit?: string },
   ) {
     super(message, options);
+    this.limit = options?.limit ?? null;
   }
 }
 
@@ -185,6 +188,8 @@ export class Target {
   /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
   private readonly addresses: HostAddresses | null;
   private hostProblems: readonly HostProblem[] = [];
+  /** The address pairs last written beside the output, as compared. */
+  private addressesKept = '';
   private readonly ports: PortProbes;
 
   constructor(
@@ -212,8 +217,23 @@ export class Target {
   }
 
   /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
-  private resolved(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
-    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
+  private resolved(snapshot: Snapshot): ReturnType<HostAddresses['apply']> {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [], used: new Map() };
+  }
+
+  /** Keeps the addresses an install used beside the output, for the next run to start from (when they changed). */
+  private async keepAddresses(used: ReadonlyMap<string, string>): Promise<void> {
+    const text = JSON.stringify([...used].sort());
+    if (!this.addresses || text === this.addressesKept) return;
+    try {
+      await writeLastAddresses(this.config.output, used);
+      this.addressesKept = text;
+    } catch (e) {
+      this.deps.log.warn('could not keep the addresses of the install for the next run', {
+        target: this.name,
+        error: (e as Error).message,
+      });
+    }
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -234,6 +254,7 @@ export class Target {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
     }
+    if (this.addresses) this.deps.hosts!.seed(await readLastAddresses(this.config.output));
     const text = await readInstalled(this.config.output).catch(() => null);
     if (text !== null) {
       this.installed = Installed.fromText(text);
@@ -332,6 +353,7 @@ export class Target {
       this.hostProblems = input.problems;
       const refused = template ? await this.trial(template, input.snapshot, started) : null;
       res = refused ?? (await this.attempt(input.snapshot, template, started));
+      if (res.kind === 'installed') await this.keepAddresses(input.used);
     } catch (e) {
       res = this.fault(e, snapshot.version, started);
     }
@@ -399,7 +421,7 @@ export class Target {
       limit: outcome.limit,
       error: outcome.message,
     });
-    const error = new TargetError('render', outcome.message);
+    const error = new TargetError('render', outcome.message, { limit: outcome.limit });
     return this.failed(error, snapshot.version, started, { render: outcome.ms });
   }
 
@@ -492,7 +514,8 @@ export class Target {
     const onTrial = template !== null && template === this.candidate;
     const fail = (stage: Stage, message: string, cause?: unknown) => {
       this.quarantine.keepTrying();
-      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause });
+      const limit = cause instanceof RenderBudgetExceeded ? 'render.budgetMs' : undefined;
+      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause, limit });
       if (!onTrial)
         this.deps.log.error(`${stage} failed; the last good config stays installed`, {
           target: this.name,
