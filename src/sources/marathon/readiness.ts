@@ -94,16 +94,14 @@ export function withPending(readiness: AppReadiness, taskId: string): AppReadine
  * A newer answer's readiness, keeping the `pending` marks of `before` for
  * tasks it has no result for while the deployment still checks new tasks: an
  * answer fetched between a task's start and its first check does not list it.
+ * A mark stays even for a task the answer lacks: a single-app answer may
+ * predate the event that told of the task, and the next one brings it back.
  */
-export function carryPending(
-  before: AppReadiness,
-  next: AppReadiness,
-  exists: (taskId: string) => boolean,
-): AppReadiness {
+export function carryPending(before: AppReadiness, next: AppReadiness): AppReadiness {
   if (!checksNewTasks(next)) return next;
   let tasks: Map<string, TaskReadiness> | null = null;
   for (const [id, verdict] of before.tasks) {
-    if (verdict !== 'pending' || next.tasks.has(id) || !exists(id)) continue;
+    if (verdict !== 'pending' || next.tasks.has(id)) continue;
     tasks ??= new Map(next.tasks);
     tasks.set(id, 'pending');
   }
