@@ -156,7 +156,7 @@ export class Metrics {
   });
   readonly quarantineDecisions = new Counter({
     name: 'switchyard_quarantine_decisions_total',
-    help: 'Services quarantined, by target and how the fault was found (precheck, conflict, line, bisection, reload)',
+    help: 'Services quarantined, by target and how the fault was found (precheck, conflict, line, file, bisection, reload)',
     labelNames: ['target', 'finding'],
     registers: [this.registry],
   });
@@ -170,6 +170,12 @@ export class Metrics {
     name: 'switchyard_http_view_cache_lookups_total',
     help: 'Lookups of the serialized API views built once per snapshot version, by view and result (hit, miss)',
     labelNames: ['view', 'result'],
+    registers: [this.registry],
+  });
+  readonly limitExceeded = new Counter({
+    name: 'switchyard_input_limit_exceeded_total',
+    help: 'Inputs refused for going past a limit, by source (a source’s name, http, or render for templates) and limit (its config key)',
+    labelNames: ['source', 'limit'],
     registers: [this.registry],
   });
   readonly httpRefused = new Counter({

@@ -7,8 +7,8 @@ import type { Service, Snapshot } from '../state/model.js';
 // back-off for causes outside its input (a certificate that appears, a port
 // that is freed).
 
-/** How a service was found at fault. */
-export type Finding = 'precheck' | 'conflict' | 'line' | 'bisection' | 'reload';
+/** How a service was found at fault; `file`: the proxy's message named its certificate file. */
+export type Finding = 'precheck' | 'conflict' | 'line' | 'file' | 'bisection' | 'reload';
 
 /** One quarantined service, as /health lists it. */
 export interface QuarantineEntry {

@@ -13,6 +13,7 @@ import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
 import { HostAddresses, type HostProblem } from './hosts/addresses.js';
+import { readLastAddresses, writeLastAddresses } from './hosts/last-addresses.js';
 import type { HostResolver } from './hosts/resolver.js';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -24,7 +25,7 @@ import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
-import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheckAll, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -38,15 +39,17 @@ import {
 /** The step of the pipeline a failure happened in; `fault` when something threw past every step's own handling. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload' | 'fault';
 
-/** A failure of one stage of a target, with what caused it. */
+/** A failure of one stage of a target, with what caused it; `limit` is the config key of a limit that stopped it. */
 export class TargetError extends Error {
   override name = 'TargetError';
+  readonly limit: string | null;
   constructor(
     readonly stage: Stage,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; limit?: string },
   ) {
     super(message, options);
+    this.limit = options?.limit ?? null;
   }
 }
 
@@ -159,6 +162,8 @@ export class Target {
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
   private templateError: string | null = null;
+  /** The lint findings last warned of, one per line: a re-read finding the same warns no more. */
+  private lintWarned = '';
   /** Slot placements of the installed config; the next render starts from them. */
   private slots: SlotTable = new Map();
   /** Slot placements read from the file found installed at start, used until a render replaces them. */
@@ -183,6 +188,8 @@ export class Target {
   /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
   private readonly addresses: HostAddresses | null;
   private hostProblems: readonly HostProblem[] = [];
+  /** The address pairs last written beside the output, as compared. */
+  private addressesKept = '';
   private readonly ports: PortProbes;
 
   constructor(
@@ -210,8 +217,23 @@ export class Target {
   }
 
   /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
-  private resolved(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
-    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
+  private resolved(snapshot: Snapshot): ReturnType<HostAddresses['apply']> {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [], used: new Map() };
+  }
+
+  /** Keeps the addresses an install used beside the output, for the next run to start from (when they changed). */
+  private async keepAddresses(used: ReadonlyMap<string, string>): Promise<void> {
+    const text = JSON.stringify([...used].sort());
+    if (!this.addresses || text === this.addressesKept) return;
+    try {
+      await writeLastAddresses(this.config.output, used);
+      this.addressesKept = text;
+    } catch (e) {
+      this.deps.log.warn('could not keep the addresses of the install for the next run', {
+        target: this.name,
+        error: (e as Error).message,
+      });
+    }
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -232,6 +254,7 @@ export class Target {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
     }
+    if (this.addresses) this.deps.hosts!.seed(await readLastAddresses(this.config.output));
     const text = await readInstalled(this.config.output).catch(() => null);
     if (text !== null) {
       this.installed = Installed.fromText(text);
@@ -243,6 +266,10 @@ export class Target {
   /** The installed config as the fragments of the render that produced it; null when it came from elsewhere (the file found at start). Read-only: the dashboard diffs installs with it. */
   installedParts(): readonly string[] | null {
     return this.installed?.fragments ?? null;
+  }
+  /** The bytes of the installed config as this process wrote them; null when it has installed nothing. */
+  installedBytes(): Buffer | null {
+    return this.installed?.bytes ?? null;
   }
 
   /**
@@ -256,17 +283,21 @@ export class Target {
   }
 
   /**
-   * Warns, once per loaded template version, of fields it reads that the
-   * data does not have: they render as nothing. A warning, not a refusal, so
-   * a template that ran before the lint existed keeps running; `check` fails on them.
+   * Warns, once per template version, of fields it reads that the data does
+   * not have: they render as nothing. A warning, not a refusal, so a template
+   * that ran before the lint existed keeps running; `check` fails on them. A
+   * re-read that finds the same (SIGHUP re-reads every template) says nothing new.
    */
   private linted(template: CompiledTemplate): CompiledTemplate {
-    if (template.findings.length > 0)
+    const findings = template.findings.map(formatFinding);
+    const said = findings.join('\n');
+    if (findings.length > 0 && said !== this.lintWarned)
       this.deps.log.warn('template reads what the template data does not have; it renders as nothing', {
         target: this.name,
         template: this.config.template,
-        findings: template.findings.map(formatFinding),
+        findings,
       });
+    this.lintWarned = said;
     return template;
   }
 
@@ -322,6 +353,7 @@ export class Target {
       this.hostProblems = input.problems;
       const refused = template ? await this.trial(template, input.snapshot, started) : null;
       res = refused ?? (await this.attempt(input.snapshot, template, started));
+      if (res.kind === 'installed') await this.keepAddresses(input.used);
     } catch (e) {
       res = this.fault(e, snapshot.version, started);
     }
@@ -389,7 +421,7 @@ export class Target {
       limit: outcome.limit,
       error: outcome.message,
     });
-    const error = new TargetError('render', outcome.message);
+    const error = new TargetError('render', outcome.message, { limit: outcome.limit });
     return this.failed(error, snapshot.version, started, { render: outcome.ms });
   }
 
@@ -482,7 +514,8 @@ export class Target {
     const onTrial = template !== null && template === this.candidate;
     const fail = (stage: Stage, message: string, cause?: unknown) => {
       this.quarantine.keepTrying();
-      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause });
+      const limit = cause instanceof RenderBudgetExceeded ? 'render.budgetMs' : undefined;
+      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause, limit });
       if (!onTrial)
         this.deps.log.error(`${stage} failed; the last good config stays installed`, {
           target: this.name,
@@ -634,7 +667,7 @@ export class Target {
       ports: this.ports,
     };
     let found = 0;
-    const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(changed, ctx);
     changed.forEach((s, i) => {
       if (reasons[i] === null) return;
       this.quarantine.add(s, reasons[i]!, 'precheck');
@@ -677,9 +710,10 @@ export class Target {
       budget--;
       if (refused === null)
         return isolated ? { kind: 'isolated', effective, rendered, installed: candidate } : { kind: 'passed' };
-      const blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
+      let blamed = this.blame(refused.message, refused.file, rendered, effective, 'line');
+      if (blamed === 0) blamed = this.blameFiles(refused.message, refused.file, effective);
       if (blamed === 0) {
-        const found = await this.bisect(effective, template, refused.message, budget);
+        const found = await this.bisect(effective, template, refused.shown, budget);
         budget -= found.validations;
         if (!found.service && (await this.sweep(effective)) === 0) return { kind: 'refused', error: refused.shown };
       }
@@ -713,8 +747,11 @@ export class Target {
 
   /**
    * Quarantines the services whose fragments hold the lines `message` names
-   * in `file`; returns how many. None when a line is the template's own
-   * (a shared listener built from every service) or no line is named.
+   * in `file`, each with the message lines naming its own; returns how many.
+   * None when no line is named or only lines of the template's own (a shared
+   * listener built from every service). A frame line named beside a
+   * service's (a bad certificate loads on both) is left to the next
+   * validation: once the service is out, it passes or names the frame alone.
    */
   private blame(message: string, file: string, rendered: Rendered, effective: Snapshot, finding: Finding): number {
     const lines = linesNamed(message, file);
@@ -724,14 +761,45 @@ export class Target {
       rendered.items.map((item) => (typeof item === 'object' && item !== null ? this.cache.ownersOf(item) : null)),
       lines,
     );
-    if (owners.length === 0 || owners.some((o) => o === null)) return 0;
+    // owners[i] is the owner of lines[i] (lines past the end are left off).
+    const linesOf = new Map<string, number[]>();
+    owners.forEach((o, i) => {
+      for (const id of o ?? []) linesOf.set(id, [...(linesOf.get(id) ?? []), lines[i]!]);
+    });
     const byId = new Map(effective.services.map((s) => [s.id, s] as const));
-    const reason = messageFor(message, file, lines, this.config.output);
     let blamed = 0;
-    for (const id of new Set(owners.flat() as string[])) {
+    for (const [id, own] of linesOf) {
       const s = byId.get(id);
       if (!s) continue;
-      this.quarantine.add(s, reason, finding, this.lastGood().get(id) === s);
+      this.quarantine.add(
+        s,
+        messageFor(message, file, own, this.config.output),
+        finding,
+        this.lastGood().get(id) === s,
+      );
+      blamed++;
+    }
+    return blamed;
+  }
+
+  /**
+   * Quarantines the services whose certificate file the proxy's message
+   * names (HAProxy: `unable to load certificate from file '…'`), when it
+   * names only a line of the frame: the shared TLS listener loads every
+   * service's certificate. Returns how many; bisection would find the same
+   * in O(log n) validations.
+   */
+  private blameFiles(message: string, file: string, effective: Snapshot): number {
+    let blamed = 0;
+    for (const s of effective.services) {
+      if (s.sslCert === null || !message.includes(`'${s.sslCert}'`)) continue;
+      const reason = message
+        .split('\n')
+        .filter((l) => l.includes(`'${s.sslCert}'`))
+        .map((l) => l.replaceAll(file, this.config.output).trim())
+        .join(' | ')
+        .slice(0, 500);
+      this.quarantine.add(s, reason, 'file', this.lastGood().get(s.id) === s);
       blamed++;
     }
     return blamed;
@@ -780,7 +848,13 @@ export class Target {
     }
     if (hi - lo > 1) return { service: null, validations };
     const culprit = changed[hi - 1]!;
-    this.quarantine.add(culprit, `${message.trim().slice(0, 400)} (found by bisection)`, 'bisection');
+    // The proxy's words without its banner (HAProxy's NOTICE lines name its version and path).
+    const words = message
+      .split('\n')
+      .filter((l) => !l.includes('[NOTICE]'))
+      .join('\n')
+      .trim();
+    this.quarantine.add(culprit, `${words.slice(0, 400)} (found by bisection)`, 'bisection');
     return { service: culprit, validations };
   }
 
@@ -798,7 +872,7 @@ export class Target {
       ports: this.ports,
     };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
-    const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(suspects, ctx);
     let found = 0;
     suspects.forEach((s, i) => {
       if (reasons[i] === null) return;

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { renameSync, rmSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { httpsGet } from '../support/http.js';
+import { httpGet, httpsGet } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { selfSignedPem } from '../support/tls.js';
-import { ADDRESS, PROXIES, startTwoProxies, statusThrough, type TwoProxies } from '../support/two-proxies.js';
+import { ADDRESS, PROXIES, startTwoProxies, type TwoProxies } from '../support/two-proxies.js';
 
 // Issue 12's proof: one daemon, a real HAProxy and a real nginx, the Marathon
 // double. Each case brings one bad app while the healthy app /ok/web scales
@@ -28,6 +28,14 @@ function report(title: string, rows: CaseRow[]): void {
   console.log(`\n${title}\n| case | target | found by | reason | healthy change served in |\n|---|---|---|---|---|`);
   for (const r of rows)
     console.log(`| ${r.case} | ${r.target} | ${r.finding} | ${r.reason.replaceAll('|', '\\|')} | ${r.healthyMs} ms |`);
+}
+
+/** The error code of a request that fails (nothing listens: ECONNREFUSED); 'answered' when it gets a response. */
+async function connectError(request: Promise<unknown>): Promise<string> {
+  return request.then(
+    () => 'answered',
+    (e: NodeJS.ErrnoException) => e.code ?? e.message,
+  );
 }
 
 function holdPort(port: number): Promise<Server> {
@@ -197,13 +205,15 @@ describe('quarantine: one bad app costs only itself, in a real HAProxy and nginx
   });
 
   it('leaves out a served app whose certificate is deleted, and installs the healthy change', async () => {
+    const port = two.marathon.getApp('/bad/cert')!.portDefinitions![0]!.port;
     rmSync(join(two.dir, 'missing.pem'));
-    // Nothing about the app changed: HAProxy's refusal names the shared TLS listener, bisection clears
-    // the changed services, and the certificate sweep finds the file gone.
+    // Nothing about the app changed: HAProxy's refusal names its listener's line (and the shared TLS
+    // listener's), and its last good rendering is refused too, so it is left out.
     const healthyMs = await two.bounceHealthy();
     const q = await two.quarantined('/bad/cert', ['haproxy'], { only: false });
-    expect(q.haproxy).to.include({ finding: 'precheck' });
-    expect(q.haproxy!.reason).to.contain('cannot be read (ENOENT)');
+    expect(q.haproxy).to.include({ finding: 'line' });
+    expect(q.haproxy!.reason).to.contain(join(two.dir, 'missing.pem')).and.contain(`${two.haproxyOut}:`);
+    expect(await connectError(httpsGet(`https://${ADDRESS.haproxy}:${port}/`))).to.equal('ECONNREFUSED');
     rows.push({
       case: 'served cert deleted',
       target: 'haproxy',
@@ -285,7 +295,55 @@ describe('quarantine: one bad app costs only itself, in a real HAProxy and nginx
       healthyMs,
     });
     await two.serves(`http://${ADDRESS.nginx}:${port}/`, ['raw-1']);
-    expect(await statusThrough(`http://${ADDRESS.haproxy}:${port}/`).catch(() => 0)).to.equal(0);
+    expect(await connectError(httpGet(`http://${ADDRESS.haproxy}:${port}/`))).to.equal('ECONNREFUSED');
+  });
+
+  it('quarantines an app whose certificate HAProxy cannot load on the shared TLS listener, by the file it names', async () => {
+    const pem = join(two.dir, 'not-a-certificate.pem');
+    writeFileSync(pem, 'not a certificate\n');
+    const [b] = await two.backends(['file-1']);
+    // No port of its own: only the shared TLS listener, a line of the template's frame, loads its certificate.
+    two.addApp(
+      {
+        id: '/bad/file',
+        portDefinitions: [],
+        labels: { HAPROXY_0_VHOST: 'file.example.com', HAPROXY_0_SSL_CERT: pem },
+      },
+      [b!],
+    );
+    const q = await two.quarantined('/bad/file', ['haproxy'], { only: false });
+    const healthyMs = await two.bounceHealthy();
+    expect(q.haproxy).to.include({ finding: 'file' });
+    expect(q.haproxy!.reason).to.contain(`'${pem}'`);
+    rows.push({
+      case: 'non-certificate on shared TLS listener',
+      target: 'haproxy',
+      finding: 'file',
+      reason: q.haproxy!.reason,
+      healthyMs,
+    });
+    await two.serves(`http://${ADDRESS.nginx}:${two.httpPort}/`, ['file-1'], { Host: 'file.example.com' });
+  });
+
+  it('quarantines an app whose raw frontend label HAProxy refuses without naming a line, by bisection', async () => {
+    const port = await freePort();
+    const [b] = await two.backends(['bisect-1']);
+    two.addApp(
+      { id: '/bad/bisect', ports: [port], labels: { HAPROXY_0_FRONTEND_HEAD: 'use_backend no-such-backend' } },
+      [b!],
+    );
+    const q = await two.quarantined('/bad/bisect', ['haproxy']);
+    const healthyMs = await two.bounceHealthy();
+    expect(q.haproxy).to.include({ finding: 'bisection' });
+    expect(q.haproxy!.reason).to.contain("unable to find required use_backend: 'no-such-backend'");
+    rows.push({
+      case: 'raw FRONTEND_HEAD, no line named',
+      target: 'haproxy',
+      finding: 'bisection',
+      reason: q.haproxy!.reason,
+      healthyMs,
+    });
+    await two.serves(`http://${ADDRESS.nginx}:${port}/`, ['bisect-1']);
   });
 
   it('never let HAProxy load a config it refused', async () => {

@@ -2,7 +2,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, type Backend } from './backends.js';
 import { startHaproxy, haproxyCheck, type HaproxyHandle } from './haproxy.js';
-import { countHits, httpGet } from './http.js';
+import { countHits } from './http.js';
 import { MarathonDouble, type AppInput } from './marathon-double.js';
 import { nginxPrefix, nginxTest, startNginx, type NginxHandle } from './nginx.js';
 import { freePort } from './ports.js';
@@ -242,9 +242,4 @@ export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxi
       await Promise.all(extra.map((b) => b.close()));
     },
   };
-}
-
-/** GETs through the proxy, for a status check rather than a distribution. */
-export async function statusThrough(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return (await httpGet(url, { headers })).status;
 }

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,32 +18,42 @@ import { backend, service } from './fixtures.js';
 // service whose lines it names, that service is left out (or kept at its last
 // good rendering), and the rest installs.
 
+/** A validate command that refuses every line holding a BAD file, naming the line and the file as HAProxy does for a certificate. */
+const VALIDATE_CERT = `awk '/BAD/ { match($0, /[^ ]*BAD[^ ]*/); printf "[ALERT] config : parsing [%s:%d] : unable to load certificate from file \\047%s\\047.\\n", FILENAME, FNR, substr($0, RSTART, RLENGTH); bad = 1 } END { exit bad }' {{file}}`;
+
 /** A validate command that refuses every line holding BAD, naming it HAProxy's way: `[file:line]`. */
 const VALIDATE = `awk '/BAD/ { printf "[ALERT] config : parsing [%s:%d] : bad server\\\\n", FILENAME, FNR; bad = 1 } END { exit bad }' {{file}}`;
 
-function setup() {
+function setup(
+  template = 'global\n{{#each services}}backend {{id}}\n{{#each backends}}  server {{host}}:{{port}}\n{{/each}}{{/each}}',
+  validate = VALIDATE,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'sy-quarantine-'));
-  writeFileSync(
-    join(dir, 't.hbs'),
-    'global\n{{#each services}}backend {{id}}\n{{#each backends}}  server {{host}}:{{port}}\n{{/each}}{{/each}}',
-  );
+  writeFileSync(join(dir, 't.hbs'), template);
   const config: TargetConfig = {
     name: 't',
     template: join(dir, 't.hbs'),
     output: join(dir, 'out', 'proxy.cfg'),
-    validate: VALIDATE,
+    validate,
     reload: '',
     runtimeApi: '',
     vars: {},
   };
   const target = new Target(config, { exec: shellExec, log: silentLogger(), commandTimeoutMs: 5000, cwd: dir });
-  return { target, installed: () => readFileSync(config.output, 'utf8') };
+  return { target, dir, installed: () => readFileSync(config.output, 'utf8') };
 }
 
 const snap = (version: number, services: Service[]): Snapshot => ({ version, services, rules: [] });
 const web = (host: string) => service('web', [backend('w1', 80, { host })]);
 const api = (host: string) => service('api', [backend('a1', 81, { host })]);
 const kind = (r: ApplyResult) => (r.kind === 'failed' ? `failed: ${r.error.message}` : r.kind);
+
+/** Another process's listener: a server on a free port of `host`. */
+async function holding(host: string): Promise<{ port: number; close: () => void }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
 
 describe('quarantine in a target', () => {
   it('leaves out the new service whose line the proxy refuses, and installs the rest', async () => {
@@ -83,6 +94,40 @@ describe('quarantine in a target', () => {
     ]);
   });
 
+  it('blames the service whose own line is refused beside a line of the template’s frame, by that line', async () => {
+    // A shared listener loads every certificate, as the default HAProxy template's does: a bad one is named twice.
+    const { target, dir, installed } = setup(
+      'global\nshared{{#each certificates}} crt {{this}}{{/each}}\n' +
+        '{{#each services}}backend {{id}}{{#if sslCert}} crt {{sslCert}}{{/if}}\n{{/each}}',
+    );
+    await target.init();
+    const pem = join(dir, 'BAD.pem');
+    writeFileSync(pem, 'not a certificate\n');
+    const tls = service('tls', [backend('t', 3)], { sslCert: pem });
+    expect(kind(await target.apply(snap(1, [tls, web('10.0.0.1')])))).to.equal('installed');
+    expect(installed()).to.equal('global\nshared\nbackend web\n');
+    expect(target.quarantined().map((q) => [q.service, q.finding])).to.deep.equal([['tls', 'line']]);
+    expect(target.quarantined()[0]!.reason).to.contain('proxy.cfg:3');
+  });
+
+  it('blames the service whose certificate file the proxy names on a line of the frame alone', async () => {
+    const { target, dir, installed } = setup(
+      'global\nshared{{#each certificates}} crt {{this}}{{/each}}\n{{#each services}}backend {{id}}\n{{/each}}',
+      VALIDATE_CERT,
+    );
+    await target.init();
+    const pem = join(dir, 'BAD.pem');
+    writeFileSync(pem, 'not a certificate\n');
+    const good = join(dir, 'good.pem');
+    writeFileSync(good, 'a certificate\n');
+    const tls = service('tls', [backend('t', 3)], { sslCert: pem });
+    const other = service('other', [backend('o', 4)], { sslCert: good });
+    expect(kind(await target.apply(snap(1, [other, tls, web('10.0.0.1')])))).to.equal('installed');
+    expect(installed()).to.equal(`global\nshared crt ${good}\nbackend other\nbackend web\n`);
+    expect(target.quarantined().map((q) => [q.service, q.finding])).to.deep.equal([['tls', 'file']]);
+    expect(target.quarantined()[0]!.reason).to.contain(`unable to load certificate from file '${pem}'`);
+  });
+
   it('quarantines a service whose certificate cannot be read before the proxy sees it', async () => {
     const { target, installed } = setup();
     await target.init();
@@ -94,37 +139,76 @@ describe('quarantine in a target', () => {
   });
 });
 
-describe('pre-checks', () => {
-  const ctx = {
-    reservedPorts: new Map([[8080, 'the shared listener (vars.httpPort)']]),
-    binds: true,
-    proxyPorts: new Set<number>(),
-    defaultBind: '127.0.0.1',
-    ports: new PortProbes(),
-  };
+// Port checks bind each port, or — for a big batch — read the kernel's socket table: one spec for both.
+for (const [how, ports] of [
+  ['binding each port', () => new PortProbes({ listingFrom: Infinity })],
+  ['reading the socket table', () => new PortProbes({ listingFrom: 1 })],
+  ['binding where no socket table can be read', () => new PortProbes({ listingFrom: 1, tables: ['/nonexistent'] })],
+] as const)
+  describe(`pre-checks, ${how}`, () => {
+    const ctx = {
+      reservedPorts: new Map([[8080, 'the shared listener (vars.httpPort)']]),
+      binds: true,
+      proxyPorts: new Set<number>(),
+      defaultBind: '127.0.0.1',
+      ports: ports(),
+    };
 
-  it('finds a free port free when two services (or two targets) probe it at once', async () => {
-    const port = await freePort();
-    const checks = [service('a', [], { servicePort: port }), service('b', [], { servicePort: port })].map((s) =>
-      precheck(s, ctx),
-    );
-    const other = precheck(service('c', [], { servicePort: port }), { ...ctx, defaultBind: '0.0.0.0' });
-    expect(await Promise.all([...checks, other])).to.deep.equal([null, null, null]);
-  });
+    it('finds a free port free when two services (or two targets) probe it at once', async () => {
+      const port = await freePort();
+      const checks = [service('a', [], { servicePort: port }), service('b', [], { servicePort: port })].map((s) =>
+        precheck(s, ctx),
+      );
+      const other = precheck(service('c', [], { servicePort: port }), { ...ctx, defaultBind: '0.0.0.0' });
+      expect(await Promise.all([...checks, other])).to.deep.equal([null, null, null]);
+    });
 
-  it('refuses a bind address this host does not have, and takes any of 127/8', async () => {
-    expect(await precheck(service('x', [], { bindAddress: '203.0.113.9' }), ctx)).to.equal(
-      'bind address 203.0.113.9 is not an address of this host',
-    );
-    expect(await precheck(service('x', [], { bindAddress: '127.0.0.2' }), ctx)).to.equal(null);
-  });
+    it('refuses a bind address this host does not have, and takes any of 127/8', async () => {
+      expect(await precheck(service('x', [], { bindAddress: '203.0.113.9' }), ctx)).to.equal(
+        'bind address 203.0.113.9 is not an address of this host',
+      );
+      expect(await precheck(service('x', [], { bindAddress: '127.0.0.2' }), ctx)).to.equal(null);
+    });
 
-  it('refuses the port of the template’s own listener', async () => {
-    expect(await precheck(service('x', [], { servicePort: 8080 }), ctx)).to.equal(
-      'service port 8080 is the port of the shared listener (vars.httpPort)',
-    );
+    it('finds a port another process holds on the address the service binds', async () => {
+      const held = await holding('127.0.0.1');
+      try {
+        expect(await precheck(service('x', [], { servicePort: held.port }), ctx)).to.equal(
+          `port ${held.port} is held by another process`,
+        );
+      } finally {
+        held.close();
+      }
+    });
+
+    it('finds a port held on every address, whatever address the service binds', async () => {
+      const held = await holding('0.0.0.0');
+      try {
+        expect(await precheck(service('x', [], { servicePort: held.port, bindAddress: '127.0.0.3' }), ctx)).to.equal(
+          `port ${held.port} is held by another process`,
+        );
+      } finally {
+        held.close();
+      }
+    });
+
+    it('takes a port held on another address of this host as free', async () => {
+      const held = await holding('127.0.0.2');
+      try {
+        expect(await precheck(service('x', [], { servicePort: held.port, bindAddress: '127.0.0.3' }), ctx)).to.equal(
+          null,
+        );
+      } finally {
+        held.close();
+      }
+    });
+
+    it('refuses the port of the template’s own listener', async () => {
+      expect(await precheck(service('x', [], { servicePort: 8080 }), ctx)).to.equal(
+        'service port 8080 is the port of the shared listener (vars.httpPort)',
+      );
+    });
   });
-});
 
 describe('quarantine bookkeeping', () => {
   const events = () => {
