@@ -110,8 +110,12 @@ export function createTargets(
   );
 }
 
-function bodyLimits(config: Config): BodyLimits {
-  return { maxBytes: config.http.maxBodyBytes, maxDepth: config.http.maxBodyDepth };
+function bodyLimits(config: Config, metrics: Metrics): BodyLimits {
+  return {
+    maxBytes: config.http.maxBodyBytes,
+    maxDepth: config.http.maxBodyDepth,
+    exceeded: (limit) => metrics.limitExceeded.inc({ source: 'http', limit }),
+  };
 }
 
 /** What a re-read config did: applied (with the plan), or refused with the reason, the running config kept. */
@@ -290,9 +294,9 @@ export class Daemon {
         this.rules,
         this.current.http.token,
         this.log.child({ component: 'http' }),
-        bodyLimits(this.current),
+        bodyLimits(this.current, this.metrics),
       ),
-      ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current)),
+      ...guardRoutes(this.runner, this.current.http.token, bodyLimits(this.current, this.metrics)),
       ...viewRoutes({
         runner: this.runner,
         events: this.events,

@@ -13,6 +13,8 @@ export type JsonDocument =
       readonly line: number;
       readonly column: number;
       readonly expected: string;
+      /** Why: not JSON there, or nested deeper than the limit allows. */
+      readonly cause: 'syntax' | 'depth';
     };
 
 /** A JsonDocument failure as one sentence that quotes no input: "at line 3, column 7 (offset 52): expected ...". */
@@ -41,14 +43,14 @@ export function parseJsonDocument(text: string, maxDepth: number): JsonDocument 
   }
 }
 
-function failure(text: string, offset: number, expected: string): JsonDocument {
+function failure(text: string, offset: number, expected: string, cause: 'syntax' | 'depth' = 'syntax'): JsonDocument {
   let line = 1;
   let lineStart = 0;
   for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
     line++;
     lineStart = i + 1;
   }
-  return { ok: false, offset, line, column: offset - lineStart + 1, expected };
+  return { ok: false, offset, line, column: offset - lineStart + 1, expected, cause };
 }
 
 /** One pass over the text; `run` answers null when it is one well-formed document. */
@@ -70,7 +72,7 @@ class Scanner {
       const c = t.charCodeAt(this.i);
       if (c === 0x7b || c === 0x5b) {
         if (this.stack.length >= this.maxDepth)
-          return this.fail(`at most ${this.maxDepth} levels of nested arrays and objects`);
+          return this.fail(`at most ${this.maxDepth} levels of nested arrays and objects`, 'depth');
         this.stack.push(c);
         this.i++;
         this.ws();
@@ -169,7 +171,7 @@ class Scanner {
     while (WS.has(this.text.charCodeAt(this.i))) this.i++;
   }
 
-  private fail(expected: string): JsonDocument {
-    return failure(this.text, this.i, expected);
+  private fail(expected: string, cause: 'syntax' | 'depth' = 'syntax'): JsonDocument {
+    return failure(this.text, this.i, expected, cause);
   }
 }

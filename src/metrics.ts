@@ -172,6 +172,12 @@ export class Metrics {
     labelNames: ['view', 'result'],
     registers: [this.registry],
   });
+  readonly limitExceeded = new Counter({
+    name: 'switchyard_input_limit_exceeded_total',
+    help: 'Inputs refused for going past a limit, by source (a source’s name, http, or render for templates) and limit (its config key)',
+    labelNames: ['source', 'limit'],
+    registers: [this.registry],
+  });
   readonly httpRefused = new Counter({
     name: 'switchyard_http_refused_total',
     help: 'HTTP requests refused to protect the daemon, by reason (busy, pipelined, unauthorized)',

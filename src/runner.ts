@@ -69,6 +69,8 @@ export class Runner {
   private cycles = 0;
   /** Source event totals already turned into counter increments. */
   private readonly eventsSeen = new Map<string, number>();
+  /** Source limit-breach totals already turned into counter increments, by source and limit. */
+  private readonly limitsSeen = new Map<string, number>();
   /** Render cache counts already added to /metrics, by target, cache and result. */
   private readonly cacheSeen = new Map<string, number>();
   /** Services changed since the last cycle: the reason logged with what the cycle did. */
@@ -443,9 +445,9 @@ export class Runner {
         .filter((r) => r.kind === 'installed')
         .map(async (r) => {
           const target = this.currentTargets.find((t) => t.name === r.target)!;
-          const parts = target.installedParts();
           try {
-            await writeRecord(target.config.output, parts ?? (await readFile(target.config.output, 'utf8')), snapshot);
+            const bytes = target.installedBytes() ?? (await readFile(target.config.output));
+            await writeRecord(target.config.output, bytes, snapshot);
           } catch (e) {
             this.log.warn('could not write the install record; the next start will reload to be sure', {
               target: r.target,
@@ -470,6 +472,7 @@ export class Runner {
       }
       if (r.kind === 'failed') {
         this.metrics.failures.inc({ target: r.target, stage: r.error.stage });
+        if (r.error.limit) this.metrics.limitExceeded.inc({ source: 'render', limit: r.error.limit });
         if (r.error.stage === 'reload') this.metrics.reloads.inc({ target: r.target, outcome: 'failed' });
       }
       if (r.kind !== 'installed') continue;
@@ -527,6 +530,12 @@ export class Runner {
       if (st.lastSyncAt !== null) this.metrics.sourceLastSync.set({ source: s.name }, st.lastSyncAt / 1000);
       this.metrics.rejected.set({ source: s.name }, st.rejections.length);
       if (st.connected !== null) this.metrics.streamConnected.set({ source: s.name }, st.connected ? 1 : 0);
+      for (const [limit, total] of Object.entries(st.overLimit)) {
+        const key = `${s.name}\u0000${limit}`;
+        const delta = total - (this.limitsSeen.get(key) ?? 0);
+        if (delta > 0) this.metrics.limitExceeded.inc({ source: s.name, limit }, delta);
+        this.limitsSeen.set(key, total);
+      }
       for (const [type, total] of Object.entries(st.events)) {
         const key = `${s.name}\u0000${type}`;
         const delta = total - (this.eventsSeen.get(key) ?? 0);

@@ -10,6 +10,8 @@ import { sendJson } from './server.js';
 export interface BodyLimits {
   readonly maxBytes: number;
   readonly maxDepth: number;
+  /** Told of each body refused for a limit, by the limit's config key (the daemon counts them on /metrics). */
+  readonly exceeded?: (limit: 'http.maxBodyBytes' | 'http.maxBodyDepth') => void;
 }
 
 export const DEFAULT_BODY_LIMITS: BodyLimits = { maxBytes: 64 * 1024, maxDepth: 32 };
@@ -91,7 +93,10 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
  * An empty body is `undefined`, for endpoints where that means something.
  */
 export async function readJson(req: IncomingMessage, limits: BodyLimits = DEFAULT_BODY_LIMITS): Promise<unknown> {
-  const bytes = await readBody(req, limits.maxBytes);
+  const bytes = await readBody(req, limits.maxBytes).catch((e: unknown) => {
+    if (e instanceof HttpError && e.status === 413) limits.exceeded?.('http.maxBodyBytes');
+    throw e;
+  });
   if (bytes.length === 0) return undefined;
   let text: string;
   try {
@@ -100,6 +105,7 @@ export async function readJson(req: IncomingMessage, limits: BodyLimits = DEFAUL
     throw new HttpError(400, 'request body is not UTF-8', {}, e);
   }
   const doc = parseJsonDocument(text, limits.maxDepth);
+  if (!doc.ok && doc.cause === 'depth') limits.exceeded?.('http.maxBodyDepth');
   if (!doc.ok) throw new HttpError(400, `request body is not one JSON document: ${describeJsonError(doc)}`);
   return doc.value;
 }

@@ -102,6 +102,7 @@ export class HttpServer {
     const n = (this.unanswered.get(socket) ?? 0) + 1;
     if (n > this.settings().maxPipelined) {
       this.metrics.httpRefused.inc({ reason: 'pipelined' });
+      this.metrics.limitExceeded.inc({ source: 'http', limit: 'http.maxPipelined' });
       this.log.warn('connection hung up on: too many pipelined requests (http.maxPipelined)', {
         remote: socket.remoteAddress,
         limit: this.settings().maxPipelined,
@@ -175,6 +176,7 @@ export class HttpServer {
       return sendJson(res, 503, { status: 'starting', error: 'not every source has synced yet' });
     if (this.stateReaders >= http.maxStateReaders) {
       this.metrics.httpRefused.inc({ reason: 'busy' });
+      this.metrics.limitExceeded.inc({ source: 'http', limit: 'http.maxStateReaders' });
       res.setHeader('Retry-After', '1');
       return sendJson(res, 503, {
         error: `busy: ${this.stateReaders} /api/state answers in flight, the limit (http.maxStateReaders)`,

@@ -147,7 +147,17 @@ function buildTemplateService(s: Service, slotIds: readonly (string | null)[] | 
 }
 
 function templateBackend(b: Backend): TemplateBackend {
-  return { ...b, name: b.id };
+  // Spelled out rather than spread: one object shape for every backend, so the template's lookups stay monomorphic.
+  return {
+    id: b.id,
+    host: b.host,
+    port: b.port,
+    weight: b.weight,
+    healthy: b.healthy,
+    draining: b.draining,
+    checkPort: b.checkPort,
+    name: b.id,
+  };
 }
 
 /** How a render builds its data: the target's slot placements and its cache. */

@@ -74,6 +74,9 @@ const RESULTS: Readonly<Record<string, (args: readonly Shape[]) => Shape>> = {
  */
 export function lintTemplate(main: LintSource, context: LintContext): LintFinding[] {
   const found = new Map<string, LintFinding>();
+  // Inline partials (`{{#*inline "name"}}`), read where they are included, like the files in partials/.
+  const inline = new Map<string, LintSource>();
+  for (const source of [main, ...context.partials.values()]) inlinePartials(source, inline);
   const report = (scope: Scope, node: Node, column: number, message: string) => {
     const f: LintFinding = { file: scope.file, line: node.loc?.start.line ?? 0, column, message };
     found.set(formatFinding(f), f);
@@ -152,10 +155,10 @@ export function lintTemplate(main: LintSource, context: LintContext): LintFindin
     }
     // `{{> @partial-block}}` renders the caller's block, read where the caller is.
     if (nameNode.type === 'PathExpression' && (nameNode as Path).data) return;
-    const source = context.partials.get(name);
+    const source = context.partials.get(name) ?? inline.get(name);
     if (!source) {
       if (!ps.program) {
-        const known = suggestion(name, [...context.partials.keys()]);
+        const known = suggestion(name, [...context.partials.keys(), ...inline.keys()]);
         report(scope, nameNode, columnOf(nameNode), `no partial named "${name}" in partials/${known}`);
       }
       return;
@@ -318,6 +321,20 @@ export function lintTemplate(main: LintSource, context: LintContext): LintFindin
   return [...found.values()].sort((a, b) =>
     a.file !== b.file ? (a.file < b.file ? -1 : 1) : a.line - b.line || a.column - b.column,
   );
+}
+
+/** Collects the `{{#*inline "name"}}` blocks of a file, anywhere in it. */
+function inlinePartials(source: LintSource, into: Map<string, LintSource>): void {
+  const visit = (p: Program | undefined) => {
+    for (const node of p?.body ?? []) {
+      const b = node as Partial<hbs.AST.BlockStatement> & Node;
+      if (node.type === 'DecoratorBlock' && b.path?.original === 'inline' && b.params?.[0]?.type === 'StringLiteral')
+        into.set((b.params[0] as hbs.AST.StringLiteral).value, { file: source.file, program: b.program! });
+      visit(b.program);
+      visit(b.inverse);
+    }
+  };
+  visit(source.program);
 }
 
 function itemOf(shape: Shape | undefined): Shape {

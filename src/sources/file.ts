@@ -74,7 +74,10 @@ export class FileSource implements Source {
   private async read(second: boolean): Promise<void> {
     if (!this.sink) return;
     const read = await readRegularFile(this.path, this.maxBytes, 'file.maxBytes');
-    if (!read.ok) return this.failed(read.reason, second);
+    if (!read.ok) {
+      if (read.limit) this.health.overLimit(read.limit);
+      return this.failed(read.reason, second);
+    }
     try {
       const services = parseFileRegistry(read.bytes.toString('utf8'), (r) => {
         this.health.rejected(r);

@@ -2,7 +2,10 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, open, realpath } from 'node:fs/promises';
 
 /** A registry file read, or why it was not: the reason names the problem, never the content. */
-export type FileRead = { readonly ok: true; readonly bytes: Buffer } | { readonly ok: false; readonly reason: string };
+export type FileRead =
+  | { readonly ok: true; readonly bytes: Buffer }
+  /** `limit`: the config key of the size limit it went past, when that was why. */
+  | { readonly ok: false; readonly reason: string; readonly limit?: string };
 
 const CHUNK = 64 * 1024;
 
@@ -32,7 +35,7 @@ export async function readRegularFile(path: string, maxBytes: number, limitKey: 
     const st = await fh.stat();
     const kind = fileKind(st);
     if (kind !== null) return { ok: false, reason: notRegular(path, real, kind) };
-    const over = () => ({ ok: false as const, reason: `larger than ${maxBytes} bytes (${limitKey})` });
+    const over = () => ({ ok: false as const, reason: `larger than ${maxBytes} bytes (${limitKey})`, limit: limitKey });
     if (st.size > maxBytes) return over();
     const chunks: Buffer[] = [];
     let total = 0;

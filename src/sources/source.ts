@@ -22,6 +22,8 @@ export interface SourceStatus {
   readonly connected: boolean | null;
   /** Values refused at the boundary lately, newest first: the last MAX_REJECTIONS distinct places. */
   readonly rejections: readonly RecentRejection[];
+  /** Inputs refused for going past a limit since start, by the limit's config key (`marathon.maxApps`). */
+  readonly overLimit: Readonly<Record<string, number>>;
 }
 
 /** A registry value a source refused, as /health and the dashboard show it: each place once, counted. */
@@ -57,6 +59,7 @@ export class SourceHealth {
   private lastError: string | null = null;
   private detail: Record<string, unknown> = {};
   private readonly events: Record<string, number> = {};
+  private readonly limits: Record<string, number> = {};
   private connected: boolean | null = null;
   /** By where, field and reason; a Map keeps insertion order, so the first key is the one seen longest ago. */
   private readonly rejections = new Map<string, RecentRejection>();
@@ -76,6 +79,11 @@ export class SourceHealth {
     this.rejections.delete(key);
     this.rejections.set(key, { where, field, reason, lastAt: this.now(), count });
     if (this.rejections.size > MAX_REJECTIONS) this.rejections.delete(this.rejections.keys().next().value!);
+  }
+
+  /** Counts one input refused for going past `limit` (its config key). */
+  overLimit(limit: string): void {
+    this.limits[limit] = (this.limits[limit] ?? 0) + 1;
   }
 
   /** Counts one event received from the registry. */
@@ -124,6 +132,7 @@ export class SourceHealth {
       events: { ...this.events },
       connected: this.connected,
       rejections: [...this.rejections.values()].reverse(),
+      overLimit: { ...this.limits },
     };
   }
 }

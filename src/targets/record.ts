@@ -27,15 +27,13 @@ export function recordPath(output: string): string {
   return join(dirname(output), `.${basename(output)}.switchyard.json`);
 }
 
-/** The digest of a config given whole or as the fragments it was joined from. */
-export function digest(text: string | readonly string[]): string {
-  const hash = createHash('sha256');
-  for (const part of typeof text === 'string' ? [text] : text) hash.update(part);
-  return hash.digest('hex');
+/** The digest of a config's bytes (a string is taken as UTF-8). */
+export function digest(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
-/** Records that the proxy took `text` (whole, or its fragments), rendered from `snapshot`. */
-export async function writeRecord(output: string, text: string | readonly string[], snapshot: Snapshot): Promise<void> {
+/** Records that the proxy took `text`, rendered from `snapshot`. */
+export async function writeRecord(output: string, text: string | Buffer, snapshot: Snapshot): Promise<void> {
   const backends: Record<string, number> = {};
   for (const s of snapshot.services) backends[s.id] = s.backends.length;
   const record: InstallRecord = { sha256: digest(text), version: snapshot.version, backends };

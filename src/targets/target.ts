@@ -13,6 +13,7 @@ import { shellQuote, type Exec } from './exec.js';
 import { HaproxyLive, type LiveUpdater } from './haproxy/live.js';
 import { slotHint } from './haproxy/servers.js';
 import { HostAddresses, type HostProblem } from './hosts/addresses.js';
+import { readLastAddresses, writeLastAddresses } from './hosts/last-addresses.js';
 import type { HostResolver } from './hosts/resolver.js';
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -24,7 +25,7 @@ import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
-import { PortProbes, precheck, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheckAll, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -38,15 +39,17 @@ import {
 /** The step of the pipeline a failure happened in; `fault` when something threw past every step's own handling. */
 export type Stage = 'template' | 'render' | 'validate' | 'install' | 'reload' | 'fault';
 
-/** A failure of one stage of a target, with what caused it. */
+/** A failure of one stage of a target, with what caused it; `limit` is the config key of a limit that stopped it. */
 export class TargetError extends Error {
   override name = 'TargetError';
+  readonly limit: string | null;
   constructor(
     readonly stage: Stage,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; limit?: string },
   ) {
     super(message, options);
+    this.limit = options?.limit ?? null;
   }
 }
 
@@ -159,6 +162,8 @@ export class Target {
   private lastSuccessAt: number | null = null;
   private installedVersion: number | null = null;
   private templateError: string | null = null;
+  /** The lint findings last warned of, one per line: a re-read finding the same warns no more. */
+  private lintWarned = '';
   /** Slot placements of the installed config; the next render starts from them. */
   private slots: SlotTable = new Map();
   /** Slot placements read from the file found installed at start, used until a render replaces them. */
@@ -185,6 +190,8 @@ export class Target {
   /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
   private readonly addresses: HostAddresses | null;
   private hostProblems: readonly HostProblem[] = [];
+  /** The address pairs last written beside the output, as compared. */
+  private addressesKept = '';
   private readonly ports: PortProbes;
 
   constructor(
@@ -212,8 +219,23 @@ export class Target {
   }
 
   /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
-  private resolved(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
-    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
+  private resolved(snapshot: Snapshot): ReturnType<HostAddresses['apply']> {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [], used: new Map() };
+  }
+
+  /** Keeps the addresses an install used beside the output, for the next run to start from (when they changed). */
+  private async keepAddresses(used: ReadonlyMap<string, string>): Promise<void> {
+    const text = JSON.stringify([...used].sort());
+    if (!this.addresses || text === this.addressesKept) return;
+    try {
+      await writeLastAddresses(this.config.output, used);
+      this.addressesKept = text;
+    } catch (e) {
+      this.deps.log.warn('could not keep the addresses of the install for the next run', {
+        target: this.name,
+        error: (e as Error).message,
+      });
+    }
   }
 
   /** The services left out of (or held at their last good version in) this target's config, and why. */
@@ -234,6 +256,7 @@ export class Target {
       this.templateError = (e as Error).message;
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
     }
+    if (this.addresses) this.deps.hosts!.seed(await readLastAddresses(this.config.output));
     const text = await readInstalled(this.config.output).catch(() => null);
     if (text !== null) {
       this.installed = Installed.fromText(text);
@@ -245,6 +268,10 @@ export class Target {
   /** The installed config as the fragments of the render that produced it; null when it came from elsewhere (the file found at start). Read-only: the dashboard diffs installs with it. */
   installedParts(): readonly string[] | null {
     return this.installed?.fragments ?? null;
+  }
+  /** The bytes of the installed config as this process wrote them; null when it has installed nothing. */
+  installedBytes(): Buffer | null {
+    return this.installed?.bytes ?? null;
   }
 
   /**
@@ -258,17 +285,21 @@ export class Target {
   }
 
   /**
-   * Warns, once per loaded template version, of fields it reads that the
-   * data does not have: they render as nothing. A warning, not a refusal, so
-   * a template that ran before the lint existed keeps running; `check` fails on them.
+   * Warns, once per template version, of fields it reads that the data does
+   * not have: they render as nothing. A warning, not a refusal, so a template
+   * that ran before the lint existed keeps running; `check` fails on them. A
+   * re-read that finds the same (SIGHUP re-reads every template) says nothing new.
    */
   private linted(template: CompiledTemplate): CompiledTemplate {
-    if (template.findings.length > 0)
+    const findings = template.findings.map(formatFinding);
+    const said = findings.join('\n');
+    if (findings.length > 0 && said !== this.lintWarned)
       this.deps.log.warn('template reads what the template data does not have; it renders as nothing', {
         target: this.name,
         template: this.config.template,
-        findings: template.findings.map(formatFinding),
+        findings,
       });
+    this.lintWarned = said;
     return template;
   }
 
@@ -324,6 +355,7 @@ export class Target {
       this.hostProblems = input.problems;
       const refused = template ? await this.trial(template, input.snapshot, started) : null;
       res = refused ?? (await this.attempt(input.snapshot, template, started));
+      if (res.kind === 'installed') await this.keepAddresses(input.used);
     } catch (e) {
       res = this.fault(e, snapshot.version, started);
     }
@@ -391,7 +423,7 @@ export class Target {
       limit: outcome.limit,
       error: outcome.message,
     });
-    const error = new TargetError('render', outcome.message);
+    const error = new TargetError('render', outcome.message, { limit: outcome.limit });
     return this.failed(error, snapshot.version, started, { render: outcome.ms });
   }
 
@@ -484,7 +516,8 @@ export class Target {
     const onTrial = template !== null && template === this.candidate;
     const fail = (stage: Stage, message: string, cause?: unknown) => {
       this.quarantine.keepTrying();
-      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause });
+      const limit = cause instanceof RenderBudgetExceeded ? 'render.budgetMs' : undefined;
+      const error = new TargetError(stage, message, cause === undefined ? undefined : { cause, limit });
       if (!onTrial)
         this.deps.log.error(`${stage} failed; the last good config stays installed`, {
           target: this.name,
@@ -636,7 +669,7 @@ export class Target {
       ports: this.ports,
     };
     let found = 0;
-    const reasons = await Promise.all(changed.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(changed, ctx);
     changed.forEach((s, i) => {
       if (reasons[i] === null) return;
       this.quarantine.add(s, reasons[i]!, 'precheck');
@@ -841,7 +874,7 @@ export class Target {
       ports: this.ports,
     };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
-    const reasons = await Promise.all(suspects.map((s) => precheck(s, ctx)));
+    const reasons = await precheckAll(suspects, ctx);
     let found = 0;
     suspects.forEach((s, i) => {
       if (reasons[i] === null) return;

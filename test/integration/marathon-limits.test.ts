@@ -1,10 +1,8 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { APP_LIST_PATH } from '../../src/sources/marathon/client.js';
+import { app, HostileMarathon, task } from '../support/hostile-marathon.js';
 import { httpGet } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { captureOutput, hasExited, spawnTracked, terminate, type OutputBuffer } from '../support/processes.js';
@@ -12,7 +10,7 @@ import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
 // Hostile Marathon answers against the real daemon (its own process, as
-// deployed): a small Marathon written here sends what the double cannot — a
+// deployed): a small Marathon (test/support/hostile-marathon.ts) sends what the double cannot — a
 // line that never ends, a second JSON document, an app with 200 000 ports or
 // 150 000 tasks. After each, the daemon is alive, the healthy app is served,
 // /health answers and names what was refused.
@@ -20,58 +18,7 @@ import { eventually } from '../support/wait.js';
 const ROOT = process.cwd();
 const TEMPLATE = '{{#each services}}{{id}}{{#each backends}} {{host}}:{{port}}{{/each}}\n{{/each}}';
 const LINE_LIMIT = 64 * 1024;
-
-interface TaskJson {
-  id: string;
-  host: string;
-  ports: number[];
-  state: string;
-}
-const task = (id: string, port: number): TaskJson => ({ id, host: '127.0.0.1', ports: [port], state: 'TASK_RUNNING' });
-const app = (id: string, tasks: TaskJson[]) => ({ id, ports: [0], labels: {}, tasks });
 const HEALTHY = app('/healthy', [task('healthy.1', 31001)]);
-
-/** A Marathon that answers /v2/apps with whatever `appList` holds and runs `onStream` for each event stream. */
-class HostileMarathon {
-  appList: string = JSON.stringify({ apps: [HEALTHY] });
-  appListRequests = 0;
-  onStream: (res: ServerResponse) => void = () => undefined;
-  readonly streams = new Set<ServerResponse>();
-  private readonly server: Server = createServer((req, res) => {
-    if (req.url!.startsWith('/v2/events')) {
-      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-      this.streams.add(res);
-      res.on('close', () => this.streams.delete(res));
-      res.on('error', () => undefined);
-      this.send(res, 'event_stream_attached', { remoteAddress: '127.0.0.1' });
-      this.onStream(res);
-    } else if (req.url === APP_LIST_PATH) {
-      this.appListRequests++;
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(this.appList);
-    } else {
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"message":"not found"}');
-    }
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  send(res: ServerResponse, type: string, data: Record<string, unknown>): void {
-    res.write(`event: ${type}\r\ndata: ${JSON.stringify({ ...data, eventType: type })}\r\n\r\n`);
-  }
-
-  /** Ends every stream: the daemon reconnects, and fetches the app list again. */
-  dropStreams(): void {
-    for (const s of this.streams) s.destroy();
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
 
 describe('hostile Marathon answers, against the daemon process', function () {
   this.timeout(90_000);
@@ -101,7 +48,7 @@ describe('hostile Marathon answers, against the daemon process', function () {
   };
 
   before(async () => {
-    marathon = new HostileMarathon();
+    marathon = new HostileMarathon(JSON.stringify({ apps: [HEALTHY] }));
     const url = await marathon.start();
     const dir = tempDir('hostile-marathon-');
     writeFileSync(join(dir, 'services.hbs'), TEMPLATE);

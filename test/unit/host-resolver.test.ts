@@ -192,6 +192,28 @@ describe('host resolver', () => {
   });
 });
 
+describe('host resolver after a restart', () => {
+  it("renders the last run's address at once while it looks the name up", async () => {
+    const { dns, resolver, logs } = setup();
+    resolver.seed(new Map([['agent-1', '10.1.0.1']]));
+    expect(resolver.address('agent-1')).to.equal('10.1.0.1');
+    expect(dns.asked).to.deep.equal(['agent-1']);
+    await dns.answer('agent-1', '10.1.0.1');
+    expect(resolver.state('agent-1')?.kind).to.equal('resolved');
+    expect(logs.filter((e) => e.level !== 'debug')).to.deep.equal([]);
+  });
+
+  it("keeps the last run's address when the resolver fails, saying so once", async () => {
+    const { clock, dns, resolver, logs } = setup();
+    resolver.seed(new Map([['agent-1', '10.1.0.1']]));
+    await dns.fail('agent-1', 'getaddrinfo EAI_AGAIN agent-1');
+    await clock.advance(30_000);
+    await dns.fail('agent-1', 'getaddrinfo EAI_AGAIN agent-1');
+    expect(resolver.address('agent-1')).to.equal('10.1.0.1');
+    expect(warnings(logs)).to.deep.equal(["host lookup failed; the last run's address is kept"]);
+  });
+});
+
 describe('host addresses of a target', () => {
   it('hands the proxy addresses in place of host names, IP addresses as they are', async () => {
     const { dns, resolver } = setup();
@@ -266,10 +288,9 @@ describe('host addresses of a target', () => {
 });
 
 describe('a target that resolves hosts', () => {
-  /** The default nginx template on services `web-0`…`web-4`, each on agent `agent-<i>`. */
-  async function nginxTarget() {
+  /** The default nginx template on services `web-0`…`web-4`, each on agent `agent-<i>`, answered `10.1.0.<i>`. */
+  async function nginxTarget(dir = mkdtempSync(join(tmpdir(), 'sy-hosts-'))) {
     const env = setup();
-    const dir = mkdtempSync(join(tmpdir(), 'sy-hosts-'));
     const target = new Target(
       {
         name: 'nginx',
@@ -288,7 +309,7 @@ describe('a target that resolves hosts', () => {
     const applied = target.apply(snap);
     for (let i = 0; i < 5; i++) await env.dns.answer(`agent-${i}`, `10.1.0.${i}`);
     expect((await applied).kind).to.equal('installed');
-    return { ...env, target, snap };
+    return { ...env, target, snap, dir };
   }
 
   it('renders again only the service on the host whose address moved', async () => {
@@ -299,6 +320,29 @@ describe('a target that resolves hosts', () => {
     expect((await target.apply(snap)).kind).to.equal('installed');
     expect(target.cacheStats().viewMisses - before).to.equal(1);
     expect(target.render(snap)).to.contain('10.1.0.33:8080').and.not.contain('agent-3');
+  });
+
+  it('starts from the addresses of the last install after a restart, while the resolver fails', async () => {
+    const { dir } = await nginxTarget();
+    const env = setup();
+    const restarted = new Target(
+      {
+        name: 'nginx',
+        template: join(process.cwd(), 'templates', 'nginx.conf.hbs'),
+        output: join(dir, 'nginx.conf'),
+        validate: '',
+        reload: '',
+        runtimeApi: '',
+        resolveHosts: true,
+        vars: { bind: '127.0.0.1', httpPort: 8080 },
+      },
+      { exec: shellExec, log: new Logger('error', () => {}), commandTimeoutMs: 5000, cwd: dir, hosts: env.resolver },
+    );
+    await restarted.init();
+    for (let i = 0; i < 5; i++) await env.dns.fail(`agent-${i}`, 'getaddrinfo EAI_AGAIN');
+    const snap = snapshotOf(...Array.from({ length: 5 }, (_, i): [string, string] => [`web-${i}`, `agent-${i}`]));
+    expect((await restarted.apply(snap)).kind).to.equal('unchanged');
+    expect(restarted.render(snap)).to.contain('10.1.0.4:8080');
   });
 
   it('renders nothing again when a refresh finds the same addresses', async () => {

@@ -15,7 +15,7 @@ describe('install records', () => {
   it('confirm a file the proxy took, with the backends it was rendered from', async () => {
     const output = join(tempDir('record-'), 'haproxy.cfg');
     writeFileSync(output, 'part one\npart two\n');
-    await writeRecord(output, ['part one\n', 'part two\n'], snapshot);
+    await writeRecord(output, Buffer.from('part one\npart two\n'), snapshot);
     const state = await installedState(output);
     expect(state.kind).to.equal('confirmed');
     expect([...installedBackends(state)]).to.deep.equal([['/web', 3]]);

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,13 @@ const snap = (version: number, services: Service[]): Snapshot => ({ version, ser
 const web = (host: string) => service('web', [backend('w1', 80, { host })]);
 const api = (host: string) => service('api', [backend('a1', 81, { host })]);
 const kind = (r: ApplyResult) => (r.kind === 'failed' ? `failed: ${r.error.message}` : r.kind);
+
+/** Another process's listener: a server on a free port of `host`. */
+async function holding(host: string): Promise<{ port: number; close: () => void }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
 
 describe('quarantine in a target', () => {
   it('leaves out the new service whose line the proxy refuses, and installs the rest', async () => {
@@ -131,37 +139,76 @@ describe('quarantine in a target', () => {
   });
 });
 
-describe('pre-checks', () => {
-  const ctx = {
-    reservedPorts: new Map([[8080, 'the shared listener (vars.httpPort)']]),
-    binds: true,
-    proxyPorts: new Set<number>(),
-    defaultBind: '127.0.0.1',
-    ports: new PortProbes(),
-  };
+// Port checks bind each port, or — for a big batch — read the kernel's socket table: one spec for both.
+for (const [how, ports] of [
+  ['binding each port', () => new PortProbes({ listingFrom: Infinity })],
+  ['reading the socket table', () => new PortProbes({ listingFrom: 1 })],
+  ['binding where no socket table can be read', () => new PortProbes({ listingFrom: 1, tables: ['/nonexistent'] })],
+] as const)
+  describe(`pre-checks, ${how}`, () => {
+    const ctx = {
+      reservedPorts: new Map([[8080, 'the shared listener (vars.httpPort)']]),
+      binds: true,
+      proxyPorts: new Set<number>(),
+      defaultBind: '127.0.0.1',
+      ports: ports(),
+    };
 
-  it('finds a free port free when two services (or two targets) probe it at once', async () => {
-    const port = await freePort();
-    const checks = [service('a', [], { servicePort: port }), service('b', [], { servicePort: port })].map((s) =>
-      precheck(s, ctx),
-    );
-    const other = precheck(service('c', [], { servicePort: port }), { ...ctx, defaultBind: '0.0.0.0' });
-    expect(await Promise.all([...checks, other])).to.deep.equal([null, null, null]);
-  });
+    it('finds a free port free when two services (or two targets) probe it at once', async () => {
+      const port = await freePort();
+      const checks = [service('a', [], { servicePort: port }), service('b', [], { servicePort: port })].map((s) =>
+        precheck(s, ctx),
+      );
+      const other = precheck(service('c', [], { servicePort: port }), { ...ctx, defaultBind: '0.0.0.0' });
+      expect(await Promise.all([...checks, other])).to.deep.equal([null, null, null]);
+    });
 
-  it('refuses a bind address this host does not have, and takes any of 127/8', async () => {
-    expect(await precheck(service('x', [], { bindAddress: '203.0.113.9' }), ctx)).to.equal(
-      'bind address 203.0.113.9 is not an address of this host',
-    );
-    expect(await precheck(service('x', [], { bindAddress: '127.0.0.2' }), ctx)).to.equal(null);
-  });
+    it('refuses a bind address this host does not have, and takes any of 127/8', async () => {
+      expect(await precheck(service('x', [], { bindAddress: '203.0.113.9' }), ctx)).to.equal(
+        'bind address 203.0.113.9 is not an address of this host',
+      );
+      expect(await precheck(service('x', [], { bindAddress: '127.0.0.2' }), ctx)).to.equal(null);
+    });
 
-  it('refuses the port of the template’s own listener', async () => {
-    expect(await precheck(service('x', [], { servicePort: 8080 }), ctx)).to.equal(
-      'service port 8080 is the port of the shared listener (vars.httpPort)',
-    );
+    it('finds a port another process holds on the address the service binds', async () => {
+      const held = await holding('127.0.0.1');
+      try {
+        expect(await precheck(service('x', [], { servicePort: held.port }), ctx)).to.equal(
+          `port ${held.port} is held by another process`,
+        );
+      } finally {
+        held.close();
+      }
+    });
+
+    it('finds a port held on every address, whatever address the service binds', async () => {
+      const held = await holding('0.0.0.0');
+      try {
+        expect(await precheck(service('x', [], { servicePort: held.port, bindAddress: '127.0.0.3' }), ctx)).to.equal(
+          `port ${held.port} is held by another process`,
+        );
+      } finally {
+        held.close();
+      }
+    });
+
+    it('takes a port held on another address of this host as free', async () => {
+      const held = await holding('127.0.0.2');
+      try {
+        expect(await precheck(service('x', [], { servicePort: held.port, bindAddress: '127.0.0.3' }), ctx)).to.equal(
+          null,
+        );
+      } finally {
+        held.close();
+      }
+    });
+
+    it('refuses the port of the template’s own listener', async () => {
+      expect(await precheck(service('x', [], { servicePort: 8080 }), ctx)).to.equal(
+        'service port 8080 is the port of the shared listener (vars.httpPort)',
+      );
+    });
   });
-});
 
 describe('quarantine bookkeeping', () => {
   const events = () => {

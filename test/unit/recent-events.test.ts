@@ -42,6 +42,27 @@ describe('recent events', () => {
     });
   });
 
+  it('makes an install’s diff only when it is asked for, and keeps the configs of the newest ten installs for it', () => {
+    const events = new RecentEvents(100, () => 1000);
+    const t = target();
+    for (let v = 1; v <= 13; v++) {
+      t.parts = ['global\n', `backend a\n  server s1 10.0.0.${v}:80\n`];
+      events.record([installed({ version: v })], ['a'], [t]);
+    }
+    expect(events.since(0).map((e) => e.kind === 'install' && e.hasDiff)).to.deep.equal([
+      ...Array<boolean>(3).fill(false),
+      ...Array<boolean>(10).fill(true),
+    ]);
+    expect(events.get(3)).to.deep.include({
+      diff: { kind: 'none', reason: 'not kept: only the newest 10 installs keep their configs for a diff' },
+    });
+    const asked = events.get(13);
+    expect(asked?.kind === 'install' && asked.diff?.kind === 'diff' && asked.diff.text).to.include(
+      '-  server s1 10.0.0.12:80\n+  server s1 10.0.0.13:80\n',
+    );
+    expect(events.get(13)).to.deep.equal(asked);
+  });
+
   it('shows a live update by its commands, without a diff', () => {
     const events = new RecentEvents();
     events.record([installed({ how: 'live', commands: ['set server web/s1 state ready'] })], ['web'], [target()]);

@@ -31,6 +31,7 @@ class ManualSource implements Source {
       events: {},
       connected: null,
       rejections: [],
+      overLimit: {},
     };
   }
 }
@@ -189,6 +190,20 @@ describe('runner', () => {
     expect(Math.min(...gaps)).to.be.at.least(140);
     expect(readFileSync(output, 'utf8')).to.equal('x:5,\n');
     await runner.stop();
+  });
+
+  it('runs a cycle when an input outside the state changes (a host name moved), after the quiet time', async () => {
+    const { runner, sources, tick } = setup({ quietMs: 50, maxDelayMs: 500, minIntervalMs: 0 });
+    await runner.start();
+    sources[0]!.sink!({ kind: 'sync', source: 'a', services: [service('x', [backend('1', 1)])] });
+    await tick(50);
+    let cycles = 0;
+    runner.onCycle(() => cycles++);
+    runner.inputChanged();
+    await tick(49);
+    expect(cycles).to.equal(0);
+    await tick(1);
+    expect(cycles).to.equal(1);
   });
 
   it('does not render again for a change that alters nothing', async () => {

@@ -36,6 +36,7 @@ class ManualSource implements Source {
       events: {},
       connected: null,
       rejections: [],
+      overLimit: {},
     };
   }
 }

@@ -131,6 +131,12 @@ describe('template lint', () => {
     ]);
   });
 
+  it('reads an inline partial where it is included, as it does a file in partials/', async () => {
+    const text =
+      '{{#*inline "server"}}server {{host}}:{{prot}}{{/inline}}{{#each services}}{{#each backends}}{{> server}}{{/each}}{{/each}}';
+    expect(await lint(text)).to.deep.equal(['t.hbs:1:40: unknown field "prot" of a backend (did you mean "port"?)']);
+  });
+
   it('reports a partial that does not exist', async () => {
     expect(await lint('{{> nginx-locaton}}', { 'nginx-location': '' })).to.deep.equal([
       't.hbs:1:5: no partial named "nginx-locaton" in partials/ (did you mean "nginx-location"?)',
@@ -199,5 +205,8 @@ describe('template lint at run time', () => {
     await target.apply(snap(5, 8005));
     expect(warnings()).to.have.length(2);
     expect(warnings()[1]!.findings).to.have.length(2);
+    // SIGHUP re-reads every template: the same version read again is not a new warning.
+    await target.reloadTemplate(snap(6, 8006));
+    expect(warnings()).to.have.length(2);
   });
 });

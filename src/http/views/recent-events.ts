@@ -48,19 +48,25 @@ export interface InstalledParts {
 const MAX_SERVICES = 50;
 const MAX_COMMANDS = 50;
 const DIFF_LIMITS = { maxEdits: 5000, maxLines: 2000 };
+/** Installs whose configs are kept for a diff until someone asks for it. */
+const DIFFABLE = 10;
 
 /**
  * The last `capacity` installs and refusals, oldest first, numbered in
  * order. The daemon owns one and feeds it every cycle's results; the
- * dashboard reads it. Each install's diff is made when it happens, from the
- * fragments of the config before and after (so only what changed is looked
- * at) and kept cut to DIFF_LIMITS; nothing else of a config is kept.
+ * dashboard reads it. An install's diff is made when it is first asked for,
+ * from the fragments of the config before and after (so only what changed is
+ * looked at; an install costs no diff nobody reads), and kept cut to
+ * DIFF_LIMITS. The fragments — pointers to strings the target keeps anyway —
+ * are held for the newest DIFFABLE installs only.
  */
 export class RecentEvents {
   private readonly ring: RecentEvent[] = [];
   private seq = 0;
   /** Per target, the fragments of the config installed last: the "before" of the next diff. */
   private readonly lastParts = new Map<string, readonly string[] | null>();
+  /** The configs before and after of the newest installs whose diff nobody asked for yet, by seq. */
+  private readonly diffable = new Map<number, { before: readonly string[]; after: readonly string[] }>();
 
   constructor(
     private readonly capacity = 100,
@@ -79,12 +85,24 @@ export class RecentEvents {
 
   /** Events after `seq` (all with 0), oldest first, without their diffs. */
   since(seq: number): EventSummary[] {
-    return this.ring.filter((e) => e.seq > seq).map(summary);
+    return this.ring.filter((e) => e.seq > seq).map((e) => this.summary(e));
   }
 
   /** One event in full, or null when it has left the ring (or never was). */
   get(seq: number): RecentEvent | null {
-    return this.ring.find((e) => e.seq === seq) ?? null;
+    const i = this.ring.findIndex((e) => e.seq === seq);
+    if (i < 0) return null;
+    const e = this.ring[i]!;
+    const parts = this.diffable.get(seq);
+    if (e.kind !== 'install' || !parts) return e;
+    this.diffable.delete(seq);
+    const diff = piecesDiff(
+      parts.before,
+      parts.after,
+      { before: `${e.target} (before)`, after: `${e.target} (installed)` },
+      DIFF_LIMITS,
+    );
+    return (this.ring[i] = { ...e, diff });
   }
 
   /** The number of the newest event (0: none yet). A repeated refusal moves to the end with a new number. */
@@ -100,20 +118,20 @@ export class RecentEvents {
     const after = target?.installedParts() ?? null;
     const before = this.lastParts.get(r.target) ?? null;
     this.lastParts.set(r.target, after);
-    const diff =
+    const seq = ++this.seq;
+    const diff: InstallEvent['diff'] =
       r.how === 'live'
         ? null
         : before === null || after === null
-          ? { kind: 'none' as const, reason: 'the config before was not rendered by this process' }
-          : piecesDiff(
-              before,
-              after,
-              { before: `${r.target} (before)`, after: `${r.target} (installed)` },
-              DIFF_LIMITS,
-            );
+          ? { kind: 'none', reason: 'the config before was not rendered by this process' }
+          : { kind: 'none', reason: `not kept: only the newest ${DIFFABLE} installs keep their configs for a diff` };
+    if (diff?.kind === 'none' && before !== null && after !== null) {
+      this.diffable.set(seq, { before, after });
+      for (const old of this.diffable.keys()) if (this.diffable.size > DIFFABLE) this.diffable.delete(old);
+    }
     this.push({
       kind: 'install',
-      seq: ++this.seq,
+      seq,
       at: this.now(),
       target: r.target,
       version: r.version,
@@ -154,10 +172,10 @@ export class RecentEvents {
     this.ring.push(e);
     if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
   }
-}
 
-function summary(e: RecentEvent): EventSummary {
-  if (e.kind === 'refusal') return e;
-  const { diff, ...rest } = e;
-  return { ...rest, hasDiff: diff !== null && diff.kind === 'diff' };
+  private summary(e: RecentEvent): EventSummary {
+    if (e.kind === 'refusal') return e;
+    const { diff, ...rest } = e;
+    return { ...rest, hasDiff: this.diffable.has(e.seq) || (diff !== null && diff.kind === 'diff') };
+  }
 }

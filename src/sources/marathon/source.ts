@@ -441,6 +441,7 @@ export class MarathonSource implements Source {
     next: Map<string, AppRecord>,
   ): void {
     const key = typeof id === 'string' ? id : breach.offender;
+    this.health.overLimit(`marathon.${breach.limit}`);
     refused.set(key, breach);
     const last = this.apps.get(key);
     if (last) next.set(key, last);
@@ -448,6 +449,7 @@ export class MarathonSource implements Source {
 
   /** A single app fetched after an event is over a limit: it stays as it last was. */
   private refuseOneApp(id: string, breach: LimitBreach): void {
+    this.health.overLimit(`marathon.${breach.limit}`);
     if (this.overLimit.app(id, breach)) this.logRefusedApp(breach);
     this.health.set('overLimit', this.overLimit.view());
   }
@@ -463,6 +465,7 @@ export class MarathonSource implements Source {
 
   /** A whole input (the app list, an event, the stream) refused for a limit. */
   private refusedInput(breach: LimitBreach): void {
+    this.health.overLimit(`marathon.${breach.limit}`);
     this.overLimit.input(breach);
     this.health.set('overLimit', this.overLimit.view());
     this.log.error('marathon input over a limit; refused', {

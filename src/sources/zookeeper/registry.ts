@@ -130,6 +130,7 @@ export class ZookeeperSource implements Source {
   private decode(format: RegistryFormat, data: Buffer, znode: string): Decoded {
     const max = this.config.maxNodeBytes;
     if (data.length <= max) return decodeInstance(format, data, znode);
+    this.health.overLimit('zookeeper.maxNodeBytes');
     return {
       kind: 'invalid',
       rejection: {

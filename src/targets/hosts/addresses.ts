@@ -56,15 +56,22 @@ export class HostAddresses {
   /**
    * `snapshot` with each host name replaced by its address and the backends
    * of names without one left out (the same object when it has no host
-   * names), and the names of it that cost backends or serve an old address.
+   * names), the names of it that cost backends or serve an old address,
+   * and the address each name was given.
    */
-  apply(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
+  apply(snapshot: Snapshot): {
+    snapshot: Snapshot;
+    problems: readonly HostProblem[];
+    used: ReadonlyMap<string, string>;
+  } {
     let replaced = false;
     const troubled = new Map<string, string[]>();
+    const used = new Map<string, string>();
     const services = snapshot.services.map((s) => {
       const r = this.entry(s);
       if (r.names.length === 0) return s;
       if (r.generation !== this.resolver.generation) this.refresh(s, r);
+      r.names.forEach((n, i) => r.addresses[i] && used.set(n, r.addresses[i]));
       for (const host of r.troubled) {
         const ids = troubled.get(host) ?? troubled.set(host, []).get(host)!;
         if (ids.length < SERVICES_PER_HOST) ids.push(s.id);
@@ -75,7 +82,7 @@ export class HostAddresses {
     const problems = [...troubled.entries()]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([h, ids]) => this.problem(h, ids));
-    return { snapshot: replaced ? { ...snapshot, services } : snapshot, problems };
+    return { snapshot: replaced ? { ...snapshot, services } : snapshot, problems, used };
   }
 
   private entry(s: Service): Resolved {

@@ -54,6 +54,8 @@ export interface ResolverCounts {
 
 interface Entry {
   state: HostState;
+  /** Seeded with the address of the last run's install, not looked up by this process yet. */
+  fromLastRun: boolean;
   /** When a render last asked for the name: names no render wants are the first to go. */
   wantedAt: number;
   inFlight: Promise<void> | null;
@@ -112,7 +114,7 @@ export class HostResolver {
       let e = this.entries.get(host);
       if (!e) {
         this.makeRoom();
-        e = { state: { kind: 'pending', since: now }, wantedAt: now, inFlight: null };
+        e = { state: { kind: 'pending', since: now }, wantedAt: now, inFlight: null, fromLastRun: false };
         this.entries.set(host, e);
         fresh.push(this.resolve(host, e));
       }
@@ -124,6 +126,28 @@ export class HostResolver {
     const waited = new Promise<void>((resolve) => (cancel = this.clock.after(this.settings.timeoutMs, resolve)));
     await Promise.race([Promise.all(fresh), waited]);
     cancel();
+  }
+
+  /**
+   * Takes the addresses the last run installed (HAProxy's `init-addr last`)
+   * for names not in the cache: a render uses them at once, as last good
+   * addresses, while a lookup of each starts. Names beyond `maxHosts` are left.
+   */
+  seed(pairs: ReadonlyMap<string, string>): void {
+    const now = this.clock.now();
+    for (const [host, address] of pairs) {
+      if (this.entries.has(host) || this.entries.size >= this.settings.maxHosts) continue;
+      const error = 'the address of the last run; not looked up yet';
+      const e: Entry = {
+        state: { kind: 'stale', address, error, since: now },
+        wantedAt: now,
+        inFlight: null,
+        fromLastRun: true,
+      };
+      this.entries.set(host, e);
+      void this.resolve(host, e);
+    }
+    this.armRefresh();
   }
 
   /** What the cache holds for `host`; null for a name never prepared. */
@@ -224,11 +248,14 @@ export class HostResolver {
     if (this.entries.get(host) !== e || this.closed) return;
     const now = this.clock.now();
     const before = e.state;
+    const fromLastRun = e.fromLastRun;
+    e.fromLastRun = false;
     if (outcome.ok) {
       this.counts.resolved++;
       if (before.kind === 'resolved' && before.address === outcome.address) return;
       e.state = { kind: 'resolved', address: outcome.address, since: now };
-      if (before.kind === 'pending') this.log.debug('host name resolved', { host, address: outcome.address });
+      if (before.kind === 'pending' || (fromLastRun && before.kind === 'stale' && before.address === outcome.address))
+        this.log.debug('host name resolved', { host, address: outcome.address });
       else
         this.log.info(before.kind === 'resolved' ? 'host address changed' : 'host name resolves again', {
           host,
@@ -237,11 +264,6 @@ export class HostResolver {
         });
     } else {
       this.counts.failures++;
-      if (before.kind === 'stale' || before.kind === 'unresolved') {
-        // Still failing: the state (and its since) stands, the latest reason is kept, and nobody is told again.
-        e.state = { ...before, error: outcome.error };
-        return;
-      }
       if (before.kind === 'resolved') {
         e.state = { kind: 'stale', address: before.address, error: outcome.error, since: now };
         this.log.warn('host lookup failed; its last address is kept', {
@@ -249,9 +271,18 @@ export class HostResolver {
           address: before.address,
           error: outcome.error,
         });
-      } else {
+      } else if (before.kind === 'pending') {
         e.state = { kind: 'unresolved', error: outcome.error, since: now };
         this.log.warn('host name does not resolve; its backends are left out', { host, error: outcome.error });
+      } else {
+        // Still failing: the state (and its since) stands, the latest reason is kept, and nobody is told again.
+        e.state = { ...before, error: outcome.error };
+        if (!fromLastRun) return;
+        this.log.warn("host lookup failed; the last run's address is kept", {
+          host,
+          ...(before.kind === 'stale' ? { address: before.address } : {}),
+          error: outcome.error,
+        });
       }
     }
     this.gen++;
