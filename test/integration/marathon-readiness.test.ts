@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
+import type { ApplyResult } from '../../src/targets/target.js';
 import { startBackends, type Backend } from '../support/backends.js';
 import { haproxyTarget, type HaproxyHandle } from '../support/haproxy.js';
 import { countHits, httpGet } from '../support/http.js';
@@ -117,5 +118,78 @@ describe('Marathon readiness checks during a deployment, through HAProxy', funct
   it('serves a task of an app without readiness checks as soon as it runs', async () => {
     start('/plain', 'plain-2');
     await eventually(async () => expect(await served(plainPort)).to.deep.equal(['plain-1', 'plain-2']));
+  });
+});
+
+// With HAProxy's runtime API, a task held out for readiness sits in a server
+// slot, disabled: turning ready enables it without a reload.
+describe('Marathon readiness checks through the HAProxy runtime API', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let marathon: MarathonDouble;
+  let backends: Backend[];
+  let haproxy: HaproxyHandle;
+  let sy: SwitchyardHandle;
+  let port: number;
+  const results: ApplyResult[] = [];
+  const served = async () => [...(await countHits(`http://127.0.0.1:${port}/`, 16)).keys()].sort();
+
+  before(async () => {
+    dir = tempDir('readiness-live-');
+    port = await freePort();
+    backends = await startBackends(['old', 'new']);
+    marathon = new MarathonDouble({ keepAliveMs: 500 });
+    const url = await marathon.start();
+    marathon.addApp({
+      id: '/web',
+      portDefinitions: [{ port, name: 'http-api' }],
+      readinessChecks: [{ path: '/ready' }],
+    });
+    marathon.addTask('/web', { host: '127.0.0.1', ports: [backends[0]!.port] });
+    const output = join(dir, 'haproxy.cfg');
+    const admin = join(dir, 'admin.sock');
+    sy = await startSwitchyard(
+      {
+        marathon: { endpoints: [url], pollIntervalMs: 3_600_000 },
+        targets: [
+          {
+            ...haproxyTarget(dir, output),
+            runtimeApi: admin,
+            vars: { bind: '127.0.0.1', httpPort: await freePort(), statsSocket: admin, serverSlots: 4 },
+          },
+        ],
+        reload: { quietMs: 10, maxDelayMs: 100 },
+      },
+      dir,
+    );
+    sy.daemon.runner.onCycle((rs) => results.push(...rs));
+    haproxy = await haproxyOnFirstConfig(sy, output, dir);
+  });
+
+  after(async () => {
+    await sy?.stop();
+    await haproxy?.stop();
+    await marathon?.stop();
+    await Promise.all((backends ?? []).map((b) => b.close()));
+  });
+
+  it('enables the new task live once Marathon finds it ready, with the same HAProxy worker', async () => {
+    const deployment = marathon.deployApp('/web', { env: { RELEASE: '2' } });
+    const fresh = marathon.addTask('/web', { host: '127.0.0.1', ports: [backends[1]!.port] });
+    await eventually(async () => {
+      const { services } = JSON.parse((await httpGet(`${sy.url}/api/state`)).body) as { services: StateService[] };
+      expect(services[0]!.allBackends.find((b) => b.id === fresh)).to.deep.include({ healthy: false });
+    });
+    expect(await served()).to.deep.equal(['old']);
+    const workers = await haproxy.workerPids();
+    const mark = results.length;
+    marathon.setTaskReadiness(fresh, true);
+    marathon.finishDeployment(deployment);
+    await eventually(async () => expect(await served()).to.deep.equal(['new', 'old']));
+    // HAProxy serves as soon as the runtime commands are in; the cycle's record follows them.
+    const installs = () => results.slice(mark).filter((r) => r.kind === 'installed');
+    await eventually(() => expect(installs().length).to.be.greaterThan(0));
+    expect(installs().every((r) => r.kind === 'installed' && r.how === 'live')).to.equal(true);
+    expect(await haproxy.workerPids()).to.deep.equal(workers);
   });
 });

@@ -223,6 +223,25 @@ describe('marathon source during a deployment with readiness checks', () => {
     await source.stop();
   });
 
+  it('keeps the hold through an answer older than the task, which the next answer brings back', async () => {
+    const { marathon, streams, source, servedOf, backendsOf, start } = setup();
+    await start();
+    streams[0]!.onOpen('http://marathon.test:8080');
+    await marathon.pending.answer([deploying(['web.old'])]);
+    // The fetch that the task's news starts is answered as Marathon stood before the task.
+    marathon.apps_.set('/web', deploying(['web.old']));
+    streams[0]!.onEvent('status_update_event', running('web.new'));
+    await settle();
+    marathon.apps_.set('/web', deploying(['web.old', 'web.new']));
+    streams[0]!.onEvent('deployment_info', {
+      currentStep: { actions: [{ action: 'RestartApplication', app: '/web' }] },
+    });
+    await settle();
+    expect(backendsOf('/web')).to.deep.equal(['web.new', 'web.old']);
+    expect(servedOf('/web')).to.deep.equal(['web.old']);
+    await source.stop();
+  });
+
   it('lets the results alone decide once the deployment step has succeeded', async () => {
     const { marathon, streams, source, servedOf } = await started();
     marathon.apps_.set('/web', deploying(['web.old', 'web.new']));

@@ -32,50 +32,42 @@ const NO_VERDICTS: ReadonlyMap<string, TaskReadiness> = new Map();
  */
 export function toAppReadiness(app: MarathonApp, id: string, reject: Reject): AppReadiness {
   const checks = listField(app.readinessChecks, id, 'readinessChecks', reject);
-  let hasChecks = false;
-  firstBad(
-    checks,
-    (c) => {
-      if (!isObject(c)) return false;
-      hasChecks = true;
-      return true;
-    },
-    id,
-    'readinessChecks',
-    'an object',
-    reject,
-  );
+  const badCheck = new BadElements(checks, 'readinessChecks', 'an object');
+  checks.forEach((c, i) => {
+    if (!isObject(c)) badCheck.note(i);
+  });
+  badCheck.report(id, reject);
+
   const deployments = app.deployments;
   // A deployment list Marathon did not send as a list: the results decide, and they exist only during a deployment.
   const inDeployment =
     deployments !== undefined && deployments !== null && (!Array.isArray(deployments) || deployments.length > 0);
-  listField(deployments, id, 'deployments', reject);
-  if (Array.isArray(deployments))
-    firstBad(
-      deployments,
-      (d) => isObject(d) && typeof d.id === 'string',
-      id,
-      'deployments',
-      'an object with a string "id"',
-      reject,
-    );
+  const listed = listField(deployments, id, 'deployments', reject);
+  const badDeployment = new BadElements(listed, 'deployments', 'an object with a string "id"');
+  listed.forEach((d, i) => {
+    if (!isObject(d) || typeof d.id !== 'string') badDeployment.note(i);
+  });
+  badDeployment.report(id, reject);
+
+  const hasChecks = checks.length > badCheck.count;
   const results = listField(app.readinessCheckResults, id, 'readinessCheckResults', reject);
   if (results.length === 0) return { hasChecks, inDeployment, tasks: NO_VERDICTS };
   const tasks = new Map<string, TaskReadiness>();
-  firstBad(
+  const badResult = new BadElements(
     results,
-    (r) => {
-      if (!isObject(r) || !isBackendId(r.taskId)) return false;
-      // One task may have a result per check: it is ready once none says otherwise.
-      const verdict = r.ready === true ? 'ready' : 'not-ready';
-      if (tasks.get(r.taskId) !== 'not-ready') tasks.set(r.taskId, verdict);
-      return typeof r.ready === 'boolean';
-    },
-    id,
     'readinessCheckResults',
     'an object with a task id of [A-Za-z0-9._:@-] and a boolean "ready"',
-    reject,
   );
+  results.forEach((r, i) => {
+    if (!isObject(r) || !isBackendId(r.taskId)) {
+      badResult.note(i);
+      return;
+    }
+    if (typeof r.ready !== 'boolean') badResult.note(i);
+    // One task may have a result per check: it is ready once none says otherwise, and only Marathon's true says so.
+    if (tasks.get(r.taskId) !== 'not-ready') tasks.set(r.taskId, r.ready === true ? 'ready' : 'not-ready');
+  });
+  badResult.report(id, reject);
   return { hasChecks, inDeployment, tasks };
 }
 
@@ -102,16 +94,14 @@ export function withPending(readiness: AppReadiness, taskId: string): AppReadine
  * A newer answer's readiness, keeping the `pending` marks of `before` for
  * tasks it has no result for while the deployment still checks new tasks: an
  * answer fetched between a task's start and its first check does not list it.
+ * A mark stays even for a task the answer lacks: a single-app answer may
+ * predate the event that told of the task, and the next one brings it back.
  */
-export function carryPending(
-  before: AppReadiness,
-  next: AppReadiness,
-  exists: (taskId: string) => boolean,
-): AppReadiness {
+export function carryPending(before: AppReadiness, next: AppReadiness): AppReadiness {
   if (!checksNewTasks(next)) return next;
   let tasks: Map<string, TaskReadiness> | null = null;
   for (const [id, verdict] of before.tasks) {
-    if (verdict !== 'pending' || next.tasks.has(id) || !exists(id)) continue;
+    if (verdict !== 'pending' || next.tasks.has(id)) continue;
     tasks ??= new Map(next.tasks);
     tasks.set(id, 'pending');
   }
@@ -137,32 +127,31 @@ function listField(value: unknown, where: string, field: string, reject: Reject)
   return [];
 }
 
-/**
- * Runs `ok` over every element and rejects only the first it refuses, with
- * how many more there were: a list of a thousand bad elements is one log line.
- */
-function firstBad(
-  list: readonly unknown[],
-  ok: (element: Record<string, unknown> | unknown) => boolean,
-  where: string,
-  field: string,
-  expected: string,
-  reject: Reject,
-): void {
-  let first = -1;
-  let more = 0;
-  list.forEach((element, i) => {
-    if (ok(element)) return;
-    if (first < 0) first = i;
-    else more++;
-  });
-  if (first >= 0)
+/** The bad elements of a list, reported as the first one and how many more: a thousand bad elements make one rejection. */
+class BadElements {
+  private first = -1;
+  count = 0;
+
+  constructor(
+    private readonly list: readonly unknown[],
+    private readonly field: string,
+    private readonly expected: string,
+  ) {}
+
+  note(index: number): void {
+    if (this.count++ === 0) this.first = index;
+  }
+
+  report(where: string, reject: Reject): void {
+    if (this.count === 0) return;
+    const more = this.count - 1;
     reject({
       where,
-      field: `${field}[${first}]`,
-      value: list[first],
-      expected: more > 0 ? `${expected} (${more} more elements like it)` : expected,
+      field: `${this.field}[${this.first}]`,
+      value: this.list[this.first],
+      expected: more > 0 ? `${this.expected} (${more} more elements like it)` : this.expected,
     });
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

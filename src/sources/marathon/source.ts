@@ -253,7 +253,7 @@ export class MarathonSource implements Source {
     const before = this.apps.get(rec.id);
     if (!before) return rec;
     const kept = this.keepHealth(rec, before);
-    const readiness = carryPending(before.readiness, kept.readiness, (id) => kept.tasks.has(id));
+    const readiness = carryPending(before.readiness, kept.readiness);
     return readiness === kept.readiness ? kept : { ...kept, readiness };
   }
 
