@@ -76,7 +76,7 @@ export class StateView {
       for (const service of snapshot.services.slice(i, i + SLICE)) templateService(service, this.cache);
       await yieldToLoop();
     }
-    const data = templateData(snapshot, {}, { cache: this.cache });
+    const data = templateData(snapshot, NO_VARS, { cache: this.cache });
     const { services, apps } = data;
     this.cache.endRender();
     const vars = Object.fromEntries(this.runner.targets.map((t) => [t.name, t.config.vars]));
@@ -121,6 +121,8 @@ export class StateView {
 }
 
 const COMMA = Buffer.from(',');
+/** One vars object for every build: the derived views (apps) are patched from version to version only for the same vars. */
+const NO_VARS = Object.freeze({});
 
 /** About this much of the body is copied into one chunk per turn of the event loop. */
 const CHUNK_BYTES = 1 << 20;

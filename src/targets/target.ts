@@ -175,12 +175,14 @@ export class Target {
   private readonly cache = new RenderCache();
   /** The snapshot the installed config was rendered from (quarantined services at their last good version). */
   private installedSnapshot: Snapshot | null = null;
+  /** Listener ports of the file found installed at start: the proxy's own until this target installs one. */
+  private startPorts = new Set<number>();
   /**
-   * Listener ports the proxy may hold because of a file this target put in
-   * place (or found at start), even one whose reload failed: busy because of
-   * the proxy itself, not another process.
+   * A config placed with no previous one to restore whose reload failed (the
+   * proxy was not running yet): the proxy may since have started on it.
    */
-  private proxyPorts = new Set<number>();
+  private unconfirmed: Snapshot | null = null;
+  private runningPortsIndex: { of: readonly (Snapshot | null)[]; ports: ReadonlySet<number> } | null = null;
   private lastGoodIndex: { of: Snapshot | null; byId: ReadonlyMap<string, Service> } | null = null;
   private readonly quarantine: Quarantine;
   /** Template versions that passed their render trial (or could not have one): these render on the main thread. */
@@ -259,7 +261,7 @@ export class Target {
     if (text !== null) {
       this.installed = Installed.fromText(text);
       this.hint = slotHint(text);
-      this.proxyPorts = listenerPorts(text);
+      this.startPorts = listenerPorts(text);
     }
   }
 
@@ -623,7 +625,6 @@ export class Target {
     lap('install');
 
     this.installed = next;
-    for (const s of effective.services) if (s.servicePort !== null) this.proxyPorts.add(s.servicePort);
     if (!this.config.reload) return done('file');
     await this.live
       ?.beforeReload(() => next.text())
@@ -638,6 +639,7 @@ export class Target {
     lap('reload');
     if (r.code !== 0) {
       await this.restore(previous);
+      if (previous === null) this.unconfirmed = effective;
       const message = commandFailure(this.config.reload, r.code, r.output, r.timedOut);
       // The proxy's startup messages name lines of the file it loaded: blame those services, and try once more without them.
       if (!afterReloadFailure && this.blame(r.output, this.config.output, rendered, effective, 'reload') > 0) {
@@ -662,7 +664,7 @@ export class Target {
     const ctx: PrecheckContext = {
       reservedPorts: reservedPorts(this.config.vars),
       binds: this.config.reload !== '',
-      proxyPorts: this.proxyPorts,
+      proxyPorts: this.runningPorts(),
       defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
       ports: this.ports,
     };
@@ -851,9 +853,9 @@ export class Target {
     // The proxy's words without its banner (HAProxy's NOTICE lines name its version and path).
     const words = message
       .split('\n')
-      .filter((l) => !l.includes('[NOTICE]'))
-      .join('\n')
-      .trim();
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.includes('[NOTICE]'))
+      .join(' | ');
     this.quarantine.add(culprit, `${words.slice(0, 400)} (found by bisection)`, 'bisection');
     return { service: culprit, validations };
   }
@@ -978,7 +980,25 @@ export class Target {
     }
   }
 
+  /**
+   * Ports the proxy holds by the config it runs — the last install that
+   * succeeded (else the file found at start), and one placed for a proxy not
+   * yet running: busy because of the proxy itself. A port that only an older
+   * config had is another process's once taken.
+   */
+  private runningPorts(): ReadonlySet<number> {
+    const of = [this.installedSnapshot, this.unconfirmed];
+    const index = this.runningPortsIndex;
+    if (index && index.of[0] === of[0] && index.of[1] === of[1]) return index.ports;
+    const ports = new Set<number>(this.installedSnapshot ? [] : this.startPorts);
+    for (const snapshot of of)
+      for (const s of snapshot?.services ?? []) if (s.servicePort !== null) ports.add(s.servicePort);
+    this.runningPortsIndex = { of, ports };
+    return ports;
+  }
+
   private succeeded(snapshot: Snapshot, slots: SlotTable): void {
+    this.unconfirmed = null;
     this.installedSnapshot = snapshot;
     this.lastSuccessAt = Date.now();
     this.installedVersion = snapshot.version;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { httpGet, httpsGet } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { selfSignedPem } from '../support/tls.js';
+import { eventually } from '../support/wait.js';
 import { ADDRESS, PROXIES, startTwoProxies, type TwoProxies } from '../support/two-proxies.js';
 
 // Issue 12's proof: one daemon, a real HAProxy and a real nginx, the Marathon
@@ -97,6 +98,33 @@ function loadTimeCases(rig: () => TwoProxies, rows: CaseRow[]) {
     // held by the previous test, closed by its afterEach: the retry finds the port free.
     await rig().released('/bad/held');
     await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['held-1'])));
+  });
+
+  it('quarantines an app on a port the proxies let go of and another process then took', async () => {
+    const port = await freePort();
+    const [a, b] = await rig().backends(['left-1', 'took-1']);
+    rig().addApp({ id: '/left/a', ports: [port] }, [a!]);
+    await Promise.all(PROXIES.map((p) => rig().serves(`http://${ADDRESS[p]}:${port}/`, ['left-1'])));
+    rig().marathon.removeApp('/left/a');
+    for (const p of PROXIES)
+      await eventually(
+        async () => expect(await connectError(httpGet(`http://${ADDRESS[p]}:${port}/`))).to.equal('ECONNREFUSED'),
+        { timeoutMs: 30_000, message: `${p} still listens on ${port}` },
+      );
+    held = await holdPort(port);
+    rig().addApp({ id: '/took/b', ports: [port] }, [b!]);
+    const q = await rig().quarantined('/took/b', ['haproxy', 'nginx']);
+    const healthyMs = await rig().bounceHealthy();
+    for (const p of PROXIES) {
+      expect(q[p]).to.include({ finding: 'precheck', reason: `port ${port} is held by another process` });
+      rows.push({
+        case: 'port the proxy let go, then taken',
+        target: p,
+        finding: 'precheck',
+        reason: q[p]!.reason,
+        healthyMs,
+      });
+    }
   });
 
   it('quarantines an app whose service port is the shared listener port, in both, and the shared listener keeps answering', async () => {
