@@ -111,7 +111,9 @@ export class Runner {
     this.targetsLoaded = Promise.all([
       ...this.targets.map(async (t, i) => {
         await t.init();
-        await startFromWhatRuns(t, (await this.installed)[i]!, this.log);
+        const state = (await this.installed)[i]!;
+        if (state.kind !== 'none' && state.record?.template) t.proven(state.record.template);
+        await startFromWhatRuns(t, state, this.log);
       }),
       this.guardTheStart(),
     ]).then(() => undefined);
@@ -447,7 +449,7 @@ export class Runner {
           const target = this.currentTargets.find((t) => t.name === r.target)!;
           try {
             const bytes = target.installedBytes() ?? (await readFile(target.config.output));
-            await writeRecord(target.config.output, bytes, snapshot);
+            await writeRecord(target.config.output, bytes, snapshot, target.provenTemplate());
           } catch (e) {
             this.log.warn('could not write the install record; the next start will reload to be sure', {
               target: r.target,

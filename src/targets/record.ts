@@ -20,6 +20,8 @@ export interface InstallRecord {
   readonly sha256: string;
   readonly version: number;
   readonly backends: Readonly<Record<string, number>>;
+  /** The digest of the template version it was rendered from (templateDigest): proven here, it needs no render trial at the next start. */
+  readonly template: string | null;
 }
 
 /** Where a target's record lives: a dot-file beside its output. */
@@ -32,11 +34,21 @@ export function digest(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Records that the proxy took `text`, rendered from `snapshot`. */
-export async function writeRecord(output: string, text: string | Buffer, snapshot: Snapshot): Promise<void> {
+/** The digest of a template version: every file's path and text as compiled. */
+export function templateDigest(texts: ReadonlyMap<string, string>): string {
+  return digest(JSON.stringify([...texts]));
+}
+
+/** Records that the proxy took `text`, rendered from `snapshot` with the template version of digest `template`. */
+export async function writeRecord(
+  output: string,
+  text: string | Buffer,
+  snapshot: Snapshot,
+  template: string | null,
+): Promise<void> {
   const backends: Record<string, number> = {};
   for (const s of snapshot.services) backends[s.id] = s.backends.length;
-  const record: InstallRecord = { sha256: digest(text), version: snapshot.version, backends };
+  const record: InstallRecord = { sha256: digest(text), version: snapshot.version, backends, template };
   await installText(recordPath(output), JSON.stringify(record) + '\n');
 }
 
@@ -99,5 +111,10 @@ function parseRecord(text: string): InstallRecord | null {
   const backends: Record<string, number> = {};
   for (const [id, n] of Object.entries(r.backends))
     if (Number.isInteger(n) && (n as number) >= 0) backends[id] = n as number;
-  return { sha256: r.sha256, version: r.version, backends };
+  return {
+    sha256: r.sha256,
+    version: r.version,
+    backends,
+    template: typeof r.template === 'string' ? r.template : null,
+  };
 }

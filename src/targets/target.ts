@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { messageOf, stackOf } from '../errors.js';
 import { installText, readInstalled, writeCandidate } from './install.js';
+import { templateDigest } from './record.js';
 import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
@@ -306,6 +307,22 @@ export class Target {
   /** What the loaded template reads that the data does not have (`check` reports these as errors). */
   templateFindings(): readonly string[] {
     return (this.candidate ?? this.template)?.findings.map(formatFinding) ?? [];
+  }
+
+  /**
+   * At start: the install record says the template version of this digest
+   * rendered a config the proxy took on this host. If it is the version just
+   * loaded, it needs no render trial (the budget still guards its renders).
+   */
+  proven(templateSha256: string): void {
+    if (!this.template || templateDigest(this.template.texts) !== templateSha256) return;
+    this.tried.add(this.template);
+    this.deps.log.debug('template proven by the last install; no render trial', { target: this.name });
+  }
+
+  /** The digest of the active template version once it has passed its render trial (for the install record); null before. */
+  provenTemplate(): string | null {
+    return this.template && this.tried.has(this.template) ? templateDigest(this.template.texts) : null;
   }
 
   /** The template files to watch for edits. */

@@ -1,12 +1,14 @@
 // The render trial as the daemon runs it: the built worker entry in a thread of its own
 // (from dist/, as tsx does not reach into worker threads).
 import { expect } from 'chai';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTemplate } from '../../src/render/template.js';
 import { trialRender, type TrialRequest } from '../../src/render/trial.js';
 import type { Snapshot } from '../../src/state/model.js';
+import { startSwitchyard, waitForHealth } from '../support/switchyard.js';
 import { tempDir } from '../support/tmp.js';
+import { eventually } from '../support/wait.js';
 import { backend, service } from '../unit/fixtures.js';
 
 const snapshot: Snapshot = {
@@ -69,5 +71,78 @@ describe('render trial in a worker thread', () => {
     const r = await request('{{#each services}}{{id}}{{/each}}', 500);
     writeFileSync(r.file, NESTED(4, 'x'));
     expect((await trialRender(r, 256)).kind).to.equal('passed');
+  });
+});
+
+describe('render trials in the daemon', function () {
+  this.timeout(30_000);
+
+  it('tries each template version once: registry changes render on the main thread, an edit is tried again', async () => {
+    const dir = tempDir('render-trial-daemon-');
+    writeFileSync(join(dir, 'registry.json'), JSON.stringify({ services: [{ id: 'web', backends: [] }] }));
+    writeFileSync(join(dir, 't.hbs'), '{{#each services}}{{id}}\n{{/each}}');
+    const sy = await startSwitchyard(
+      {
+        file: { path: 'registry.json' },
+        targets: [{ name: 'list', template: 't.hbs', output: 'out.txt' }],
+        reload: { quietMs: 0, maxDelayMs: 0 },
+      },
+      dir,
+      { captureLogs: true },
+    );
+    const trials = () => sy.logs.filter((e) => e.message === 'render trial passed').length;
+    const out = () => readFileSync(join(dir, 'out.txt'), 'utf8');
+    try {
+      await waitForHealth(sy, 'ok');
+      for (const id of ['api', 'db']) {
+        writeFileSync(join(dir, 'registry.json'), JSON.stringify({ services: [{ id, backends: [] }] }));
+        await eventually(() => expect(out()).to.equal(`${id}\n`));
+      }
+      expect(trials()).to.equal(1);
+      writeFileSync(join(dir, 't.hbs'), '{{#each services}}{{id}};\n{{/each}}');
+      await eventually(() => expect(out()).to.equal('db;\n'));
+      expect(trials()).to.equal(2);
+    } finally {
+      await sy.stop();
+    }
+  });
+});
+
+describe('render trials across a restart', function () {
+  this.timeout(30_000);
+  const config = {
+    file: { path: 'registry.json' },
+    targets: [{ name: 'list', template: 't.hbs', output: 'out.txt' }],
+    reload: { quietMs: 0, maxDelayMs: 0 },
+  };
+  let dir: string;
+
+  /** Starts a daemon on `dir` until its first cycle is done; how many render trials it ran. */
+  async function run(): Promise<number> {
+    const sy = await startSwitchyard(config, dir, { captureLogs: true });
+    try {
+      // ok once the first cycle ran; stopping waits for its install record.
+      await waitForHealth(sy, 'ok');
+      return sy.logs.filter((e) => e.message === 'render trial passed').length;
+    } finally {
+      await sy.stop();
+    }
+  }
+
+  beforeEach(() => {
+    dir = tempDir('render-trial-restart-');
+    writeFileSync(join(dir, 'registry.json'), JSON.stringify({ services: [{ id: 'web', backends: [] }] }));
+    writeFileSync(join(dir, 't.hbs'), '{{#each services}}{{id}}\n{{/each}}');
+  });
+
+  it('runs no trial for the template version the last install on this host was rendered from', async () => {
+    expect(await run()).to.equal(1);
+    expect(await run()).to.equal(0);
+  });
+
+  it('tries a template edited while the daemon was stopped', async () => {
+    expect(await run()).to.equal(1);
+    writeFileSync(join(dir, 't.hbs'), '{{#each services}}{{id}};\n{{/each}}');
+    expect(await run()).to.equal(1);
   });
 });
