@@ -191,8 +191,8 @@ export class Target {
   /** Backend host names as addresses, when this target resolves them; null: the proxy is given the names. */
   private readonly addresses: HostAddresses | null;
   private hostProblems: readonly HostProblem[] = [];
-  /** The address pairs last written beside the output, as compared. */
-  private addressesKept = '';
+  /** The resolver's generation when the addresses were last written beside the output; -1: not yet. */
+  private addressesKept = -1;
   private readonly ports: PortProbes;
 
   constructor(
@@ -219,18 +219,30 @@ export class Target {
     if (this.addresses) await this.deps.hosts!.prepare(this.addresses.names(snapshot));
   }
 
-  /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
-  private resolved(snapshot: Snapshot): ReturnType<HostAddresses['apply']> {
-    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [], used: new Map() };
+  /** Prepares `snapshot` for an apply: its names are the ones this target wants kept from now on. */
+  private async prepareToApply(snapshot: Snapshot): Promise<void> {
+    this.addresses?.remember(snapshot);
+    await this.prepare(snapshot);
   }
 
-  /** Keeps the addresses an install used beside the output, for the next run to start from (when they changed). */
-  private async keepAddresses(used: ReadonlyMap<string, string>): Promise<void> {
-    const text = JSON.stringify([...used].sort());
-    if (!this.addresses || text === this.addressesKept) return;
+  /** The snapshot as this target's proxy is to see it: host names replaced by addresses when it resolves them. */
+  private resolved(snapshot: Snapshot): ReturnType<HostAddresses['apply']> {
+    return this.addresses ? this.addresses.apply(snapshot) : { snapshot, problems: [] };
+  }
+
+  /**
+   * Keeps the addresses an install of `snapshot` used beside the output, for
+   * the next run to start from — when an answer changed since the last time
+   * (a new name's first answer included): a name gone stays in the file
+   * until then, harmless (the next run forgets it at its first refresh).
+   */
+  private async keepAddresses(snapshot: Snapshot): Promise<void> {
+    if (!this.addresses) return;
+    const generation = this.deps.hosts!.generation;
+    if (generation === this.addressesKept) return;
     try {
-      await writeLastAddresses(this.config.output, used);
-      this.addressesKept = text;
+      await writeLastAddresses(this.config.output, this.addresses.used(snapshot));
+      this.addressesKept = generation;
     } catch (e) {
       this.deps.log.warn('could not keep the addresses of the install for the next run', {
         target: this.name,
@@ -367,12 +379,12 @@ export class Target {
     const template = trying ?? this.template;
     let res: ApplyResult;
     try {
-      await this.prepare(snapshot);
+      await this.prepareToApply(snapshot);
       const input = this.resolved(snapshot);
       this.hostProblems = input.problems;
       const refused = template ? await this.trial(template, input.snapshot, started) : null;
       res = refused ?? (await this.attempt(input.snapshot, template, started));
-      if (res.kind === 'installed') await this.keepAddresses(input.used);
+      if (res.kind === 'installed') await this.keepAddresses(snapshot);
     } catch (e) {
       res = this.fault(e, snapshot.version, started);
     }

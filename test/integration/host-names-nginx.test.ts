@@ -1,12 +1,15 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startBackends, type Backend } from '../support/backends.js';
 import { countHits } from '../support/http.js';
 import { MarathonDouble } from '../support/marathon-double.js';
 import { nginxPrefix, nginxTest, startNginx, type NginxHandle } from '../support/nginx.js';
 import { freePort } from '../support/ports.js';
 import { startSwitchyard, waitForHealth, type SwitchyardHandle } from '../support/switchyard.js';
+import { tempDir } from '../support/tmp.js';
 import { eventually } from '../support/wait.js';
 
 const repo = process.cwd();
@@ -127,5 +130,39 @@ describe('host names: nginx gets addresses, one unresolvable agent costs its bac
     const text = await (await fetch(`${sy.url}/metrics`)).text();
     expect(text).to.match(/^switchyard_host_lookups_total\{result="failed"\} [1-9]/m);
     expect(text).to.match(/^switchyard_host_cache_reads_total\{result="hit"\} [1-9]/m);
+  });
+});
+
+describe('host names: switchyard render for an nginx target', function () {
+  this.timeout(30_000);
+
+  it('prints addresses in the config and names the unresolvable host on stderr', async () => {
+    const dir = tempDir('render-hosts-');
+    const backends = [
+      { host: 'localhost', port: 31001 },
+      { host: UNRESOLVABLE, port: 31002 },
+    ];
+    writeFileSync(
+      join(dir, 'registry.json'),
+      JSON.stringify({ services: [{ id: 'web', servicePort: 10080, backends }] }),
+    );
+    writeFileSync(
+      join(dir, 'switchyard.json'),
+      JSON.stringify({
+        file: { path: 'registry.json' },
+        targets: [
+          {
+            name: 'nginx',
+            template: join(repo, 'templates/nginx.conf.hbs'),
+            output: 'out/nginx.conf',
+            validate: 'nginx -t -q -p . -c {{file}}',
+          },
+        ],
+      }),
+    );
+    const bin = join(repo, 'bin', 'switchyard.js');
+    const r = await promisify(execFile)('node', [bin, 'render', '--config', join(dir, 'switchyard.json')]);
+    expect(r.stdout).to.contain('127.0.0.1:31001').and.not.contain(UNRESOLVABLE);
+    expect(r.stderr).to.contain(`host ${UNRESOLVABLE} (unresolved)`).and.contain('services web');
   });
 });

@@ -137,21 +137,33 @@ describe('host resolver', () => {
     expect(warnings(logs)).to.deep.equal(['host lookup failed; its last address is kept']);
   });
 
-  it('keeps at most maxHosts names, letting go of the one wanted least recently', async () => {
-    const { clock, dns, resolver } = setup({ maxHosts: 2 });
-    for (const host of ['agent-1', 'agent-2']) {
-      const p = resolver.prepare([host]);
-      await dns.answer(host, '10.1.0.9');
-      await p;
-      await clock.advance(10);
-    }
-    await resolver.prepare(['agent-2']);
+  it('keeps at most maxHosts names: a new one takes the place of the longest-known name no render uses', async () => {
+    const { dns, resolver } = setup({ maxHosts: 2 });
+    const view = new HostAddresses(resolver);
+    const first = resolver.prepare(['agent-1', 'agent-2']);
+    await dns.answer('agent-1', '10.1.0.1');
+    await dns.answer('agent-2', '10.1.0.2');
+    await first;
+    view.remember(snapshotOf(['web', 'agent-1']));
     const third = resolver.prepare(['agent-3']);
     await dns.answer('agent-3', '10.1.0.3');
     await third;
     expect(resolver.stats().cached).to.equal(2);
-    expect(resolver.state('agent-1')).to.equal(null);
-    expect(resolver.state('agent-2')?.kind).to.equal('resolved');
+    expect(resolver.state('agent-2')).to.equal(null);
+    expect(resolver.state('agent-1')?.kind).to.equal('resolved');
+  });
+
+  it('gives no address to a name past maxHosts while every name is in use, and says why', async () => {
+    const { dns, resolver } = setup({ maxHosts: 1 });
+    const view = new HostAddresses(resolver);
+    const snap = snapshotOf(['web', 'agent-1'], ['api', 'agent-2']);
+    view.remember(snap);
+    const prepared = resolver.prepare(view.names(snap));
+    await dns.answer('agent-1', '10.1.0.1');
+    await prepared;
+    expect(view.apply(snap).problems.map((p) => [p.host, p.reason])).to.deep.equal([
+      ['agent-2', 'too many host names to keep (resolve.maxHosts)'],
+    ]);
   });
 
   it('runs at most maxConcurrent lookups at once', async () => {
@@ -166,17 +178,31 @@ describe('host resolver', () => {
     expect(dns.mostInFlight()).to.equal(2);
   });
 
-  it('forgets at the next refresh the names the latest prepare left out, and only those', async () => {
+  it('forgets at the next refresh the names no target rendered last, and only those', async () => {
     const { clock, dns, resolver } = setup();
+    const view = new HostAddresses(resolver);
     const first = resolver.prepare(['gone-agent', 'agent-1']);
     await dns.answer('gone-agent', '10.1.0.1');
     await dns.answer('agent-1', '10.1.0.2');
     await first;
-    await clock.advance(1000);
-    await resolver.prepare(['agent-1']);
-    await clock.advance(29_000);
+    view.remember(snapshotOf(['web', 'agent-1']));
+    await clock.advance(30_000);
     expect(resolver.state('gone-agent')).to.equal(null);
     expect(resolver.state('agent-1')?.kind).to.equal('resolved');
+  });
+
+  it('prepares the names of a service seen before again once the resolver forgot names', async () => {
+    const { clock, dns, resolver } = setup();
+    const view = new HostAddresses(resolver);
+    const web = snapshotOf(['web', 'agent-1']);
+    expect(view.names(web)).to.deep.equal(['agent-1']);
+    expect(view.names(web)).to.deep.equal([]);
+    const first = resolver.prepare(['agent-1']);
+    await dns.answer('agent-1', '10.1.0.1');
+    await first;
+    view.remember(snapshotOf(['api', '10.0.0.1']));
+    await clock.advance(30_000);
+    expect(view.names(web)).to.deep.equal(['agent-1']);
   });
 
   it('keeps every name across refreshes while nothing is rendered', async () => {

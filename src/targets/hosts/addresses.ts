@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Backend, Service, Snapshot } from '../../state/model.js';
-import type { HostResolver } from './resolver.js';
+import type { HostResolver, HostUser } from './resolver.js';
 
 // A target that hands its proxy addresses renders a snapshot in which every
 // backend host name is replaced by the address the resolver holds for it.
@@ -29,6 +29,8 @@ interface Resolved {
   /** The host names among the service's backends, each once; empty: it has none to resolve. */
   readonly names: readonly string[];
   generation: number;
+  /** The resolver's `forgetting` when the names were last prepared; -1: never. */
+  prepared: number;
   /** The addresses `service` was built with, one per name ('' for none). */
   addresses: readonly string[];
   service: Service;
@@ -41,37 +43,63 @@ interface Resolved {
  * given, and which host names cost backends. Owned by the target, whose
  * render caches it keeps warm.
  */
-export class HostAddresses {
+export class HostAddresses implements HostUser {
   private readonly byService = new WeakMap<Service, Resolved>();
+  /** The snapshot of the last apply: its names are the ones this target wants kept. */
+  private last: Snapshot | null = null;
 
-  constructor(private readonly resolver: HostResolver) {}
+  constructor(private readonly resolver: HostResolver) {
+    resolver.use(this);
+  }
 
-  /** The host names (not IP addresses) of a snapshot's backends: what to `prepare` before rendering it. */
-  names(snapshot: Snapshot): Set<string> {
-    const out = new Set<string>();
-    for (const s of snapshot.services) for (const n of this.entry(s).names) out.add(n);
+  /**
+   * The host names (not IP addresses) of a snapshot's backends that the
+   * resolver may not have: what to `prepare` before rendering it. A service
+   * seen before brings none, unless the resolver forgot names since.
+   */
+  names(snapshot: Snapshot): string[] {
+    const out: string[] = [];
+    const epoch = this.resolver.forgetting;
+    for (const s of snapshot.services) {
+      const r = this.entry(s);
+      if (r.names.length === 0 || r.prepared === epoch) continue;
+      r.prepared = epoch;
+      out.push(...r.names);
+    }
+    return out;
+  }
+
+  /** Records the snapshot an apply rendered: the names the resolver keeps for this target. */
+  remember(snapshot: Snapshot): void {
+    this.last = snapshot;
+  }
+
+  wanted(): Iterable<string> | null {
+    return this.last && this.last.services.flatMap((s) => this.entry(s).names);
+  }
+
+  /** The address each host name of `snapshot` is rendered with. */
+  used(snapshot: Snapshot): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const s of snapshot.services) {
+      const r = this.entry(s);
+      r.names.forEach((n, i) => r.addresses[i] && out.set(n, r.addresses[i]));
+    }
     return out;
   }
 
   /**
    * `snapshot` with each host name replaced by its address and the backends
    * of names without one left out (the same object when it has no host
-   * names), the names of it that cost backends or serve an old address,
-   * and the address each name was given.
+   * names), and the names of it that cost backends or serve an old address.
    */
-  apply(snapshot: Snapshot): {
-    snapshot: Snapshot;
-    problems: readonly HostProblem[];
-    used: ReadonlyMap<string, string>;
-  } {
+  apply(snapshot: Snapshot): { snapshot: Snapshot; problems: readonly HostProblem[] } {
     let replaced = false;
     const troubled = new Map<string, string[]>();
-    const used = new Map<string, string>();
     const services = snapshot.services.map((s) => {
       const r = this.entry(s);
       if (r.names.length === 0) return s;
       if (r.generation !== this.resolver.generation) this.refresh(s, r);
-      r.names.forEach((n, i) => r.addresses[i] && used.set(n, r.addresses[i]));
       for (const host of r.troubled) {
         const ids = troubled.get(host) ?? troubled.set(host, []).get(host)!;
         if (ids.length < SERVICES_PER_HOST) ids.push(s.id);
@@ -82,14 +110,14 @@ export class HostAddresses {
     const problems = [...troubled.entries()]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([h, ids]) => this.problem(h, ids));
-    return { snapshot: replaced ? { ...snapshot, services } : snapshot, problems, used };
+    return { snapshot: replaced ? { ...snapshot, services } : snapshot, problems };
   }
 
   private entry(s: Service): Resolved {
     let r = this.byService.get(s);
     if (!r) {
       const names = [...new Set(s.backends.filter((b) => isIP(b.host) === 0).map((b) => b.host))];
-      r = { names, generation: -1, addresses: [], service: s, troubled: [] };
+      r = { names, generation: -1, prepared: -1, addresses: [], service: s, troubled: [] };
       this.byService.set(s, r);
     }
     return r;

@@ -56,9 +56,12 @@ interface Entry {
   state: HostState;
   /** Seeded with the address of the last run's install, not looked up by this process yet. */
   fromLastRun: boolean;
-  /** When a render last asked for the name: names no render wants are the first to go. */
-  wantedAt: number;
   inFlight: Promise<void> | null;
+}
+
+/** One that renders from the cache (a target's HostAddresses): the names its last render used; null before its first. */
+export interface HostUser {
+  wanted(): Iterable<string> | null;
 }
 
 /**
@@ -77,8 +80,10 @@ export class HostResolver {
   /** Moves on each change of an answer: views built from an older one are looked at again. */
   private gen = 0;
   private refreshTimer: (() => void) | null = null;
-  /** When `prepare` was last called: a name wanted before then is no render's any more. */
-  private preparedAt = 0;
+  /** Moves each time names are forgotten: a user's names prepared before then are prepared again. */
+  private forgotten = 0;
+  /** Who renders from the cache, held weakly: a target a re-read config replaced wants nothing any more. */
+  private readonly users = new Set<WeakRef<HostUser>>();
   private closed = false;
 
   constructor(
@@ -99,26 +104,30 @@ export class HostResolver {
     return () => this.listeners.delete(fn);
   }
 
+  /** Changes each time names no user wants were forgotten: names prepared before then must be prepared again. */
+  get forgetting(): number {
+    return this.forgotten;
+  }
+
+  /** Registers one that renders from the cache: at each refresh, names none of them wants are forgotten. */
+  use(user: HostUser): void {
+    this.users.add(new WeakRef(user));
+  }
+
   /**
-   * Marks `hosts` — every name the next renders will ask for — as wanted
-   * and looks up those never seen; resolves once they have answered or
-   * `timeoutMs` passed, whichever is first. A name still pending then
-   * answers later, through `onChange`. Names the latest call left out are
-   * forgotten at the next refresh.
+   * Looks up those of `hosts` never seen; resolves once they have answered
+   * or `timeoutMs` passed, whichever is first. A name still pending then
+   * answers later, through `onChange`. A name past `maxHosts` (when every
+   * name in the cache is wanted) gets no entry, and no address.
    */
   async prepare(hosts: Iterable<string>): Promise<void> {
     const now = this.clock.now();
-    this.preparedAt = now;
     const fresh: Promise<void>[] = [];
     for (const host of hosts) {
-      let e = this.entries.get(host);
-      if (!e) {
-        this.makeRoom();
-        e = { state: { kind: 'pending', since: now }, wantedAt: now, inFlight: null, fromLastRun: false };
-        this.entries.set(host, e);
-        fresh.push(this.resolve(host, e));
-      }
-      e.wantedAt = now;
+      if (this.entries.has(host) || !this.makeRoom()) continue;
+      const e: Entry = { state: { kind: 'pending', since: now }, inFlight: null, fromLastRun: false };
+      this.entries.set(host, e);
+      fresh.push(this.resolve(host, e));
     }
     this.armRefresh();
     if (fresh.length === 0) return;
@@ -138,12 +147,7 @@ export class HostResolver {
     for (const [host, address] of pairs) {
       if (this.entries.has(host) || this.entries.size >= this.settings.maxHosts) continue;
       const error = 'the address of the last run; not looked up yet';
-      const e: Entry = {
-        state: { kind: 'stale', address, error, since: now },
-        wantedAt: now,
-        inFlight: null,
-        fromLastRun: true,
-      };
+      const e: Entry = { state: { kind: 'stale', address, error, since: now }, inFlight: null, fromLastRun: true };
       this.entries.set(host, e);
       void this.resolve(host, e);
     }
@@ -176,15 +180,31 @@ export class HostResolver {
     this.listeners.clear();
   }
 
-  /** Evicts the name wanted least recently when the cache is full. */
-  private makeRoom(): void {
-    if (this.entries.size < this.settings.maxHosts) return;
-    let oldest: string | null = null;
-    let at = Infinity;
-    for (const [host, e] of this.entries) {
-      if (e.wantedAt < at) [oldest, at] = [host, e.wantedAt];
+  /** The names some user wants; null while no user has rendered (a one-off render, a start): then all are. */
+  private wanted(): Set<string> | null {
+    let out: Set<string> | null = null;
+    for (const ref of this.users) {
+      const names = ref.deref()?.wanted();
+      if (names === undefined) this.users.delete(ref);
+      else if (names !== null) {
+        out ??= new Set();
+        for (const n of names) out.add(n);
+      }
     }
-    if (oldest !== null) this.entries.delete(oldest);
+    return out;
+  }
+
+  /** Whether a new name fits: when the cache is full, the longest-known name no user wants gives way. */
+  private makeRoom(): boolean {
+    if (this.entries.size < this.settings.maxHosts) return true;
+    const wanted = this.wanted();
+    for (const host of this.entries.keys()) {
+      if (wanted?.has(host) ?? false) continue;
+      this.entries.delete(host);
+      this.forgotten++;
+      return true;
+    }
+    return false;
   }
 
   private armRefresh(): void {
@@ -196,15 +216,18 @@ export class HostResolver {
   }
 
   /**
-   * Looks every name up again; names the latest `prepare` left out are
+   * Looks every name up again; names no user's last render used are
    * dropped instead. Time alone forgets nothing: a cluster that does not
    * change renders nothing, and its names must stay.
    */
   private async refresh(): Promise<void> {
+    const wanted = this.wanted();
     const rounds: Promise<void>[] = [];
     for (const [host, e] of this.entries) {
-      if (e.wantedAt < this.preparedAt) this.entries.delete(host);
-      else rounds.push(this.resolve(host, e));
+      if (wanted && !wanted.has(host)) {
+        this.entries.delete(host);
+        this.forgotten++;
+      } else rounds.push(this.resolve(host, e));
     }
     await Promise.all(rounds);
     this.armRefresh();
