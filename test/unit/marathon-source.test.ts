@@ -31,8 +31,18 @@ class FakeMarathon implements MarathonApi {
     });
   }
 
+  /** While true, each single-app fetch waits in `appFetches` for the spec to answer it. */
+  holdApps = false;
+  readonly appFetches: Array<(app: MarathonApp | null) => Promise<void>> = [];
+
   async app(id: string): Promise<MarathonApp | null> {
-    return this.apps_.get(id) ?? null;
+    if (!this.holdApps) return this.apps_.get(id) ?? null;
+    return new Promise((resolve) =>
+      this.appFetches.push(async (app) => {
+        resolve(app);
+        await settle();
+      }),
+    );
   }
 
   /** The fetch in flight, answered next. */
@@ -162,6 +172,33 @@ describe('marathon source', () => {
     expect(streams).to.have.length(1);
     await clock.advance(500);
     expect(streams).to.have.length(2);
+    await source.stop();
+  });
+
+  it("keeps a task that started while its app's own fetch was in flight, though the answer predates it", async () => {
+    const { marathon, streams, source, backendsOf, start } = setup();
+    await start();
+    streams[0]!.onOpen('http://marathon.test:8080');
+    await marathon.pending.answer([app('/web', ['web.1'])]);
+    marathon.holdApps = true;
+    streams[0]!.onEvent('api_post_event', { appDefinition: { id: '/web' } });
+    const running = { appId: '/web', taskId: 'web.2', taskStatus: 'TASK_RUNNING', host: '10.0.0.2', ports: [31001] };
+    streams[0]!.onEvent('status_update_event', running);
+    await marathon.appFetches.shift()!(app('/web', ['web.1']));
+    expect(backendsOf('/web')).to.deep.equal(['web.1', 'web.2']);
+    await source.stop();
+  });
+
+  it('keeps an app gone that was terminated while its own fetch was in flight', async () => {
+    const { marathon, streams, source, backendsOf, start } = setup();
+    await start();
+    streams[0]!.onOpen('http://marathon.test:8080');
+    await marathon.pending.answer([app('/web', ['web.1'])]);
+    marathon.holdApps = true;
+    streams[0]!.onEvent('api_post_event', { appDefinition: { id: '/web' } });
+    streams[0]!.onEvent('app_terminated_event', { appId: '/web' });
+    await marathon.appFetches.shift()!(app('/web', ['web.1']));
+    expect(backendsOf('/web')).to.deep.equal([]);
     await source.stop();
   });
 

@@ -25,6 +25,8 @@ const TERMINAL = new Set([
   'TASK_UNREACHABLE',
   'TASK_UNKNOWN',
 ]);
+/** The events applied to the last known app without fetching it (the others fetch it). */
+const APPLIED_EVENTS = new Set(['status_update_event', 'health_status_changed_event', 'app_terminated_event']);
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -74,6 +76,8 @@ export class MarathonSource implements Source {
   private readonly resync: Backoff;
   /** Events seen while a full fetch is in flight; replayed on top of its (older) answer. */
   private replay: Array<[string, unknown]> | null = null;
+  /** The same per app, for the events applied without a fetch, while that app's own fetch is in flight. */
+  private readonly appReplays = new Map<string, Array<[string, unknown]>>();
   private stopped = false;
   private attached = false;
   private delivered = false;
@@ -279,9 +283,12 @@ export class MarathonSource implements Source {
     if (!replayed) this.health.event(type);
     if (this.replay) this.replay.push([type, data]);
     if (data === null || typeof data !== 'object') return;
+    const appId = (data as { appId?: unknown }).appId;
+    if (!replayed && APPLIED_EVENTS.has(type) && typeof appId === 'string')
+      this.appReplays.get(appId)?.push([type, data]);
     switch (type) {
       case 'status_update_event':
-        return this.onStatus(data as StatusUpdateEvent);
+        return this.onStatus(data as StatusUpdateEvent, replayed);
       case 'health_status_changed_event':
         return this.onHealth(data as HealthStatusChangedEvent);
       case 'api_post_event': {
@@ -308,7 +315,7 @@ export class MarathonSource implements Source {
     }
   }
 
-  private onStatus(ev: StatusUpdateEvent): void {
+  private onStatus(ev: StatusUpdateEvent, replayed: boolean): void {
     if (typeof ev.appId !== 'string' || typeof ev.taskId !== 'string' || typeof ev.taskStatus !== 'string') return;
     const app = this.apps.get(ev.appId);
     if (!app) {
@@ -348,7 +355,8 @@ export class MarathonSource implements Source {
     this.emitApp(app.id);
     // Marathon sends no event when a check passes; it kills an old task once a new one is ready, so
     // any task's news during a checked deployment is when to fetch the app's results.
-    if (checked || checksNewTasks(app.readiness)) void this.refresh(app.id);
+    // A replayed event asked for its fetch when it first came.
+    if (!replayed && (checked || checksNewTasks(app.readiness))) void this.refresh(app.id);
   }
 
   /** An app's deployment step ended: the tasks it started are checked, so the results alone decide; then fetch them. */
@@ -402,6 +410,8 @@ export class MarathonSource implements Source {
   private async fetchApp(id: string): Promise<void> {
     if (this.stopped) return;
     let raw;
+    const seen: Array<[string, unknown]> = [];
+    this.appReplays.set(id, seen);
     try {
       raw = await this.client.app(id);
     } catch (e) {
@@ -413,6 +423,8 @@ export class MarathonSource implements Source {
       });
       this.resync.retry(() => void this.sync('app refresh failed'));
       return;
+    } finally {
+      this.appReplays.delete(id);
     }
     if (this.stopped) return;
     if (raw === null) {
@@ -428,6 +440,8 @@ export class MarathonSource implements Source {
     if (!rec) return;
     this.apps.set(rec.id, this.carryOver(rec));
     this.emitApp(rec.id);
+    // The answer may predate what these events told: a task started or gone meanwhile.
+    for (const [type, data] of seen) this.onEvent(type, data, true);
   }
 
   /**
