@@ -80,14 +80,17 @@ export class StateView {
     const { services, apps } = data;
     this.cache.endRender();
     const vars = Object.fromEntries(this.runner.targets.map((t) => [t.name, t.config.vars]));
-    const pieces: Buffer[] = [Buffer.from(`{"version":${snapshot.version},"services":[`)];
+    const pieces: Piece[] = [{ bytes: Buffer.from(`{"version":${snapshot.version},"services":[`), item: null }];
     await this.items(pieces, services, showEnv);
-    pieces.push(Buffer.from('],"apps":['));
+    pieces.push({ bytes: Buffer.from('],"apps":['), item: null });
     await this.items(pieces, apps, showEnv);
-    pieces.push(Buffer.from(`],"rules":${JSON.stringify(snapshot.rules)},"vars":${JSON.stringify(vars)}}\n`));
+    pieces.push({
+      bytes: Buffer.from(`],"rules":${JSON.stringify(snapshot.rules)},"vars":${JSON.stringify(vars)}}\n`),
+      item: null,
+    });
     return {
       version: snapshot.version,
-      ...(await chunked(pieces)),
+      ...(await chunked(pieces, showEnv ? this.shownJson : this.hiddenJson)),
       etag: `"${snapshot.version}-${showEnv ? 'env' : 'noenv'}"`,
     };
   }
@@ -98,14 +101,14 @@ export class StateView {
    * keeps its bytes too; the rest are serialized SLICE per turn of the loop.
    */
   private async items(
-    pieces: Buffer[],
+    pieces: Piece[],
     items: readonly { readonly env: Readonly<Record<string, string>> }[],
     showEnv: boolean,
   ): Promise<void> {
     const memo = showEnv ? this.shownJson : this.hiddenJson;
     let fresh = 0;
     for (let i = 0; i < items.length; i++) {
-      if (i > 0) pieces.push(COMMA);
+      if (i > 0) pieces.push({ bytes: COMMA, item: null });
       const item = items[i]!;
       let bytes = memo.get(item);
       if (!bytes) {
@@ -113,7 +116,7 @@ export class StateView {
         memo.set(item, bytes);
         if (++fresh % SLICE === 0) await yieldToLoop();
       }
-      pieces.push(bytes);
+      pieces.push({ bytes, item });
     }
     if (items.length > fresh) this.lookups.inc({ view: 'state-item', result: 'hit' }, items.length - fresh);
     if (fresh > 0) this.lookups.inc({ view: 'state-item', result: 'miss' }, fresh);
@@ -127,25 +130,50 @@ const NO_VARS = Object.freeze({});
 /** About this much of the body is copied into one chunk per turn of the event loop. */
 const CHUNK_BYTES = 1 << 20;
 
-/** The pieces joined into chunks of about CHUNK_BYTES, one chunk per turn of the loop. */
-async function chunked(pieces: readonly Buffer[]): Promise<{ chunks: Buffer[]; length: number }> {
+/** A piece of a body: its bytes, and the item they serialize (null: punctuation). */
+interface Piece {
+  readonly bytes: Buffer;
+  readonly item: object | null;
+}
+
+/**
+ * The pieces joined into chunks of about CHUNK_BYTES, one chunk per turn of
+ * the loop. Each item's bytes are then kept in `memo` as a view into its
+ * chunk, not as a copy of their own: the serialized state is held once.
+ */
+async function chunked(
+  pieces: readonly Piece[],
+  memo: WeakMap<object, Buffer>,
+): Promise<{ chunks: Buffer[]; length: number }> {
   const chunks: Buffer[] = [];
   let length = 0;
-  let group: Buffer[] = [];
+  let group: Piece[] = [];
   let size = 0;
+  const close = () => {
+    const chunk = Buffer.concat(
+      group.map((p) => p.bytes),
+      size,
+    );
+    let at = 0;
+    for (const p of group) {
+      if (p.item) memo.set(p.item, chunk.subarray(at, at + p.bytes.length));
+      at += p.bytes.length;
+    }
+    chunks.push(chunk);
+    length += size;
+    group = [];
+    size = 0;
+  };
   for (const p of pieces) {
     group.push(p);
-    size += p.length;
+    size += p.bytes.length;
     if (size >= CHUNK_BYTES) {
-      chunks.push(Buffer.concat(group, size));
-      length += size;
-      group = [];
-      size = 0;
+      close();
       await yieldToLoop();
     }
   }
-  if (size > 0) chunks.push(Buffer.concat(group, size));
-  return { chunks, length: length + size };
+  if (size > 0) close();
+  return { chunks, length };
 }
 
 /** The same object with every env value replaced: the keys stay, so a reader still sees what is set. */

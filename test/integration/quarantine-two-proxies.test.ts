@@ -6,6 +6,8 @@ import { httpGet, httpsGet } from '../support/http.js';
 import { freePort } from '../support/ports.js';
 import { selfSignedPem } from '../support/tls.js';
 import { eventually } from '../support/wait.js';
+import { startZookeeper, type ZookeeperHandle } from '../support/zookeeper.js';
+import zookeeper from 'node-zookeeper-client';
 import { ADDRESS, PROXIES, startTwoProxies, type TwoProxies } from '../support/two-proxies.js';
 
 // Issue 12's proof: one daemon, a real HAProxy and a real nginx, the Marathon
@@ -411,5 +413,78 @@ describe('quarantine with a reload that reports nothing (HAProxy master-worker, 
 
   it('left installed configs that pass haproxy -c and nginx -t after every case', () => {
     expect(installedChecks).to.deep.equal([]);
+  });
+});
+
+describe('quarantine of a rule ACL written straight into ZooKeeper (never checked by the API)', function () {
+  this.timeout(120_000);
+  const RULES = '/qr/rules';
+  let zk: ZookeeperHandle;
+  let client: zookeeper.Client;
+  let two: TwoProxies;
+  let port: number;
+  const rows: CaseRow[] = [];
+  const rule = (id: string, body: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      const path = `${RULES}/${encodeURIComponent(id)}`;
+      const data = Buffer.from(JSON.stringify(body));
+      client.mkdirp(RULES, (e) => {
+        if (e) return reject(e);
+        client.create(path, data, (e2) => {
+          if (!e2) return resolve();
+          if ((e2 as zookeeper.Exception).getCode?.() !== zookeeper.Exception.NODE_EXISTS) return reject(e2);
+          client.setData(path, data, -1, (e3) => (e3 ? reject(e3) : resolve()));
+        });
+      });
+    });
+
+  before(async () => {
+    zk = await startZookeeper();
+    client = zookeeper.createClient(zk.connect, { sessionTimeout: 30_000, spinDelay: 100 });
+    await new Promise<void>((resolve) => {
+      client.once('connected', () => resolve());
+      client.connect();
+    });
+    two = await startTwoProxies({ haproxyReload: 'checked', rules: { connect: zk.connect, rulesPath: RULES } });
+    port = await freePort();
+    const [a] = await two.backends(['acl-1']);
+    two.addApp({ id: '/acl/web', ports: [port], labels: { HAPROXY_0_VHOST: 'acl.example.com' } }, [a!]);
+    await Promise.all(
+      PROXIES.map((p) => two.serves(`http://${ADDRESS[p]}:${two.httpPort}/`, ['acl-1'], { Host: 'acl.example.com' })),
+    );
+  });
+
+  after(async () => {
+    await two?.stop();
+    client?.close();
+    await zk?.stop();
+    report('a rule ACL written into ZooKeeper', rows);
+  });
+
+  it('keeps the app at its last good routing in HAProxy, blamed by the line HAProxy names, while the healthy app scales', async () => {
+    // A backend named `check` exists in the API's scratch config, not in a real one.
+    await rule('/acl/web', { id: '/acl/web', acl: 'nbsrv(check) gt 0' });
+    const q = await two.quarantined('/acl/web', ['haproxy']);
+    const healthyMs = await two.bounceHealthy();
+    expect(q.haproxy).to.include({ finding: 'line' });
+    rows.push({
+      case: 'rule ACL nbsrv(check) in ZooKeeper',
+      target: 'haproxy',
+      finding: 'line',
+      reason: q.haproxy!.reason,
+      healthyMs,
+    });
+    expect(q.haproxy!.reason).to.contain(`${two.haproxyOut}:`).and.contain('check');
+    await two.serves(`http://${ADDRESS.haproxy}:${two.httpPort}/`, ['acl-1'], { Host: 'acl.example.com' });
+  });
+
+  it('takes the app back once the rule is fixed in ZooKeeper, without a restart', async () => {
+    await rule('/acl/web', { id: '/acl/web', acl: 'hdr(host) -i ruled.example.com' });
+    await two.released('/acl/web');
+    await two.serves(`http://${ADDRESS.haproxy}:${two.httpPort}/`, ['acl-1'], { Host: 'ruled.example.com' });
+  });
+
+  it('left installed configs that pass haproxy -c and nginx -t', async () => {
+    expect(await two.checkInstalled()).to.deep.equal([]);
   });
 });

@@ -80,6 +80,8 @@ export interface TwoProxiesOptions {
   haproxyReload: HaproxyReload;
   /** Marathon's raw-config labels (marathon.allowRawLabels). */
   allowRawLabels?: boolean;
+  /** Routing rules from this ZooKeeper, under `rulesPath`. */
+  rules?: { connect: string; rulesPath: string };
 }
 
 /** Starts the Marathon double, the daemon, then HAProxy and nginx on the first configs it installs, and the healthy app at 2 tasks. */
@@ -113,6 +115,7 @@ export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxi
   const sy = await startSwitchyard(
     {
       marathon: { endpoints: [url], pollIntervalMs: 60_000, allowRawLabels: opts.allowRawLabels ?? false },
+      ...(opts.rules ? { zookeeper: opts.rules } : {}),
       targets: [
         {
           name: 'haproxy',
