@@ -970,13 +970,16 @@ export class Target {
   }
 
   /**
-   * After a failed reload the proxy still runs the previous config: put that
-   * file back so disk and proxy agree. With no previous file (first install,
-   * proxy not started yet) the validated one stays for the proxy to start
-   * from, and is marked not installed so the reload is tried again.
+   * After a failed reload, put the previous file back: a proxy that refused
+   * to load the candidate still runs it. One that loaded the candidate but
+   * could not serve it all (bin/haproxy-reload: a frontend stayed paused)
+   * runs the candidate, so what runs is not known: the next attempt reloads
+   * whatever it installs, even the previous config again. With no previous
+   * file (first install, proxy not started yet) the validated one stays for
+   * the proxy to start from.
    */
   private async restore(previous: Installed | null): Promise<void> {
-    this.installed = previous && Installed.fromText(previous.bytes);
+    this.installed = null;
     if (previous === null) return;
     try {
       await installText(this.config.output, previous.bytes);

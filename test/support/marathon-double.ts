@@ -858,8 +858,9 @@ export class MarathonDouble extends EventEmitter<MarathonDoubleEvents> {
     });
   }
 
-  // Deployments complete instantly. Plans carry only the affected app in
-  // `original`/`target`, where Marathon would embed the whole root group.
+  // Deployments of addApp/updateApp/removeApp complete instantly (deployment_info, then
+  // deployment_success); deployApp's run until finishDeployment. Plans carry only the
+  // affected app in `original`/`target`, where Marathon would embed the whole root group.
   private startDeployment(
     action: DeploymentAction['action'],
     before: MarathonApp | null,

@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process';
 
 /**
  * Runs mount(8). Remounting read-only is refused while a file on it is open for
- * writing (the daemon writes its install record just after an install): that
- * refusal is retried for a while, as an operator would.
+ * writing (the daemon writes and fsyncs its install record just after an
+ * install; on a busy disk that fsync can take seconds): that refusal
+ * is retried for up to 20 s, as an operator would.
  */
 export function mount(...args: string[]): void {
   for (let tries = 0; ; tries++) {
@@ -11,7 +12,7 @@ export function mount(...args: string[]): void {
       execFileSync('mount', args, { stdio: 'pipe' });
       return;
     } catch (e) {
-      if (tries >= 50 || !String((e as { stderr?: Buffer }).stderr ?? '').includes('busy')) throw e;
+      if (tries >= 200 || !String((e as { stderr?: Buffer }).stderr ?? '').includes('busy')) throw e;
       execFileSync('sleep', ['0.1']);
     }
   }
