@@ -138,7 +138,13 @@ describe('bounded HTTP: 50 reading and 100 stalled /api/state clients at 5000 ap
         signal: d.exited,
         message: 'the Marathon change installed under load',
       });
-      await sleep(2000);
+      // Readers keep being served: by count, not by a time window, which a loaded machine would shrink.
+      const fullReads = () => readers.reduce((n, r) => n + (r.counts.get(200) ?? 0), 0);
+      await eventually(() => expect(fullReads(), 'readers were served').to.be.above(50), {
+        timeoutMs: 120_000,
+        signal: d.exited,
+        message: 'more than 50 full reads',
+      });
     } finally {
       clearInterval(sampler);
       for (const s of stalled) s.destroy();
@@ -151,7 +157,6 @@ describe('bounded HTTP: 50 reading and 100 stalled /api/state clients at 5000 ap
         `${served} full reads; /health answered ${w.answered}, worst ${w.worstMs.toFixed(0)} ms\n`,
     );
     expect(w.failed, w.firstError).to.equal(0);
-    expect(served, 'readers were served').to.be.above(50);
     expect(peak - idle, 'RSS growth over idle').to.be.below(RSS_BOUND);
     expect(d.alive()).to.equal(true);
   });
