@@ -19,6 +19,8 @@ export interface PrecheckContext {
   readonly proxyPorts: ReadonlySet<number>;
   /** The address a service's listener binds when it names none (`vars.bind`). */
   readonly defaultBind: string;
+  /** Whether the template loads certificates (it names `sslCert` or `certificates`): one that never does is not refused for one. */
+  readonly certificates: boolean;
   /** Binds this host's ports to probe them; shared by every target of one daemon. */
   readonly ports: PortProbes;
 }
@@ -203,7 +205,7 @@ async function precheckOne(s: Service, ctx: BatchContext): Promise<string | null
     const owner = ctx.reservedPorts.get(s.servicePort);
     if (owner) return `service port ${s.servicePort} is the port of ${owner}`;
   }
-  if (s.sslCert !== null) {
+  if (s.sslCert !== null && ctx.certificates) {
     try {
       await access(s.sslCert, constants.R_OK);
     } catch (e) {
@@ -246,4 +248,10 @@ function bindFails(port: number, host: string | undefined): Promise<string | nul
     server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(null)));
   });
+}
+
+/** Whether a template (its file and partials, as compiled) names the certificate fields of the template data. */
+export function readsCertificates(texts: Iterable<string>): boolean {
+  for (const text of texts) if (/\b(sslCert|certificates)\b/.test(text)) return true;
+  return false;
 }

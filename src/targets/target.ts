@@ -26,7 +26,7 @@ import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
-import { PortProbes, precheckAll, reservedPorts, type PrecheckContext } from './prechecks.js';
+import { PortProbes, precheckAll, readsCertificates, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
   messageFor,
@@ -546,7 +546,7 @@ export class Target {
         this.deps.log.debug('failure cause', { target: this.name, stack: cause.stack });
       return this.failed(error, snapshot.version, started, stages);
     };
-    let effective = await this.screen(snapshot);
+    let effective = await this.screen(snapshot, template);
     let slots = this.nextSlots(effective);
     const done = (kind: 'unchanged' | InstallHow, commands: readonly string[] = []): ApplyResult => {
       this.quarantine.settle();
@@ -673,7 +673,7 @@ export class Target {
    * last good version (or left out), and new or changed services that fail a
    * pre-check or lose a conflict quarantined first.
    */
-  private async screen(snapshot: Snapshot): Promise<Snapshot> {
+  private async screen(snapshot: Snapshot, template: CompiledTemplate | null): Promise<Snapshot> {
     const lastGood = this.lastGood();
     let effective = this.quarantine.apply(snapshot, lastGood);
     const changed = this.changedSince(effective, lastGood);
@@ -684,6 +684,7 @@ export class Target {
       proxyPorts: this.runningPorts(),
       defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
       ports: this.ports,
+      certificates: template === null || readsCertificates(template.texts.values()),
     };
     let found = 0;
     const reasons = await precheckAll(changed, ctx);
@@ -734,7 +735,8 @@ export class Target {
       if (blamed === 0) {
         const found = await this.bisect(effective, template, refused.shown, budget);
         budget -= found.validations;
-        if (!found.service && (await this.sweep(effective)) === 0) return { kind: 'refused', error: refused.shown };
+        if (!found.service && (await this.sweep(effective, template)) === 0)
+          return { kind: 'refused', error: refused.shown };
       }
       if (budget <= 0) return { kind: 'refused', error: refused.shown };
       isolated = true;
@@ -882,13 +884,14 @@ export class Target {
    * outside cause (a certificate deleted under a served service). The file
    * checks run over every service; those failing are left out.
    */
-  private async sweep(effective: Snapshot): Promise<number> {
+  private async sweep(effective: Snapshot, template: CompiledTemplate | null): Promise<number> {
     const ctx: PrecheckContext = {
       reservedPorts: new Map(),
       binds: false,
       proxyPorts: new Set(),
       defaultBind: '',
       ports: this.ports,
+      certificates: template === null || readsCertificates(template.texts.values()),
     };
     const suspects = effective.services.filter((s) => s.sslCert !== null);
     const reasons = await precheckAll(suspects, ctx);

@@ -209,8 +209,7 @@ describe('quarantine: one bad app costs only itself, in a real HAProxy and nginx
     const port = await freePort();
     const [b] = await two.backends(['cert-1']);
     two.addApp({ id: '/bad/cert', ports: [port], labels: { HAPROXY_0_SSL_CERT: join(two.dir, 'missing.pem') } }, [b!]);
-    // nginx's template serves no TLS; whether it takes the app is not this case's concern.
-    const q = await two.quarantined('/bad/cert', ['haproxy'], { only: false });
+    const q = await two.quarantined('/bad/cert', ['haproxy']);
     const healthyMs = await two.bounceHealthy();
     expect(q.haproxy).to.include({
       finding: 'precheck',
@@ -223,6 +222,11 @@ describe('quarantine: one bad app costs only itself, in a real HAProxy and nginx
       reason: q.haproxy!.reason,
       healthyMs,
     });
+  });
+
+  it('serves that app through nginx meanwhile: its template loads no certificate', async () => {
+    const port = two.marathon.getApp('/bad/cert')!.portDefinitions![0]!.port;
+    await two.serves(`http://${ADDRESS.nginx}:${port}/`, ['cert-1']);
   });
 
   it('serves the app over TLS once its certificate file is created, without a restart', async () => {
@@ -240,7 +244,7 @@ describe('quarantine: one bad app costs only itself, in a real HAProxy and nginx
     // Nothing about the app changed: HAProxy's refusal names its listener's line (and the shared TLS
     // listener's), and its last good rendering is refused too, so it is left out.
     const healthyMs = await two.bounceHealthy();
-    const q = await two.quarantined('/bad/cert', ['haproxy'], { only: false });
+    const q = await two.quarantined('/bad/cert', ['haproxy']);
     expect(q.haproxy).to.include({ finding: 'line' });
     expect(q.haproxy!.reason).to.contain(join(two.dir, 'missing.pem')).and.contain(`${two.haproxyOut}:`);
     expect(await connectError(httpsGet(`https://${ADDRESS.haproxy}:${port}/`))).to.equal('ECONNREFUSED');
@@ -341,7 +345,7 @@ describe('quarantine: one bad app costs only itself, in a real HAProxy and nginx
       },
       [b!],
     );
-    const q = await two.quarantined('/bad/file', ['haproxy'], { only: false });
+    const q = await two.quarantined('/bad/file', ['haproxy']);
     const healthyMs = await two.bounceHealthy();
     expect(q.haproxy).to.include({ finding: 'file' });
     expect(q.haproxy!.reason).to.contain(`'${pem}'`);

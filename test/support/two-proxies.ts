@@ -61,12 +61,8 @@ export interface TwoProxies {
   serves(url: string, names: readonly string[], headers?: Record<string, string>): Promise<void>;
   /** The /health quarantine entries of a service, by target; checks /health answers 200 and ok. */
   quarantineOf(service: string): Promise<Partial<Record<ProxyName, Quarantined>>>;
-  /** Waits until the service is quarantined on each of `targets` (and, unless `only` is false, on no other). */
-  quarantined(
-    service: string,
-    targets: readonly ProxyName[],
-    opts?: { only?: boolean },
-  ): Promise<Partial<Record<ProxyName, Quarantined>>>;
+  /** Waits until the service is quarantined on each of `targets` and on no other. */
+  quarantined(service: string, targets: readonly ProxyName[]): Promise<Partial<Record<ProxyName, Quarantined>>>;
   /** Waits until no target holds the service in quarantine. */
   released(service: string): Promise<void>;
   /** `haproxy -c` and `nginx -t` on the installed files: the failures, if any. */
@@ -203,11 +199,11 @@ export async function startTwoProxies(opts: TwoProxiesOptions): Promise<TwoProxi
     },
     serves,
     quarantineOf,
-    async quarantined(service, targets, { only = true } = {}) {
+    async quarantined(service, targets) {
       return eventually(
         async () => {
           const q = await quarantineOf(service);
-          const on = PROXIES.filter((p) => q[p] && (only || targets.includes(p)));
+          const on = PROXIES.filter((p) => q[p]);
           if (JSON.stringify(on) !== JSON.stringify(targets))
             throw new Error(`${service} quarantined on [${on.join(',')}], want [${targets.join(',')}]`);
           return q;

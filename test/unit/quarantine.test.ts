@@ -7,7 +7,8 @@ import type { TargetConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import type { Service, Snapshot } from '../../src/state/model.js';
 import { conflicts } from '../../src/targets/conflicts.js';
-import { PortProbes, precheck } from '../../src/targets/prechecks.js';
+import { loadTemplate } from '../../src/render/template.js';
+import { PortProbes, precheck, readsCertificates } from '../../src/targets/prechecks.js';
 import { freePort } from '../support/ports.js';
 import { shellExec } from '../../src/targets/exec.js';
 import { linesNamed, ownersOfLines, Quarantine, RETRY_FIRST_MS, RETRY_MAX_MS } from '../../src/targets/quarantine.js';
@@ -128,8 +129,25 @@ describe('quarantine in a target', () => {
     expect(target.quarantined()[0]!.reason).to.contain(`unable to load certificate from file '${pem}'`);
   });
 
-  it('quarantines a service whose certificate cannot be read before the proxy sees it', async () => {
+  it('takes a service whose certificate cannot be read into a template that loads no certificates', async () => {
     const { target, installed } = setup();
+    await target.init();
+    const tls = service('tls', [backend('t', 3)], { sslCert: '/nonexistent/cert.pem' });
+    expect(kind(await target.apply(snap(1, [tls])))).to.equal('installed');
+    expect(target.quarantined()).to.deep.equal([]);
+    expect(installed()).to.contain('backend tls');
+  });
+
+  it('knows the default HAProxy template loads certificates and the nginx one does not', async () => {
+    const texts = async (file: string) => (await loadTemplate(file)).texts.values();
+    expect(readsCertificates(await texts('templates/haproxy.cfg.hbs'))).to.equal(true);
+    expect(readsCertificates(await texts('templates/nginx.conf.hbs'))).to.equal(false);
+  });
+
+  it('quarantines a service whose certificate cannot be read before the proxy sees it', async () => {
+    const { target, installed } = setup(
+      'global\n{{#each services}}backend {{id}}{{#if sslCert}} crt {{sslCert}}{{/if}}\n{{/each}}',
+    );
     await target.init();
     const tls = service('tls', [backend('t', 3)], { sslCert: '/nonexistent/cert.pem' });
     await target.apply(snap(1, [tls, web('10.0.0.1')]));
@@ -152,6 +170,7 @@ for (const [how, ports] of [
       proxyPorts: new Set<number>(),
       defaultBind: '127.0.0.1',
       ports: ports(),
+      certificates: true,
     };
 
     it('finds a free port free when two services (or two targets) probe it at once', async () => {
