@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
@@ -9,6 +9,7 @@ import type { Sink, Source, SourceStatus } from '../../src/sources/source.js';
 import { StateStore } from '../../src/state/store.js';
 import type { Exec } from '../../src/targets/exec.js';
 import type { LiveUpdater } from '../../src/targets/haproxy/live.js';
+import { recordPath } from '../../src/targets/record.js';
 import { Target } from '../../src/targets/target.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { backend, service } from './fixtures.js';
@@ -84,7 +85,7 @@ function setup(live: LiveUpdater | null = null) {
   };
   const sync = (port: number) =>
     source.sink!({ kind: 'sync', source: 'a', services: [service('x', [backend('1', port)])] });
-  return { runner, faulty, tick, sync, out: (name: string) => readFileSync(join(dir, `${name}.cfg`), 'utf8') };
+  return { runner, faulty, tick, sync, dir, out: (name: string) => readFileSync(join(dir, `${name}.cfg`), 'utf8') };
 }
 
 describe('a target that throws what no stage expects', () => {
@@ -122,6 +123,18 @@ describe('a target that throws what no stage expects', () => {
     await tick(1000);
     expect(faulty.reloads).to.equal(tries + 1);
     expect(runner.health().status).to.equal('ok');
+    await runner.stop();
+  });
+
+  it('finishes a cycle past a listener that throws: the install is recorded for the next start', async () => {
+    const { runner, tick, sync, dir } = setup();
+    runner.onCycle(() => {
+      throw new Error('a reader broke');
+    });
+    await runner.start();
+    sync(1);
+    await tick(0);
+    expect(existsSync(recordPath(join(dir, 'good.cfg')))).to.equal(true);
     await runner.stop();
   });
 

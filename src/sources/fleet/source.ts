@@ -134,10 +134,12 @@ export class FleetSource implements Source {
     this.health.set('version', fleet.version);
     // Apps waiting for the view to commit them (or for their parts to match): normally 0, briefly more mid-update.
     this.health.set('pending', this.follower.state().pending);
-    if (this.leading) this.health.set('marathon', this.leading.marathon.status());
-    else this.health.set('marathon', null);
+    const marathon = this.leading?.marathon.status() ?? null;
+    this.health.set('marathon', marathon);
     const st = this.health.status();
-    return { ...st, connected: this.session.isConnected() };
+    // While leading, what its Marathon source refused for a limit is this source's to count (a new lead counts from 0).
+    const overLimit = marathon ? { ...st.overLimit, ...marathon.overLimit } : st.overLimit;
+    return { ...st, connected: this.session.isConnected(), overLimit };
   }
 
   fleetStatus(): FleetStatus {
