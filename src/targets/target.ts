@@ -7,6 +7,7 @@ import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from 
 import { RenderBudgetExceeded } from '../render/budget.js';
 import { formatFinding } from '../render/lint.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
+import { isShipped } from '../render/shipped.js';
 import { trialRender } from '../render/trial.js';
 import type { Service, Snapshot } from '../state/model.js';
 import { shellQuote, type Exec } from './exec.js';
@@ -420,6 +421,11 @@ export class Target {
   private async trial(template: CompiledTemplate, snapshot: Snapshot, started: number): Promise<ApplyResult | null> {
     const { renderBudgetMs, trialHeapMb } = this.deps;
     if (this.tried.has(template) || renderBudgetMs === undefined || trialHeapMb === undefined) return null;
+    if (await isShipped(template.file, template.texts)) {
+      this.tried.add(template);
+      this.deps.log.debug('template as the package ships it; no render trial', { target: this.name });
+      return null;
+    }
     const request = {
       file: template.file,
       texts: template.texts,
