@@ -120,6 +120,8 @@ th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--line
 th { color: var(--muted); font-weight: 600; }
 .ok { color: var(--ok); }
 .bad, .error { color: var(--bad); }
+/* A template's parse error marks the column on its own line under the source line. */
+td.error { white-space: pre-wrap; }
 .bar { display: flex; gap: 8px; align-items: center; margin-bottom: 6px; }
 #search { flex: 1; padding: 4px 8px; }
 .backend { display: inline-block; margin: 1px 3px 1px 0; padding: 0 6px; border-radius: 8px; font-family: ui-monospace, monospace; font-size: 12px; }
