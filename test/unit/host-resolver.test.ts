@@ -178,6 +178,19 @@ describe('host resolver', () => {
     expect(dns.mostInFlight()).to.equal(2);
   });
 
+  it('counts a lookup past its timeout against maxConcurrent until it ends', async () => {
+    const { clock, dns, resolver } = setup({ maxConcurrent: 1, timeoutMs: 2000 });
+    const prepared = resolver.prepare(['slow-agent', 'agent-2']);
+    await clock.advance(2000);
+    expect(resolver.state('slow-agent')?.kind).to.equal('unresolved');
+    expect(dns.asked).to.deep.equal(['slow-agent']);
+    await dns.answer('slow-agent', '10.1.0.1');
+    expect(dns.asked).to.deep.equal(['slow-agent', 'agent-2']);
+    await dns.answer('agent-2', '10.1.0.2');
+    await prepared;
+    expect(dns.mostInFlight()).to.equal(1);
+  });
+
   it('forgets at the next refresh the names no target rendered last, and only those', async () => {
     const { clock, dns, resolver } = setup();
     const view = new HostAddresses(resolver);

@@ -35,7 +35,7 @@ export interface ResolverSettings {
   readonly timeoutMs: number;
   /** Names kept; a new name past it takes the place of the one wanted least recently. */
   readonly maxHosts: number;
-  /** Lookups running at once; the rest queue. */
+  /** Lookups running at once, one past its timeout included until it ends; the rest queue. */
   readonly maxConcurrent: number;
 }
 
@@ -235,35 +235,46 @@ export class HostResolver {
 
   /** One lookup of `host` (joined with one in flight), its outcome recorded in `e`. */
   private resolve(host: string, e: Entry): Promise<void> {
-    e.inFlight ??= this.limited(() => this.timed(host)).then(
+    e.inFlight ??= this.timedLookup(host).then(
       (address) => this.record(host, e, { ok: true, address }),
       (err: Error) => this.record(host, e, { ok: false, error: err.message }),
     );
     return e.inFlight;
   }
 
-  private timed(host: string): Promise<string> {
+  /**
+   * One lookup in a slot of maxConcurrent, failed after timeoutMs. A lookup
+   * past its timeout keeps its slot until it ends: getaddrinfo cannot be
+   * cancelled and holds one of libuv's threads all the while.
+   */
+  private timedLookup(host: string): Promise<string> {
+    if (this.running < this.settings.maxConcurrent) {
+      this.running++;
+      return this.lookupInSlot(host);
+    }
+    // A freed slot passes straight to the first waiter (release), so no newcomer takes it in between.
+    return new Promise<void>((go) => this.queue.push(go)).then(() => this.lookupInSlot(host));
+  }
+
+  private lookupInSlot(host: string): Promise<string> {
+    const lookup = new Promise<string>((resolve) => resolve(this.lookup(host)));
+    const release = () => this.release();
+    lookup.then(release, release);
     return new Promise<string>((resolve, reject) => {
       const cancel = this.clock.after(this.settings.timeoutMs, () =>
         reject(new Error(`no answer within ${this.settings.timeoutMs} ms`)),
       );
-      this.lookup(host).then(
+      lookup.then(
         (address) => (cancel(), resolve(address)),
         (err: unknown) => (cancel(), reject(err instanceof Error ? err : new Error(String(err)))),
       );
     });
   }
 
-  /** Runs `job` when fewer than maxConcurrent lookups run. */
-  private async limited<T>(job: () => Promise<T>): Promise<T> {
-    if (this.running >= this.settings.maxConcurrent) await new Promise<void>((go) => this.queue.push(go));
-    this.running++;
-    try {
-      return await job();
-    } finally {
-      this.running--;
-      this.queue.shift()?.();
-    }
+  private release(): void {
+    const next = this.queue.shift();
+    if (next) next();
+    else this.running--;
   }
 
   private record(host: string, e: Entry, outcome: { ok: true; address: string } | { ok: false; error: string }): void {
