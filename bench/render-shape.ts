@@ -17,10 +17,11 @@ import { parseArgs } from 'node:util';
 import type { TargetConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { templateData } from '../src/render/data.js';
-import type { Backend, Service, Snapshot } from '../src/state/model.js';
+import type { Snapshot } from '../src/state/model.js';
 import { shellExec } from '../src/targets/exec.js';
 import { Target, type ApplyResult } from '../src/targets/target.js';
-import { agentHost, appId, SERVICE_PORT_BASE, TASKS_PER_APP, vhostOf } from './lib/cluster.js';
+import { appId } from './lib/cluster.js';
+import { syntheticService, syntheticServices } from './lib/services.js';
 import { fmt, median, pct, table } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -32,46 +33,6 @@ const { values: args } = parseArgs({
 });
 
 const repo = process.cwd();
-
-function backendOf(app: number, task: number, port: number): Backend {
-  return {
-    id: `${appId(app).slice(1).replace(/\//g, '_')}.task-${task}`,
-    host: agentHost(app * TASKS_PER_APP + task),
-    port,
-    weight: 1,
-    healthy: true,
-    draining: false,
-    checkPort: null,
-  };
-}
-
-function serviceOf(app: number, portBump = 0): Service {
-  const backends = Array.from({ length: TASKS_PER_APP }, (_, t) =>
-    backendOf(app, t, 31000 + t + (t === 0 ? portBump : 0)),
-  );
-  return {
-    id: appId(app),
-    name: appId(app),
-    source: 'marathon',
-    portIndex: 0,
-    servicePort: SERVICE_PORT_BASE + app,
-    mode: 'http',
-    vhosts: [vhostOf(app)],
-    paths: [],
-    acl: null,
-    balance: 'roundrobin',
-    sticky: false,
-    healthCheck: { protocol: 'HTTP', path: '/health', intervalSeconds: 10, timeoutSeconds: 20 },
-    bindAddress: null,
-    sslCert: null,
-    redirectToHttps: false,
-    backendWeight: 0,
-    raw: {},
-    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: vhostOf(app), team: `team-${app % 50}` },
-    env: { SERVICE_NAME: `svc-${app}`, LOG_LEVEL: 'info' },
-    backends: backends.sort((a, b) => (a.id < b.id ? -1 : 1)),
-  };
-}
 
 function target(dir: string, name: 'haproxy' | 'nginx', httpPort: number): Target {
   const config: TargetConfig = {
@@ -108,7 +69,7 @@ async function measure(size: number, events: number, stateRead: boolean): Promis
   try {
     const targets = [target(dir, 'haproxy', 8080), target(dir, 'nginx', 8081)];
     for (const t of targets) await t.init();
-    const services = Array.from({ length: size }, (_, i) => serviceOf(i)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const services = syntheticServices(size);
     let snapshot: Snapshot = { version: 1, services, rules: [] };
     const row: Row = {
       size,
@@ -132,7 +93,7 @@ async function measure(size: number, events: number, stateRead: boolean): Promis
       const app = (e * 7919 + 13) % size;
       const next = snapshot.services.slice();
       const at = next.findIndex((s) => s.id === appId(app));
-      next[at] = serviceOf(app, e + 1);
+      next[at] = syntheticService(app, e + 1);
       snapshot = { version: snapshot.version + 1, services: next, rules: [] };
       const started = performance.now();
       const results = [];

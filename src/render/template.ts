@@ -52,7 +52,8 @@ export interface CompiledTemplate {
   readonly findings: readonly LintFinding[];
 }
 
-const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
+/** How every template and partial compiles (with `knownHelpers`: the helpers of its environment). */
+export const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
 
 /**
  * Loads a template and the partials in `partials/` beside it (each by its
