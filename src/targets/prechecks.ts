@@ -17,6 +17,8 @@ export interface PrecheckContext {
   readonly binds: boolean;
   /** Ports the running proxy holds by the installed config: busy because of the proxy, not another process. */
   readonly proxyPorts: ReadonlySet<number>;
+  /** Whether the installed config has a listener on a port none of proxyPorts' services has: one the template writes itself. */
+  readonly templateListens: (port: number) => boolean;
   /** The address a service's listener binds when it names none (`vars.bind`). */
   readonly defaultBind: string;
   /** Whether the template loads certificates (it names `sslCert` or `certificates`): one that never does is not refused for one. */
@@ -204,6 +206,8 @@ async function precheckOne(s: Service, ctx: BatchContext): Promise<string | null
   if (s.servicePort !== null) {
     const owner = ctx.reservedPorts.get(s.servicePort);
     if (owner) return `service port ${s.servicePort} is the port of ${owner}`;
+    if (!ctx.proxyPorts.has(s.servicePort) && ctx.templateListens(s.servicePort))
+      return `service port ${s.servicePort} is the port of a listener the template writes itself`;
   }
   if (s.sslCert !== null && ctx.certificates) {
     try {

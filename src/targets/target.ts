@@ -27,6 +27,7 @@ import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
+import { listenerPorts, listensOn } from './listeners.js';
 import { PortProbes, precheckAll, readsCertificates, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
   linesNamed,
@@ -700,6 +701,9 @@ export class Target {
       reservedPorts: reservedPorts(this.config.vars),
       binds: this.config.reload !== '',
       proxyPorts: this.runningPorts(),
+      // Once this process installed a config, a port it binds that no service has is a listener the template writes.
+      templateListens: (port) =>
+        this.installedSnapshot !== null && !!this.installed && listensOn(this.installed.bytes, port),
       defaultBind: String(this.config.vars.bind ?? '0.0.0.0'),
       ports: this.ports,
       certificates: template === null || readsCertificates(template.texts.values()),
@@ -907,6 +911,7 @@ export class Target {
       reservedPorts: new Map(),
       binds: false,
       proxyPorts: new Set(),
+      templateListens: () => false,
       defaultBind: '',
       ports: this.ports,
       certificates: template === null || readsCertificates(template.texts.values()),
@@ -1049,12 +1054,6 @@ export class Target {
 }
 
 /** The ports of a config's `bind` (HAProxy) and `listen` (nginx) lines. */
-function listenerPorts(text: string): Set<number> {
-  const out = new Set<number>();
-  for (const m of text.matchAll(/^\s*(?:bind|listen)\s+\S*?:(\d+)\b/gm)) out.add(Number(m[1]));
-  return out;
-}
-
 function commandFailure(cmd: string, code: number | null, output: string, timedOut: boolean): string {
   const how = timedOut ? 'timed out and was killed' : code === null ? 'could not run' : `exited ${code}`;
   return `\`${cmd}\` ${how}${output ? `: ${output}` : ''}`;

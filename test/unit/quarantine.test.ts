@@ -83,6 +83,20 @@ describe('quarantine in a target', () => {
     expect(installed()).to.contain('backend api\n  server 10.0.0.7:81\n');
   });
 
+  it('quarantines a new service on the port of a listener written in the template, naming it', async () => {
+    const { target, installed } = setup(
+      'frontend stats\n    bind 127.0.0.1:9000\n{{#each services}}frontend {{id}}\n    bind 127.0.0.1:{{servicePort}}\n{{/each}}',
+    );
+    await target.init();
+    await target.apply(snap(1, [service('web', [backend('w', 1)], { servicePort: 21000 })]));
+    const clash = service('clash', [backend('c', 2)], { servicePort: 9000 });
+    await target.apply(snap(2, [clash, service('web', [backend('w', 1)], { servicePort: 21000 })]));
+    expect(target.quarantined().map((q) => [q.service, q.finding, q.reason])).to.deep.equal([
+      ['clash', 'precheck', 'service port 9000 is the port of a listener the template writes itself'],
+    ]);
+    expect(installed()).to.not.contain('frontend clash');
+  });
+
   it('quarantines a service that claims a vhost another service held first, naming the holder', async () => {
     const { target } = setup();
     await target.init();
@@ -168,6 +182,7 @@ for (const [how, ports] of [
       reservedPorts: new Map([[8080, 'the shared listener (vars.httpPort)']]),
       binds: true,
       proxyPorts: new Set<number>(),
+      templateListens: (port: number) => port === 9000,
       defaultBind: '127.0.0.1',
       ports: ports(),
       certificates: true,
@@ -225,6 +240,12 @@ for (const [how, ports] of [
     it('refuses the port of the template’s own listener', async () => {
       expect(await precheck(service('x', [], { servicePort: 8080 }), ctx)).to.equal(
         'service port 8080 is the port of the shared listener (vars.httpPort)',
+      );
+    });
+
+    it('refuses the port of a listener the template writes itself, not blaming another process', async () => {
+      expect(await precheck(service('x', [], { servicePort: 9000 }), ctx)).to.equal(
+        'service port 9000 is the port of a listener the template writes itself',
       );
     });
   });
