@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { VERSION } from './version.js';
+import { messageOf } from './errors.js';
 
 // Argument parsing, help and version only: the commands, and the libraries
 // they need, load after the arguments are understood, so `--help` and
@@ -68,7 +69,7 @@ export async function main(argv: string[], hooks: LaunchHooks = {}): Promise<num
       },
     });
   } catch (e) {
-    process.stderr.write(`switchyard: ${(e as Error).message}\n${HELP.main}`);
+    process.stderr.write(`switchyard: ${messageOf(e)}\n${HELP.main}`);
     return 2;
   }
   const { values, positionals } = parsed;

@@ -11,6 +11,7 @@ import type { Change, Snapshot } from './state/model.js';
 import { StateStore } from './state/store.js';
 import { readInstalled } from './targets/install.js';
 import { VERSION } from './version.js';
+import { messageOf } from './errors.js';
 
 /** Options of `render`. */
 export interface CommandOptions {
@@ -124,7 +125,7 @@ async function render(
   try {
     snapshot = await fetchOnce(config, log, timeoutMs);
   } catch (e) {
-    process.stderr.write(`switchyard render: ${(e as Error).message}\n`);
+    process.stderr.write(`switchyard render: ${messageOf(e)}\n`);
     return 1;
   }
   const hosts = new HostResolver(config.resolve, systemClock, log.child({ component: 'hosts' }));
@@ -135,7 +136,7 @@ async function render(
     await target!.prepare(snapshot);
     text = target!.render(snapshot);
   } catch (e) {
-    process.stderr.write(`switchyard render: ${(e as Error).message}\n`);
+    process.stderr.write(`switchyard render: ${messageOf(e)}\n`);
     return 1;
   } finally {
     hosts.close();
@@ -200,7 +201,7 @@ async function check(config: Config, log: Logger): Promise<number> {
     try {
       text = target!.render(snapshot);
     } catch (e) {
-      process.stderr.write(`${targetConfig.name}: render: ${(e as Error).message}\n`);
+      process.stderr.write(`${targetConfig.name}: render: ${messageOf(e)}\n`);
       failed++;
       continue;
     }

@@ -15,6 +15,7 @@ import {
 import { helpers } from './helpers.js';
 import { lintTemplate, type LintFinding, type LintSource } from './lint.js';
 import { locatedHelper, locatedPartial, RenderFault } from './positions.js';
+import { messageOf } from '../errors.js';
 
 /** A template that cannot be used, or a render of it that failed: the file, and where in it when known. */
 export class TemplateError extends Error {
@@ -153,12 +154,7 @@ async function read(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    throw new TemplateError(
-      file,
-      null,
-      null,
-      `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new TemplateError(file, null, null, `cannot read: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)}`);
   }
 }
 

@@ -4,6 +4,7 @@ import { rejectionReason } from '../state/rejection.js';
 import { parseFileRegistry } from './file-registry.js';
 import { readRegularFile } from './regular-file.js';
 import { OnceLog, SourceHealth, type Sink, type Source, type SourceStatus } from './source.js';
+import { messageOf } from '../errors.js';
 
 /** A registry kept in a local JSON file, re-read whenever it changes; a broken edit keeps the last good view. */
 export class FileSource implements Source {
@@ -34,7 +35,7 @@ export class FileSource implements Source {
       this.health.fail(`${this.path}: file removed; keeping the last good registry`);
       this.log.warn('registry file removed; keeping the last good registry', { source: this.name, path: this.path });
     });
-    this.watcher.on('error', (e) => this.health.fail(`${this.path}: watch failed: ${(e as Error).message}`));
+    this.watcher.on('error', (e) => this.health.fail(`${this.path}: watch failed: ${messageOf(e)}`));
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
     await this.schedule();
   }
@@ -93,7 +94,7 @@ export class FileSource implements Source {
       this.log.debug('registry file read', { source: this.name, path: this.path, services: services.length });
       this.sink?.({ kind: 'sync', source: this.name, services });
     } catch (e) {
-      this.failed((e as Error).message, second);
+      this.failed(messageOf(e), second);
     }
   }
 

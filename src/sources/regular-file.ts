@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, realpath } from 'node:fs/promises';
+import { messageOf } from '../errors.js';
 
 /** A registry file read, or why it was not: the reason names the problem, never the content. */
 export type FileRead =
@@ -71,5 +72,5 @@ function notRegular(path: string, real: string, kind: string): string {
 }
 
 function errorCode(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  return (e as NodeJS.ErrnoException).code ?? messageOf(e);
 }

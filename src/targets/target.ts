@@ -248,7 +248,7 @@ export class Target {
     } catch (e) {
       this.deps.log.warn('could not keep the addresses of the install for the next run', {
         target: this.name,
-        error: (e as Error).message,
+        error: messageOf(e),
       });
     }
   }
@@ -268,7 +268,7 @@ export class Target {
     try {
       this.template = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
-      this.templateError = (e as Error).message;
+      this.templateError = messageOf(e);
       this.deps.log.error('template unusable', { target: this.name, error: this.templateError });
     }
     if (this.addresses) this.deps.hosts!.seed(await readLastAddresses(this.config.output));
@@ -473,7 +473,7 @@ export class Target {
     try {
       loaded = this.linted(await loadTemplate(this.config.template, { budgetMs: this.deps.renderBudgetMs }));
     } catch (e) {
-      const error = new TargetError('template', (e as Error).message, { cause: e });
+      const error = new TargetError('template', messageOf(e), { cause: e });
       this.refuseTemplate(error);
       return (this.last = this.failed(error, snapshot?.version ?? -1, started, {}));
     }
@@ -1009,7 +1009,7 @@ export class Target {
     } catch (e) {
       this.deps.log.error('could not restore the previous config after a failed reload', {
         target: this.name,
-        error: (e as Error).message,
+        error: messageOf(e),
       });
     }
   }

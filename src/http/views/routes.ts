@@ -20,6 +20,7 @@ import {
   type Quarantined,
   type ServiceContext,
 } from './service-views.js';
+import { messageOf } from '../../errors.js';
 
 // The read-only API views behind the dashboard, each useful with curl:
 //   GET /api/overview                       health, counts and the newest event number: what the page polls
@@ -168,7 +169,7 @@ async function configDiff(deps: ViewDeps, target: Target, res: ServerResponse): 
     // leaves the cache as that apply would (a render apart costs a cold render: 1.5 s at 5000 apps under load).
     rendered = target.render(deps.runner.snapshot());
   } catch (e) {
-    throw new HttpError(409, `the target does not render now: ${(e as Error).message}`);
+    throw new HttpError(409, `the target does not render now: ${messageOf(e)}`);
   }
   if (installed === rendered) return sendText(res, 200, '');
   const out = piecesDiff(

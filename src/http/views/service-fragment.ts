@@ -3,6 +3,7 @@ import { parseServersState, runtimeCommands } from '../../targets/haproxy/runtim
 import { serversOf } from '../../targets/haproxy/servers.js';
 import type { Target } from '../../targets/target.js';
 import { linesOf, piecesDiff, type DiffOutcome } from './config-diff.js';
+import { messageOf } from '../../errors.js';
 
 // One service as one target renders it: the lines of config it brings (its
 // fragment), the proxy servers (slots) its backends sit in, and — for a
@@ -64,7 +65,7 @@ export async function serviceOnTarget(
     alone = target.renderApart({ version: snapshot.version, services: [service], rules: snapshot.rules });
     none = target.renderApart({ version: snapshot.version, services: [], rules: snapshot.rules });
   } catch (e) {
-    return { target: target.name, fragment: { kind: 'error', error: (e as Error).message }, slots: [], runtime: null };
+    return { target: target.name, fragment: { kind: 'error', error: messageOf(e) }, slots: [], runtime: null };
   }
   const fragment = piecesDiff(
     linesOf(none),
@@ -113,6 +114,6 @@ async function runtimeView(
     }));
     return { servers };
   } catch (e) {
-    return { error: (e as Error).message };
+    return { error: messageOf(e) };
   }
 }

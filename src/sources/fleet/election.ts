@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../../log.js';
 import { Backoff, SingleFlight, systemClock } from '../../retry.js';
 import { EPHEMERAL_SEQUENTIAL, isTransient, ZkError, type ZkSession, type ZkWatcher } from '../zookeeper/client.js';
+import { messageOf } from '../../errors.js';
 
 // ZooKeeper's leader election recipe: every candidate holds an ephemeral
 // sequential znode under `members`; the lowest sequence leads; every other
@@ -129,7 +130,7 @@ export class Election extends EventEmitter<ElectionEvents> {
       await this.evaluate();
       this.retry.reset();
     } catch (e) {
-      this.log.warn('fleet election step failed; retrying', { source: 'fleet', reason: (e as Error).message });
+      this.log.warn('fleet election step failed; retrying', { source: 'fleet', reason: messageOf(e) });
       if (this.running) this.retry.retry(() => this.kick(), isTransient(e) ? 0 : RETRY_MAX_MS);
     }
   }
@@ -203,7 +204,7 @@ export class Election extends EventEmitter<ElectionEvents> {
         this.log.warn('fleet member znode not removed; it goes with the session', {
           source: 'fleet',
           member: me,
-          reason: (e as Error).message,
+          reason: messageOf(e),
         });
     }
   }

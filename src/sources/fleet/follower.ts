@@ -10,6 +10,7 @@ import { assemble } from './app-node.js';
 import { parsePartName, partName, type FleetLayout } from './layout.js';
 import { checkAppServices, type CheckedApp } from './service-check.js';
 import { decodeView, type ViewRecord } from './view-node.js';
+import { messageOf } from '../../errors.js';
 
 /** What a follower knows of the published view, for the fleet source's health. */
 export interface FollowerState {
@@ -162,7 +163,7 @@ export class Follower {
           );
           return;
         }
-        this.lastError = `zookeeper read of ${this.layout.view} failed: ${(e as Error).message}`;
+        this.lastError = `zookeeper read of ${this.layout.view} failed: ${messageOf(e)}`;
         this.retryView();
       },
     );

@@ -8,6 +8,7 @@ import { appJson, digest, encodeApp, readHead } from './app-node.js';
 import { appKey, parsePartName, partName, type FleetLayout } from './layout.js';
 import type { FleetSettings } from './settings.js';
 import { decodeView, encodeView, type ViewRecord } from './view-node.js';
+import { messageOf } from '../../errors.js';
 
 /** How a publisher writes; sizes in bytes. */
 export interface PublisherOptions {
@@ -180,7 +181,7 @@ export class Publisher {
       this.onDeposed();
       return;
     }
-    const message = (e as Error).message;
+    const message = messageOf(e);
     this.stats.lastError = message;
     // Not about the connection: what this publisher believes is in ZooKeeper is wrong. Read it all again.
     if (!isTransient(e) || e instanceof Stale) this.stats.claimed = false;

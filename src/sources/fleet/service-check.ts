@@ -18,6 +18,7 @@ import {
   isWeight,
 } from '../../state/validate.js';
 import { isCheckPath } from '../marathon/apps.js';
+import { messageOf } from '../../errors.js';
 
 // A published view is read from ZooKeeper, which anyone with write access
 // there can change: every service a follower takes from it passes the same
@@ -106,7 +107,7 @@ export function checkAppServices(json: string, allowRaw: boolean, where: string)
   try {
     value = JSON.parse(json);
   } catch (e) {
-    return invalid('(data)', json.slice(0, 40), `JSON (${(e as Error).message})`);
+    return invalid('(data)', json.slice(0, 40), `JSON (${messageOf(e)})`);
   }
   const parsed = appServices.safeParse(value);
   if (!parsed.success) {

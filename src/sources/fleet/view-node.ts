@@ -1,5 +1,6 @@
 import { isIntegerIn, isSingleLine } from '../../state/validate.js';
 import type { FleetSettings } from './settings.js';
+import { messageOf } from '../../errors.js';
 
 /**
  * The fleet's small znode: the committed view's version (apps written in a
@@ -35,7 +36,7 @@ export function decodeView(data: Buffer): ViewRecord | string {
   try {
     v = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
   } catch (e) {
-    return `view znode is not JSON: ${(e as Error).message}`;
+    return `view znode is not JSON: ${messageOf(e)}`;
   }
   if (v === null || typeof v !== 'object') return 'view znode is not an object';
   const counts = ['version', 'syncVersion', 'heartbeat', 'members', 'apps'] as const;

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { installText } from '../install.js';
 import { membershipChanges, serversOf, type ServerChange } from './servers.js';
 import { parseServersState, runtimeCommands, RuntimeError } from './runtime.js';
+import { messageOf } from '../../errors.js';
 
 /** What a live update did: the commands sent and the servers they touched. */
 export interface LiveUpdate {
@@ -127,6 +128,6 @@ async function resolveHost(host: string): Promise<string> {
   try {
     return (await lookup(host)).address;
   } catch (e) {
-    throw new RuntimeError(`cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new RuntimeError(`cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)}`);
   }
 }

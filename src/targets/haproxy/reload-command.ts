@@ -11,6 +11,7 @@ import {
   type ConfigBinds,
   type ProcList,
 } from './reload-check.js';
+import { messageOf } from '../../errors.js';
 
 // `bin/haproxy-reload`: reloads an HAProxy running in master-worker mode
 // through its master CLI and exits 0 only once a new worker serves every
@@ -156,7 +157,7 @@ export async function reloadHaproxy(opts: ReloadOptions): Promise<ReloadOutcome>
   try {
     before = await procList(opts.socket, Date.now());
   } catch (e) {
-    return { kind: 'failed', reason: (e as Error).message };
+    return { kind: 'failed', reason: messageOf(e) };
   }
   const heldBefore = new Set(listenersOf(await ask(opts.socket, '@1 show fd').catch(() => '')).map((l) => l.port));
   await sendReload(opts.socket, deadline);
@@ -208,7 +209,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     opts = reloadOptions(argv);
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    process.stderr.write(`${messageOf(e)}\n`);
     return 2;
   }
   const outcome = await reloadHaproxy(opts);

@@ -1,6 +1,7 @@
 import { open, readFile, readlink, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { listenLines, refusals, withListenLines } from './reload-check.js';
+import { messageOf } from '../../errors.js';
 
 // `bin/nginx-reload`: sends the nginx master SIGHUP and exits 0 only once
 // every worker is a new one (nginx replaces them only after it applied the
@@ -111,7 +112,7 @@ export async function reloadNginx(opts: NginxReloadOptions): Promise<NginxReload
   try {
     process.kill(master, 'SIGHUP');
   } catch (e) {
-    return { kind: 'failed', reason: `cannot signal nginx ${master}: ${(e as Error).message}` };
+    return { kind: 'failed', reason: `cannot signal nginx ${master}: ${messageOf(e)}` };
   }
   for (;;) {
     if (opts.errorLog) {
@@ -143,7 +144,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     opts = nginxReloadOptions(argv);
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    process.stderr.write(`${messageOf(e)}\n`);
     return 2;
   }
   const outcome = await reloadNginx(opts);
