@@ -27,6 +27,7 @@ import { describeRefusal } from './refusal.js';
 import { Installed } from './installed.js';
 import { conflicts } from './conflicts.js';
 import { replacedAt } from '../state/replaced.js';
+import { systemClock, type Clock } from '../retry.js';
 import { listenerPorts, listensOn } from './listeners.js';
 import { PortProbes, precheckAll, readsCertificates, reservedPorts, type PrecheckContext } from './prechecks.js';
 import {
@@ -105,6 +106,8 @@ export interface TargetDeps {
   readonly cwd: string;
   /** The least time between two reloads; live updates are not held back by it. */
   readonly minReloadIntervalMs?: number;
+  /** What reload intervals and success times are read from; the system clock when left out. */
+  readonly clock?: Clock;
   /** Replaces the live updater the config implies (tests). */
   readonly live?: LiveUpdater | null;
   /** A render running longer is stopped (render.budgetMs); none when left out. */
@@ -196,6 +199,7 @@ export class Target {
   /** The resolver's generation when the addresses were last written beside the output; -1: not yet. */
   private addressesKept = -1;
   private readonly ports: PortProbes;
+  private readonly clock: Clock;
 
   constructor(
     readonly config: TargetConfig,
@@ -207,7 +211,8 @@ export class Target {
     const stateFile = typeof config.vars.serverStateFile === 'string' ? config.vars.serverStateFile : null;
     this.live =
       deps.live !== undefined ? deps.live : config.runtimeApi ? new HaproxyLive(config.runtimeApi, stateFile) : null;
-    this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps));
+    this.clock = deps.clock ?? systemClock;
+    this.quarantine = new Quarantine(config.name, quarantineEvents(config.name, deps), () => this.clock.now());
     this.addresses = deps.hosts && resolvesHosts(config) ? new HostAddresses(deps.hosts) : null;
     this.ports = deps.ports ?? new PortProbes();
   }
@@ -613,7 +618,7 @@ export class Target {
       }
     }
 
-    const wait = this.lastReloadAt + (this.deps.minReloadIntervalMs ?? 0) - Date.now();
+    const wait = this.lastReloadAt + (this.deps.minReloadIntervalMs ?? 0) - this.clock.now();
     if (this.config.reload && wait > 0) {
       this.quarantine.keepTrying();
       return {
@@ -670,7 +675,7 @@ export class Target {
           error: messageOf(e),
         }),
       );
-    this.lastReloadAt = Date.now();
+    this.lastReloadAt = this.clock.now();
     const r = await this.deps.exec(this.config.reload, this.deps.commandTimeoutMs, this.deps.cwd);
     lap('reload');
     if (r.code !== 0) {
@@ -1046,7 +1051,7 @@ export class Target {
   private succeeded(snapshot: Snapshot, slots: SlotTable): void {
     this.unconfirmed = null;
     this.installedSnapshot = snapshot;
-    this.lastSuccessAt = Date.now();
+    this.lastSuccessAt = this.clock.now();
     this.installedVersion = snapshot.version;
     this.slots = slots;
     this.hint = undefined;

@@ -36,26 +36,21 @@ class ManualSource implements Source {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function setup(
-  reload: { quietMs: number; maxDelayMs: number; minIntervalMs: number },
-  sourceNames = ['a'],
-  clock: FakeClock | null = new FakeClock(),
-) {
+function setup(reload: { quietMs: number; maxDelayMs: number; minIntervalMs: number }, sourceNames = ['a']) {
+  const clock = new FakeClock();
   const dir = mkdtempSync(join(tmpdir(), 'sy-runner-'));
   writeFileSync(join(dir, 't.hbs'), '{{#each services}}{{id}}:{{#each backends}}{{port}},{{/each}}\n{{/each}}');
   const reloads: number[] = [];
   const failing = { reload: false, hold: null as Promise<void> | null };
   const exec: Exec = async () => {
-    reloads.push(clock ? clock.now() : Date.now());
+    reloads.push(clock.now());
     await failing.hold;
     return { code: failing.reload ? 1 : 0, output: failing.reload ? 'reload refused' : '', timedOut: false, ms: 0 };
   };
   const output = join(dir, 'out.cfg');
   const target = new Target(
     { name: 't', template: join(dir, 't.hbs'), output, validate: '', reload: 'reload', runtimeApi: '', vars: {} },
-    { exec, log: silentLogger(), commandTimeoutMs: 1000, cwd: dir, minReloadIntervalMs: reload.minIntervalMs },
+    { exec, log: silentLogger(), commandTimeoutMs: 1000, cwd: dir, minReloadIntervalMs: reload.minIntervalMs, clock },
   );
   const sources = sourceNames.map((n) => new ManualSource(n));
   const runner = new Runner(
@@ -65,14 +60,14 @@ function setup(
     [target],
     silentLogger(),
     new Metrics(),
-    clock ?? undefined,
+    clock,
   );
   /** Moves the fake clock on, then lets the cycles it started finish (their file and process work is real). */
   const tick = async (ms: number) => {
-    await clock!.advance(ms);
+    await clock.advance(ms);
     await runner['cycling'].idle();
   };
-  return { runner, sources, reloads, output, failing, clock: clock!, tick };
+  return { runner, sources, reloads, output, failing, clock, tick };
 }
 
 describe('runner', () => {
@@ -175,19 +170,20 @@ describe('runner', () => {
     await runner.stop();
   });
 
-  // The target keeps its own reload interval by the wall clock, so this one waits in real time.
   it('keeps reloads at least minIntervalMs apart and still converges on the last state', async () => {
-    const { runner, sources, reloads, output } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 150 }, ['a'], null);
+    const { runner, sources, reloads, output, tick } = setup({ quietMs: 0, maxDelayMs: 0, minIntervalMs: 150 });
     await runner.start();
     const sink = sources[0]!.sink!;
     sink({ kind: 'sync', source: 'a', services: [] });
+    await tick(0);
     for (let i = 1; i <= 5; i++) {
-      await sleep(20);
       sink({ kind: 'upsert', source: 'a', service: service('x', [backend('1', i)]) });
+      await tick(20);
     }
-    await sleep(400);
-    const gaps = reloads.slice(1).map((t, i) => t - reloads[i]!);
-    expect(Math.min(...gaps)).to.be.at.least(140);
+    await tick(400);
+    // One reload for the sync; the five changes, held back, in one more.
+    expect(reloads).to.have.length(2);
+    expect(reloads[1]! - reloads[0]!).to.be.at.least(150);
     expect(readFileSync(output, 'utf8')).to.equal('x:5,\n');
     await runner.stop();
   });
