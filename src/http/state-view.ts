@@ -2,7 +2,6 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Counter } from 'prom-client';
 import { RenderCache } from '../render/cache.js';
 import { templateData, templateService } from '../render/data.js';
-import type { Runner } from '../runner.js';
 import type { Snapshot } from '../state/model.js';
 
 /** What a reader without the token sees in place of each env value. */
@@ -11,10 +10,16 @@ export const HIDDEN_ENV_VALUE = '<hidden>';
 /** Services or apps serialized anew between two turns of the event loop: a few milliseconds' work at most. */
 const SLICE = 200;
 
+/** What the view shows: the current snapshot and each target's vars (the runner). */
+export interface StateSource {
+  snapshot(): Snapshot;
+  readonly targets: readonly { readonly name: string; readonly config: { readonly vars: object } }[];
+}
+
 /** One serialized /api/state: the bytes and the snapshot version they show. */
 export interface StateBody {
   readonly version: number;
-  /** The body in pieces of about CHUNK_BYTES, written one after the other: joining them all would be one long copy. */
+  /** The body in pieces of CHUNK_PIECES pieces, written one after the other: joining them all would be one long copy. */
   readonly chunks: readonly Buffer[];
   readonly length: number;
   /** Quoted entity tag: the version and whether env values are shown. */
@@ -44,9 +49,11 @@ export class StateView {
   /** …and so their serialized bytes, per shape. */
   private readonly shownJson = new WeakMap<object, Buffer>();
   private readonly hiddenJson = new WeakMap<object, Buffer>();
+  /** …and the chunks of the last body per shape, taken over where they hold the same bytes. */
+  private readonly lastChunks = new Map<boolean, readonly Chunk[]>();
 
   constructor(
-    private readonly runner: Runner,
+    private readonly runner: StateSource,
     private readonly lookups: Counter<'view' | 'result'>,
   ) {}
 
@@ -82,15 +89,22 @@ export class StateView {
     const vars = Object.fromEntries(this.runner.targets.map((t) => [t.name, t.config.vars]));
     const pieces: Piece[] = [{ bytes: Buffer.from(`{"version":${snapshot.version},"services":[`), item: null }];
     await this.items(pieces, services, showEnv);
-    pieces.push({ bytes: Buffer.from('],"apps":['), item: null });
+    pieces.push({ bytes: APPS_START, item: null });
     await this.items(pieces, apps, showEnv);
     pieces.push({
       bytes: Buffer.from(`],"rules":${JSON.stringify(snapshot.rules)},"vars":${JSON.stringify(vars)}}\n`),
       item: null,
     });
+    const last = this.lastChunks.get(showEnv) ?? [];
+    const built = await chunked(pieces, showEnv ? this.shownJson : this.hiddenJson, last);
+    this.lastChunks.set(showEnv, built);
+    const kept = built.filter((c, i) => c === last[i]).length;
+    if (kept > 0) this.lookups.inc({ view: 'state-chunk', result: 'hit' }, kept);
+    if (built.length > kept) this.lookups.inc({ view: 'state-chunk', result: 'miss' }, built.length - kept);
     return {
       version: snapshot.version,
-      ...(await chunked(pieces, showEnv ? this.shownJson : this.hiddenJson)),
+      chunks: built.map((c) => c.bytes),
+      length: built.reduce((n, c) => n + c.bytes.length, 0),
       etag: `"${snapshot.version}-${showEnv ? 'env' : 'noenv'}"`,
     };
   }
@@ -124,11 +138,17 @@ export class StateView {
 }
 
 const COMMA = Buffer.from(',');
+/** Shared, as COMMA is, so that the chunk holding it is taken over too. */
+const APPS_START = Buffer.from('],"apps":[');
 /** One vars object for every build: the derived views (apps) are patched from version to version only for the same vars. */
 const NO_VARS = Object.freeze({});
 
-/** About this much of the body is copied into one chunk per turn of the event loop. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * Pieces per chunk. Boundaries fall at fixed piece counts, not sizes, so a
+ * service that changes size moves no boundary: the chunks around it stay
+ * the same. A few hundred services' JSON, under a megabyte here.
+ */
+const CHUNK_PIECES = 512;
 
 /** A piece of a body: its bytes, and the item they serialize (null: punctuation). */
 interface Piece {
@@ -136,44 +156,50 @@ interface Piece {
   readonly item: object | null;
 }
 
+/** A chunk of a body, and the piece bytes it was joined from (an item's as its view into the chunk). */
+interface Chunk {
+  readonly bytes: Buffer;
+  readonly parts: readonly Buffer[];
+}
+
 /**
- * The pieces joined into chunks of about CHUNK_BYTES, one chunk per turn of
- * the loop. Each item's bytes are then kept in `memo` as a view into its
- * chunk, not as a copy of their own: the serialized state is held once.
+ * The pieces joined into chunks of CHUNK_PIECES, one chunk per turn of the
+ * loop. Each item's bytes are then kept in `memo` as a view into its chunk,
+ * not as a copy of their own: the serialized state is held once. A chunk of
+ * `last` whose parts are the very same buffers, in order, is taken over as
+ * it is: an event that changed one service copies one chunk, not the whole
+ * state.
  */
 async function chunked(
   pieces: readonly Piece[],
   memo: WeakMap<object, Buffer>,
-): Promise<{ chunks: Buffer[]; length: number }> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  let group: Piece[] = [];
-  let size = 0;
-  const close = () => {
-    const chunk = Buffer.concat(
-      group.map((p) => p.bytes),
-      size,
-    );
+  last: readonly Chunk[],
+): Promise<Chunk[]> {
+  const chunks: Chunk[] = [];
+  for (let from = 0; from < pieces.length; from += CHUNK_PIECES) {
+    const group = pieces.slice(from, from + CHUNK_PIECES);
+    const before = last[chunks.length];
+    if (before && sameParts(before.parts, group)) {
+      chunks.push(before);
+      continue;
+    }
+    const bytes = Buffer.concat(group.map((p) => p.bytes));
+    const parts: Buffer[] = [];
     let at = 0;
     for (const p of group) {
-      if (p.item) memo.set(p.item, chunk.subarray(at, at + p.bytes.length));
+      const view = bytes.subarray(at, at + p.bytes.length);
+      if (p.item) memo.set(p.item, view);
+      parts.push(p.item ? view : p.bytes);
       at += p.bytes.length;
     }
-    chunks.push(chunk);
-    length += size;
-    group = [];
-    size = 0;
-  };
-  for (const p of pieces) {
-    group.push(p);
-    size += p.bytes.length;
-    if (size >= CHUNK_BYTES) {
-      close();
-      await yieldToLoop();
-    }
+    chunks.push({ bytes, parts });
+    await yieldToLoop();
   }
-  if (size > 0) close();
-  return { chunks, length };
+  return chunks;
+}
+
+function sameParts(parts: readonly Buffer[], group: readonly Piece[]): boolean {
+  return parts.length === group.length && group.every((p, i) => p.bytes === parts[i]);
 }
 
 /** The same object with every env value replaced: the keys stay, so a reader still sees what is set. */
