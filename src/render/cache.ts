@@ -78,15 +78,15 @@ export class RenderCache {
   /** The services each view renders: what a line of a config the proxy refuses is blamed on. */
   private readonly owners = new WeakMap<object, readonly string[]>();
 
-  /** The view of `source` built for `slots`, or a new one from `build`. */
-  view<T>(source: object, slots: unknown, build: () => T): T {
+  /** The view of `source` built for `slots`, or a new one from `build(source, slots, arg)`. */
+  view<S extends object, L, A, T>(source: S, slots: L, build: (source: S, slots: L, arg: A) => T, arg: A): T {
     const hit = this.views.get(source);
     if (hit && hit.slots === slots) {
       this.viewHits++;
       return hit.value as T;
     }
     this.viewMisses++;
-    const value = build();
+    const value = build(source, slots, arg);
     this.views.set(source, { slots, value });
     return value;
   }

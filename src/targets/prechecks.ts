@@ -15,9 +15,9 @@ export interface PrecheckContext {
   readonly reservedPorts: ReadonlyMap<number, string>;
   /** Whether the proxy binds what the config says (a target with a reload command runs one). */
   readonly binds: boolean;
-  /** Ports the running proxy holds by the installed config: busy because of the proxy, not another process. */
-  readonly proxyPorts: ReadonlySet<number>;
-  /** Whether the installed config has a listener on a port none of proxyPorts' services has: one the template writes itself. */
+  /** Whether the running proxy holds service `id`'s `port` by the installed config: busy because of the proxy, not another process. */
+  readonly proxyHolds: (id: string, port: number) => boolean;
+  /** Whether the installed config has a listener on a port no service the proxy holds has: one the template writes itself. */
   readonly templateListens: (port: number) => boolean;
   /** The address a service's listener binds when it names none (`vars.bind`). */
   readonly defaultBind: string;
@@ -177,7 +177,7 @@ const ANY_ADDRESS = new Set(['0.0.0.0', '::', '*', '']);
  * checks is answered from one read of the socket table (PortProbes).
  */
 export async function precheckAll(services: readonly Service[], ctx: PrecheckContext): Promise<(string | null)[]> {
-  const ports = ctx.binds ? services.filter((s) => s.servicePort !== null && !ctx.proxyPorts.has(s.servicePort)) : [];
+  const ports = ctx.binds ? services.filter((s) => s.servicePort !== null && !ctx.proxyHolds(s.id, s.servicePort)) : [];
   const listing = await ctx.ports.listingFor(ports.length);
   const addresses = new Map<string, Promise<string | null>>();
   const batch: BatchContext = {
@@ -206,7 +206,7 @@ async function precheckOne(s: Service, ctx: BatchContext): Promise<string | null
   if (s.servicePort !== null) {
     const owner = ctx.reservedPorts.get(s.servicePort);
     if (owner) return `service port ${s.servicePort} is the port of ${owner}`;
-    if (!ctx.proxyPorts.has(s.servicePort) && ctx.templateListens(s.servicePort))
+    if (!ctx.proxyHolds(s.id, s.servicePort) && ctx.templateListens(s.servicePort))
       return `service port ${s.servicePort} is the port of a listener the template writes itself`;
   }
   if (s.sslCert !== null && ctx.certificates) {
@@ -223,7 +223,7 @@ async function precheckOne(s: Service, ctx: BatchContext): Promise<string | null
     (await ctx.addressFails(s.bindAddress)) === 'EADDRNOTAVAIL'
   )
     return `bind address ${s.bindAddress} is not an address of this host`;
-  if (s.servicePort !== null && !ctx.proxyPorts.has(s.servicePort)) {
+  if (s.servicePort !== null && !ctx.proxyHolds(s.id, s.servicePort)) {
     const address = s.bindAddress ?? ctx.defaultBind;
     if (await ctx.held(s.servicePort, ANY_ADDRESS.has(address) ? undefined : address))
       return `port ${s.servicePort} is held by another process`;

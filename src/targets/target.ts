@@ -705,7 +705,8 @@ export class Target {
     const ctx: PrecheckContext = {
       reservedPorts: reservedPorts(this.config.vars),
       binds: this.config.reload !== '',
-      proxyPorts: this.runningPorts(),
+      // A service on the port its installed version has (every scale event) needs no table of all ports.
+      proxyHolds: (id, port) => lastGood.get(id)?.servicePort === port || this.runningPorts().has(port),
       // Once this process installed a config, a port it binds that no service has is a listener the template writes.
       templateListens: (port) =>
         this.installedSnapshot !== null && !!this.installed && listensOn(this.installed.bytes, port),
@@ -915,7 +916,7 @@ export class Target {
     const ctx: PrecheckContext = {
       reservedPorts: new Map(),
       binds: false,
-      proxyPorts: new Set(),
+      proxyHolds: () => false,
       templateListens: () => false,
       defaultBind: '',
       ports: this.ports,

@@ -181,7 +181,7 @@ for (const [how, ports] of [
     const ctx = {
       reservedPorts: new Map([[8080, 'the shared listener (vars.httpPort)']]),
       binds: true,
-      proxyPorts: new Set<number>(),
+      proxyHolds: () => false,
       templateListens: (port: number) => port === 9000,
       defaultBind: '127.0.0.1',
       ports: ports(),
