@@ -5,7 +5,10 @@
 // a read of the template view `/api/state` serves. Each event replaces one
 // service (one backend's port changes), as a Marathon scale event does.
 //
-//   npm run build && node dist/bench/render-shape.js [--sizes 1000,5000] [--events 40] [--no-state-read]
+//   npm run build && node dist/bench/render-shape.js [--sizes 1000,5000] [--events 40] [--no-state-read] [--alloc]
+//
+// --alloc also samples what the events allocate (garbage included) and
+// prints the sites that allocate most.
 //
 // Prints per size: the first (cold) apply per target, and per event the
 // median and p90 of each target's apply and of both together, with the
@@ -16,10 +19,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TargetConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
+import { RenderCache } from '../src/render/cache.js';
 import { templateData } from '../src/render/data.js';
 import type { Snapshot } from '../src/state/model.js';
 import { shellExec } from '../src/targets/exec.js';
 import { Target, type ApplyResult } from '../src/targets/target.js';
+import { sampleAllocations, type Allocations } from './lib/allocations.js';
 import { appId } from './lib/cluster.js';
 import { syntheticService, syntheticServices } from './lib/services.js';
 import { fmt, median, pct, table } from './lib/stats.js';
@@ -29,6 +34,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '1000,5000' },
     events: { type: 'string', default: '40' },
     'no-state-read': { type: 'boolean', default: false },
+    alloc: { type: 'boolean', default: false },
   },
 });
 
@@ -57,6 +63,8 @@ interface Row {
   stateMs: number[];
   heapMb: number;
   rssMb: number;
+  /** What the events allocated (--alloc); null without. */
+  alloc: Allocations | null;
 }
 
 function check(r: ApplyResult): ApplyResult {
@@ -64,7 +72,7 @@ function check(r: ApplyResult): ApplyResult {
   return r;
 }
 
-async function measure(size: number, events: number, stateRead: boolean): Promise<Row> {
+async function measure(size: number, events: number, stateRead: boolean, alloc: boolean): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-shape-'));
   try {
     const targets = [target(dir, 'haproxy', 8080), target(dir, 'nginx', 8081)];
@@ -81,12 +89,17 @@ async function measure(size: number, events: number, stateRead: boolean): Promis
       stateMs: [],
       heapMb: 0,
       rssMb: 0,
+      alloc: null,
     };
+    // The state view keeps a cache of its own from read to read, as the daemon's StateView does.
+    const stateCache = new RenderCache();
     for (const t of targets) row.cold[t.name] = check(await t.apply(snapshot)).ms;
+    const stopSampling = alloc ? await sampleAllocations(repo) : null;
     for (let e = 0; e < events + 4; e++) {
       if (stateRead) {
         const s = performance.now();
-        const { services: view } = templateData(snapshot, {});
+        const { services: view } = templateData(snapshot, {}, { cache: stateCache });
+        stateCache.endRender();
         JSON.stringify(view.length);
         row.stateMs.push(performance.now() - s);
       }
@@ -107,6 +120,7 @@ async function measure(size: number, events: number, stateRead: boolean): Promis
         row.install[r.target]!.push(r.stages.install ?? 0);
       }
     }
+    if (stopSampling) row.alloc = await stopSampling();
     const mem = process.memoryUsage();
     row.heapMb = mem.heapUsed / 2 ** 20;
     row.rssMb = mem.rss / 2 ** 20;
@@ -120,7 +134,7 @@ const sizes = args.sizes.split(',').map(Number);
 const rows: Row[] = [];
 for (const size of sizes) {
   process.stderr.write(`render-shape: ${size} services…\n`);
-  rows.push(await measure(size, Number(args.events), !args['no-state-read']));
+  rows.push(await measure(size, Number(args.events), !args['no-state-read'], args.alloc));
 }
 const mp = (xs: number[]) => `${fmt(median(xs))} / ${fmt(pct(xs, 90))}`;
 process.stdout.write(
@@ -160,3 +174,19 @@ process.stdout.write(
     ]),
   ) + '\n',
 );
+for (const r of rows) {
+  if (!r.alloc) continue;
+  const mb = (b: number) => fmt(b / 2 ** 20);
+  const renders = (Number(args.events) + 4) * 2;
+  process.stdout.write(
+    `\nAllocated during ${Number(args.events) + 4} events at ${r.size} services, garbage included (sampled): ` +
+      `${mb(r.alloc.totalBytes)} MB, ${fmt(r.alloc.totalBytes / renders / 1024, 0)} KB per target render\n\n` +
+      table(
+        ['site', 'MB', 'share'],
+        r.alloc.bySite
+          .slice(0, 15)
+          .map(([site, bytes]) => [site, mb(bytes), `${fmt((100 * bytes) / r.alloc!.totalBytes, 0)} %`]),
+      ) +
+      '\n',
+  );
+}

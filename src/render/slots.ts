@@ -39,7 +39,9 @@ export function allocateSlots(
 ): SlotTable {
   const at = placedFor ? replacedAt(placedFor, services) : null;
   if (at) {
-    const next = new Map(previous);
+    // Copied by forEach, not new Map(previous): the iterator makes a [key, value] array per entry.
+    const next = new Map<string, SlotEntry>();
+    previous.forEach((entry, id) => next.set(id, entry));
     for (const i of at) {
       const s = services[i]!;
       const before = previous.get(s.id);
