@@ -139,6 +139,11 @@ export function shapeSizeTable(apps: number, builds: readonly BuildRuns[]): stri
       '',
       was.shapeRssMb,
     ),
+    row('  VmHWM after the cold start / after the first state read (MB)', (x) =>
+      x.shape.length === 0
+        ? '—'
+        : `${shape(x, (r) => r.coldPeakRssMb, 0)} / ${shape(x, (r) => r.firstReadPeakRssMb, 0)}`,
+    ),
     row('default shape: cold start, spawn → both files (ms)', (x) => shape(x, (r) => r.coldMs, 0)),
     row('default shape: GET /api/state fully read, median (ms) / size (MB)', (x) =>
       x.shape.length === 0

@@ -41,6 +41,9 @@ export interface ShapeResult {
   readonly childCpuPerEventMs: number;
   /** VmHWM at the end (cold start and events). */
   readonly peakRssMb: number;
+  /** VmHWM once the cold start was done (both files in place, the process idle), and after the first state read. */
+  readonly coldPeakRssMb: number;
+  readonly firstReadPeakRssMb: number;
   readonly configBytes: Readonly<Record<string, number>>;
   /** hrtime window of the measured events, for a --cpu-prof profile. */
   readonly window: [bigint, bigint];
@@ -142,6 +145,8 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
     );
     o.progress(`  default shape: cold start ${coldMs.toFixed(0)} ms from spawn to both files`);
     await untilIdle(live.pid, 500, TIMEOUT_MS, idleShare);
+    const coldPeakRssMb = statusMb(live.pid, 'VmHWM');
+    let firstReadPeakRssMb = NaN;
 
     const eventMs: number[] = [];
     const upMs: number[] = [];
@@ -189,6 +194,7 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
       const state = await unlessExits(live, readAll(stateUrl));
       stateBytes = state.bytes;
       await unlessExits(live, untilIdle(live.pid, QUIET_MS, TIMEOUT_MS, idleShare));
+      if (k === 0) firstReadPeakRssMb = statusMb(live.pid, 'VmHWM');
       if (measured) {
         stateMs.push(state.ms);
         stateCpuMs.push(cpuTimes(live.pid).self - stateCpu0);
@@ -225,6 +231,8 @@ export async function measureShape(o: ShapeOptions): Promise<ShapeResult> {
       cpuPerEventMs: (cpu1.self - cpu0.self) / o.events,
       childCpuPerEventMs: (cpu1.children - cpu0.children) / o.events,
       peakRssMb: statusMb(live.pid, 'VmHWM'),
+      coldPeakRssMb,
+      firstReadPeakRssMb,
       configBytes: Object.fromEntries(TARGETS.map((t, i) => [t, Buffer.byteLength(cold[i]!.content)])),
       window: [from, to],
       warnings: [...warnings, ...live.log.errors.slice(0, 5)],
