@@ -13,51 +13,20 @@
 import { parseArgs } from 'node:util';
 import { RenderCache } from '../src/render/cache.js';
 import { templateData } from '../src/render/data.js';
-import type { Backend, Service, Snapshot } from '../src/state/model.js';
-import { agentHost, appId, SERVICE_PORT_BASE, TASKS_PER_APP } from './lib/cluster.js';
+import type { Snapshot } from '../src/state/model.js';
+import { appId } from './lib/cluster.js';
+import { syntheticService, syntheticServices } from './lib/services.js';
 import { fmt, median, pct, table } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: { sizes: { type: 'string', default: '1000,5000' }, runs: { type: 'string', default: '15' } },
 });
 
-function serviceOf(app: number, port = 31000): Service {
-  const backends: Backend[] = Array.from({ length: TASKS_PER_APP }, (_, t) => ({
-    id: `${appId(app).slice(1).replace(/\//g, '_')}.task-${t}`,
-    host: agentHost(app * TASKS_PER_APP + t),
-    port: port + t,
-    weight: 1,
-    healthy: true,
-    draining: false,
-    checkPort: null,
-  }));
-  return {
-    id: appId(app),
-    name: appId(app),
-    source: 'marathon',
-    portIndex: 0,
-    servicePort: SERVICE_PORT_BASE + app,
-    mode: 'http',
-    vhosts: [],
-    paths: [],
-    acl: null,
-    balance: 'roundrobin',
-    sticky: false,
-    healthCheck: { protocol: 'HTTP', path: '/health', intervalSeconds: 10, timeoutSeconds: 20 },
-    bindAddress: null,
-    sslCert: null,
-    redirectToHttps: false,
-    backendWeight: 0,
-    raw: {},
-    labels: { HAPROXY_GROUP: 'external', team: `team-${app % 50}` },
-    env: { SERVICE_NAME: `svc-${app}`, LOG_LEVEL: 'info' },
-    backends,
-  };
-}
+/** Apps routed by id, as Bamboo's default template routes them: no vhost label. */
+const BAMBOO = { vhost: false } as const;
 
 function snapshotOf(size: number, version = 1): Snapshot {
-  const services = Array.from({ length: size }, (_, i) => serviceOf(i)).sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { version, services, rules: [] };
+  return { version, services: syntheticServices(size, BAMBOO), rules: [] };
 }
 
 const vars = { bind: '127.0.0.1', httpPort: 8080 };
@@ -82,10 +51,16 @@ for (const size of args.sizes.split(',').map(Number)) {
   const warm = new RenderCache();
   timeApps(snapshot, warm);
   const k = Math.floor(size / 2);
-  const services = snapshot.services.map((s) => (s.id === appId(k) ? serviceOf(k, 41000) : s));
+  const services = snapshot.services.map((s) =>
+    s.id === appId(k) ? syntheticService(k, { ...BAMBOO, portBump: 10000 }) : s,
+  );
   const event = timeApps({ ...snapshot, version: 2, services }, warm);
   const added = timeApps(
-    { ...snapshot, version: 3, services: [...services, serviceOf(size)].sort((a, b) => (a.id < b.id ? -1 : 1)) },
+    {
+      ...snapshot,
+      version: 3,
+      services: [...services, syntheticService(size, BAMBOO)].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    },
     warm,
   );
   rows.push([String(size), fmt(first), fmt(median(builds)), fmt(pct(builds, 90)), fmt(event, 2), fmt(added)]);

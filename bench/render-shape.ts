@@ -106,7 +106,7 @@ async function measure(size: number, events: number, stateRead: boolean, alloc: 
       const app = (e * 7919 + 13) % size;
       const next = snapshot.services.slice();
       const at = next.findIndex((s) => s.id === appId(app));
-      next[at] = syntheticService(app, e + 1);
+      next[at] = syntheticService(app, { portBump: e + 1 });
       snapshot = { version: snapshot.version + 1, services: next, rules: [] };
       const started = performance.now();
       const results = [];

@@ -16,54 +16,19 @@ import { RenderCache } from '../src/render/cache.js';
 import { templateData } from '../src/render/data.js';
 import { loadTemplate } from '../src/render/template.js';
 import { trialRender } from '../src/render/trial.js';
-import type { Backend, Service, Snapshot } from '../src/state/model.js';
-import { agentHost, appId, SERVICE_PORT_BASE, TASKS_PER_APP, vhostOf } from './lib/cluster.js';
+import type { Snapshot } from '../src/state/model.js';
+import { syntheticServices } from './lib/services.js';
 import { fmt, median, table } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: { sizes: { type: 'string', default: '1000,5000' }, runs: { type: 'string', default: '5' } },
 });
 
-function serviceOf(app: number): Service {
-  const backends: Backend[] = Array.from({ length: TASKS_PER_APP }, (_, t) => ({
-    id: `${appId(app).slice(1).replace(/\//g, '_')}.task-${t}`,
-    host: agentHost(app * TASKS_PER_APP + t),
-    port: 31000 + t,
-    weight: 1,
-    healthy: true,
-    draining: false,
-    checkPort: null,
-  }));
-  return {
-    id: appId(app),
-    name: appId(app),
-    source: 'marathon',
-    portIndex: 0,
-    servicePort: SERVICE_PORT_BASE + app,
-    mode: 'http',
-    vhosts: [vhostOf(app)],
-    paths: [],
-    acl: null,
-    balance: 'roundrobin',
-    sticky: false,
-    healthCheck: { protocol: 'HTTP', path: '/health', intervalSeconds: 10, timeoutSeconds: 20 },
-    bindAddress: null,
-    sslCert: null,
-    redirectToHttps: false,
-    backendWeight: 0,
-    raw: {},
-    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: vhostOf(app), team: `team-${app % 50}` },
-    env: { SERVICE_NAME: `svc-${app}`, LOG_LEVEL: 'info' },
-    backends,
-  };
-}
-
 const vars = { bind: '127.0.0.1', httpPort: 8080 };
 const runs = Number(args.runs);
 const rows: string[][] = [];
 for (const size of args.sizes.split(',').map(Number)) {
-  const services = Array.from({ length: size }, (_, i) => serviceOf(i)).sort((a, b) => (a.id < b.id ? -1 : 1));
-  const snapshot: Snapshot = { version: 1, services, rules: [] };
+  const snapshot: Snapshot = { version: 1, services: syntheticServices(size), rules: [] };
   for (const name of ['haproxy.cfg', 'nginx.conf']) {
     const template = await loadTemplate(join(process.cwd(), 'templates', `${name}.hbs`), { budgetMs: 60_000 });
     const walls: number[] = [];

@@ -16,8 +16,16 @@ function backendOf(app: number, task: number, port: number): Backend {
   };
 }
 
-/** App `app` of the cluster as one service; `portBump` moves its first backend's port (an event). */
-export function syntheticService(app: number, portBump = 0): Service {
+/** How a synthetic service differs from the cluster's plain one. */
+export interface SyntheticOptions {
+  /** Moves the first backend's port (an event). */
+  readonly portBump?: number;
+  /** false: no vhost label, as a Bamboo-style app routed by its id. */
+  readonly vhost?: boolean;
+}
+
+/** App `app` of the cluster as one service. */
+export function syntheticService(app: number, { portBump = 0, vhost = true }: SyntheticOptions = {}): Service {
   const backends = Array.from({ length: TASKS_PER_APP }, (_, t) =>
     backendOf(app, t, 31000 + t + (t === 0 ? portBump : 0)),
   );
@@ -28,7 +36,7 @@ export function syntheticService(app: number, portBump = 0): Service {
     portIndex: 0,
     servicePort: SERVICE_PORT_BASE + app,
     mode: 'http',
-    vhosts: [vhostOf(app)],
+    vhosts: vhost ? [vhostOf(app)] : [],
     paths: [],
     acl: null,
     balance: 'roundrobin',
@@ -39,13 +47,15 @@ export function syntheticService(app: number, portBump = 0): Service {
     redirectToHttps: false,
     backendWeight: 0,
     raw: {},
-    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: vhostOf(app), team: `team-${app % 50}` },
+    labels: vhost
+      ? { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: vhostOf(app), team: `team-${app % 50}` }
+      : { HAPROXY_GROUP: 'external', team: `team-${app % 50}` },
     env: { SERVICE_NAME: `svc-${app}`, LOG_LEVEL: 'info' },
     backends: backends.sort((a, b) => (a.id < b.id ? -1 : 1)),
   };
 }
 
 /** The cluster's services, sorted by id as the state keeps them. */
-export function syntheticServices(apps: number): Service[] {
-  return Array.from({ length: apps }, (_, i) => syntheticService(i)).sort((a, b) => (a.id < b.id ? -1 : 1));
+export function syntheticServices(apps: number, options: SyntheticOptions = {}): Service[] {
+  return Array.from({ length: apps }, (_, i) => syntheticService(i, options)).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
