@@ -13,8 +13,42 @@ export interface SlotEntry {
   readonly slots: readonly (string | null)[];
 }
 
-/** Slot entries by service id. */
-export type SlotTable = ReadonlyMap<string, SlotEntry>;
+/** Slot entries by service id: a Map, or a layer of placements over one. */
+export type SlotTable = ReadonlyMap<string, SlotEntry> | LayeredSlots;
+
+/** Changes a layered table holds before it is flattened into a Map of its own. */
+const FLATTEN_AT = 256;
+
+/**
+ * A table that shares an earlier table's entries and holds only its own
+ * placements on top: an event places one service, and copying every
+ * service's entry for it was a quarter of what an event allocated at 5000
+ * services. Both layers are never changed once made.
+ */
+export class LayeredSlots {
+  constructor(
+    readonly base: ReadonlyMap<string, SlotEntry>,
+    readonly changes: ReadonlyMap<string, SlotEntry>,
+  ) {}
+
+  get(id: string): SlotEntry | undefined {
+    return this.changes.get(id) ?? this.base.get(id);
+  }
+
+  /** Changes only replace entries of the base (allocateSlots layers only over the same services). */
+  get size(): number {
+    return this.base.size;
+  }
+}
+
+/** The table as one Map: what crosses to a worker thread by structured clone, which keeps no class. */
+export function slotMap(table: SlotTable): ReadonlyMap<string, SlotEntry> {
+  if (!(table instanceof LayeredSlots)) return table;
+  const out = new Map<string, SlotEntry>();
+  table.base.forEach((entry, id) => out.set(id, entry));
+  table.changes.forEach((entry, id) => out.set(id, entry));
+  return out;
+}
 
 /** Where an installed config put each service's backends: `host:port` per slot (null: parked), by service id. */
 export type SlotHint = ReadonlyMap<string, readonly (string | null)[]>;
@@ -39,15 +73,15 @@ export function allocateSlots(
 ): SlotTable {
   const at = placedFor ? replacedAt(placedFor, services) : null;
   if (at) {
-    // Copied by forEach, not new Map(previous): the iterator makes a [key, value] array per entry.
-    const next = new Map<string, SlotEntry>();
-    previous.forEach((entry, id) => next.set(id, entry));
+    const base = previous instanceof LayeredSlots ? previous.base : previous;
+    const changes = new Map(previous instanceof LayeredSlots ? previous.changes : []);
     for (const i of at) {
       const s = services[i]!;
       const before = previous.get(s.id);
-      next.set(s.id, { service: s, slots: place(before?.slots ?? fromHint(hint?.get(s.id), s), s, minSlots) });
+      changes.set(s.id, { service: s, slots: place(before?.slots ?? fromHint(hint?.get(s.id), s), s, minSlots) });
     }
-    return next;
+    const next = new LayeredSlots(base, changes);
+    return changes.size > FLATTEN_AT ? slotMap(next) : next;
   }
   const next = new Map<string, SlotEntry>();
   for (const s of services) {

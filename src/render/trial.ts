@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Snapshot } from '../state/model.js';
 import { RenderBudgetExceeded } from './budget.js';
 import type { Vars } from './data.js';
-import type { SlotTable } from './slots.js';
+import type { SlotEntry } from './slots.js';
 
 // A template version nobody has seen render yet is untrusted: its loops may
 // blow up. Its first render against the current snapshot runs in a worker
@@ -19,7 +19,8 @@ export interface TrialRequest {
   readonly budgetMs: number;
   readonly snapshot: Snapshot;
   readonly vars: Vars;
-  readonly slots: SlotTable;
+  /** A Map, not any SlotTable: the request reaches the worker by structured clone (slotMap). */
+  readonly slots: ReadonlyMap<string, SlotEntry>;
 }
 
 /** What the worker says: that its render has started, or how it ended (an `error` is the main thread's to report). */

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { RenderCache, type CacheCounts, type LoopMisses } from '../render/cache.js';
 import { templateData } from '../render/data.js';
 import { changedFragments, type Rendered } from '../render/fragments.js';
-import { allocateSlots, DEFAULT_MIN_SLOTS, type SlotHint, type SlotTable } from '../render/slots.js';
+import { allocateSlots, DEFAULT_MIN_SLOTS, slotMap, type SlotHint, type SlotTable } from '../render/slots.js';
 import { RenderBudgetExceeded } from '../render/budget.js';
 import { formatFinding } from '../render/lint.js';
 import { loadTemplate, type CompiledTemplate } from '../render/template.js';
@@ -438,7 +438,7 @@ export class Target {
       budgetMs: renderBudgetMs,
       snapshot,
       vars: this.config.vars,
-      slots: this.nextSlots(snapshot),
+      slots: slotMap(this.nextSlots(snapshot)),
     };
     const outcome = await trialRender(request, trialHeapMb);
     if (outcome.kind === 'passed') {

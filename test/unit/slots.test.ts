@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { allocateSlots as allocate, type SlotHint, type SlotTable } from '../../src/render/slots.js';
+import { allocateSlots as allocate, slotMap, type SlotHint, type SlotTable } from '../../src/render/slots.js';
 import type { Service } from '../../src/state/model.js';
 import { backend, service } from './fixtures.js';
 
@@ -72,5 +72,21 @@ for (const mode of ['every service', 'only replaced services'] as const)
     it('forgets services that are gone', () => {
       const a = allocateSlots(new Map(), [web(1)], 4);
       expect(allocateSlots(a, [], 4).size).to.equal(0);
+    });
+
+    it('keeps every event’s placement through hundreds of events, each replacing another service', () => {
+      const name = (i: number) => `svc-${String(i).padStart(3, '0')}`;
+      let services = Array.from({ length: 400 }, (_, i) => service(name(i), [backend(`b${i}`, 1000 + i)]));
+      let table = allocateSlots(new Map(), services, 4);
+      for (let i = 0; i < 400; i++) {
+        services = services.map((s, k) => (k === i ? { ...s, backends: [...s.backends, backend(`e${i}`, 2000)] } : s));
+        table = allocateSlots(table, services, 4);
+      }
+      const all = slotMap(table);
+      expect(all.size).to.equal(400);
+      for (let i = 0; i < 400; i++) {
+        expect(table.get(name(i))!.slots, name(i)).to.deep.equal([`b${i}`, `e${i}`, null, null]);
+        expect(all.get(name(i))).to.equal(table.get(name(i)));
+      }
     });
   });
