@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { RenderCache } from '../src/render/cache.js';
 import { templateData, type Vars } from '../src/render/data.js';
 import { helpers } from '../src/render/helpers.js';
-import { COMPILE, loadTemplate } from '../src/render/template.js';
+import { compileOptions, loadTemplate } from '../src/render/template.js';
 import { fmt, median, table } from './lib/stats.js';
 import { syntheticServices } from './lib/services.js';
 
@@ -64,14 +64,11 @@ async function child(mode: Mode, apps: number, name: string): Promise<Sample> {
   if (mode === 'handlebars') {
     const hbs = Handlebars.create();
     hbs.registerHelper(helpers);
-    const knownHelpers = Object.fromEntries(Object.keys(hbs.helpers).map((h) => [h, true]));
+    const options = compileOptions(hbs);
     const partials = join(repo, 'templates', 'partials');
     for (const p of readdirSync(partials).filter((f) => f.endsWith('.hbs')))
-      hbs.registerPartial(
-        basename(p, '.hbs'),
-        hbs.compile(readFileSync(join(partials, p), 'utf8'), { ...COMPILE, knownHelpers }),
-      );
-    text = hbs.compile(readFileSync(file, 'utf8'), { ...COMPILE, knownHelpers })(data, {
+      hbs.registerPartial(basename(p, '.hbs'), hbs.compile(readFileSync(join(partials, p), 'utf8'), options));
+    text = hbs.compile(readFileSync(file, 'utf8'), options)(data, {
       allowProtoPropertiesByDefault: false,
     });
   } else {

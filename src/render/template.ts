@@ -53,8 +53,17 @@ export interface CompiledTemplate {
   readonly findings: readonly LintFinding[];
 }
 
-/** How every template and partial compiles (with `knownHelpers`: the helpers of its environment). */
-export const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
+const COMPILE = { noEscape: true, strict: false, preventIndent: true } as const;
+
+/**
+ * How every template and partial of an environment compiles. Told which
+ * helpers exist, the compiler calls them directly instead of testing at every
+ * mustache whether its name is a helper (~20 % of a first render); which name
+ * is a helper is the same either way.
+ */
+export function compileOptions(hbs: typeof Handlebars) {
+  return { ...COMPILE, knownHelpers: Object.fromEntries(Object.keys(hbs.helpers).map((h) => [h, true])) };
+}
 
 /**
  * Loads a template and the partials in `partials/` beside it (each by its
@@ -87,9 +96,7 @@ export async function loadTemplate(
   );
   // Last, so that every helper (the budget's `each` and the cached one too) says where it failed.
   for (const [name, helper] of Object.entries(hbs.helpers)) hbs.registerHelper(name, locatedHelper(helper));
-  // Told which helpers exist, the compiler calls them directly instead of testing at every mustache
-  // whether its name is a helper (~20 % of a first render); which name is a helper is the same either way.
-  const compile = { ...COMPILE, knownHelpers: Object.fromEntries(Object.keys(hbs.helpers).map((h) => [h, true])) };
+  const compile = compileOptions(hbs);
   const partialDir = join(dirname(file), 'partials');
   const files = [file];
   const partials = new Map<string, hbs.AST.Program>();

@@ -2,8 +2,12 @@
 // and nginx's `listen <address>:<port>` or `listen <port>`. Read to tell the
 // proxy's own ports from those of other processes.
 
-const LISTENER = /^\s*(?:bind|listen)\s+(?:\S*:)?(\d+)$/;
-const LISTENERS = /^\s*(?:bind|listen)\s+(?:\S*:)?(\d+)\b/gm;
+/** A listener line up to its port: `bind`/`listen`, an address ending in `:` or none, the port's digits. */
+const LINE = String.raw`^\s*(?:bind|listen)\s+(?:\S*:)?(\d+)`;
+/** A line's start that ends at the port. */
+const LISTENER = new RegExp(`${LINE}$`);
+/** Every listener line of a text. */
+const LISTENERS = new RegExp(`${LINE}\\b`, 'gm');
 const NEWLINE = 0x0a;
 const COLON = 0x3a;
 

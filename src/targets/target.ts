@@ -1059,7 +1059,6 @@ export class Target {
   }
 }
 
-/** The ports of a config's `bind` (HAProxy) and `listen` (nginx) lines. */
 function commandFailure(cmd: string, code: number | null, output: string, timedOut: boolean): string {
   const how = timedOut ? 'timed out and was killed' : code === null ? 'could not run' : `exited ${code}`;
   return `\`${cmd}\` ${how}${output ? `: ${output}` : ''}`;

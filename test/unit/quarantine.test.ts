@@ -28,6 +28,7 @@ const VALIDATE = `awk '/BAD/ { printf "[ALERT] config : parsing [%s:%d] : bad se
 function setup(
   template = 'global\n{{#each services}}backend {{id}}\n{{#each backends}}  server {{host}}:{{port}}\n{{/each}}{{/each}}',
   validate = VALIDATE,
+  reload = '',
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'sy-quarantine-'));
   writeFileSync(join(dir, 't.hbs'), template);
@@ -36,7 +37,7 @@ function setup(
     template: join(dir, 't.hbs'),
     output: join(dir, 'out', 'proxy.cfg'),
     validate,
-    reload: '',
+    reload,
     runtimeApi: '',
     vars: {},
   };
@@ -83,19 +84,23 @@ describe('quarantine in a target', () => {
     expect(installed()).to.contain('backend api\n  server 10.0.0.7:81\n');
   });
 
-  it('quarantines a new service on the port of a listener written in the template, naming it', async () => {
-    const { target, installed } = setup(
-      'frontend stats\n    bind 127.0.0.1:9000\n{{#each services}}frontend {{id}}\n    bind 127.0.0.1:{{servicePort}}\n{{/each}}',
-    );
-    await target.init();
-    await target.apply(snap(1, [service('web', [backend('w', 1)], { servicePort: 21000 })]));
-    const clash = service('clash', [backend('c', 2)], { servicePort: 9000 });
-    await target.apply(snap(2, [clash, service('web', [backend('w', 1)], { servicePort: 21000 })]));
-    expect(target.quarantined().map((q) => [q.service, q.finding, q.reason])).to.deep.equal([
-      ['clash', 'precheck', 'service port 9000 is the port of a listener the template writes itself'],
-    ]);
-    expect(installed()).to.not.contain('frontend clash');
-  });
+  // Without a reload command nothing is bound; with one, the port is also probed for another holder.
+  for (const reload of ['', 'true'])
+    it(`quarantines a new service on the port of a listener written in the template, naming it (reload ${JSON.stringify(reload)})`, async () => {
+      const { target, installed } = setup(
+        'frontend stats\n    bind 127.0.0.1:9000\n{{#each services}}frontend {{id}}\n    bind 127.0.0.1:{{servicePort}}\n{{/each}}',
+        VALIDATE,
+        reload,
+      );
+      await target.init();
+      await target.apply(snap(1, [service('web', [backend('w', 1)], { servicePort: 21000 })]));
+      const clash = service('clash', [backend('c', 2)], { servicePort: 9000 });
+      await target.apply(snap(2, [clash, service('web', [backend('w', 1)], { servicePort: 21000 })]));
+      expect(target.quarantined().map((q) => [q.service, q.finding, q.reason])).to.deep.equal([
+        ['clash', 'precheck', 'service port 9000 is the port of a listener the template writes itself'],
+      ]);
+      expect(installed()).to.not.contain('frontend clash');
+    });
 
   it('quarantines a service that claims a vhost another service held first, naming the holder', async () => {
     const { target } = setup();
